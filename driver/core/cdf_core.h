@@ -1,0 +1,132 @@
+/*
+ * cdf_core.h - the portable filter core: everything that decides.
+ *
+ * Every host (KMDF filter, simulator, Wine WDM host) is a thin adapter that turns its requests
+ * into cdf_request, asks the core what to do (cdf_core_dispatch), does it, and reports the
+ * lower driver's result (cdf_core_complete). The core owns the ejection-ownership ledger, the
+ * policy, the trace ring and the control protocol (cdf_control_dispatch).
+ *
+ * Concurrency: every entry point may be called concurrently from any thread at
+ * IRQL <= DISPATCH_LEVEL, except cdf_core_create/destroy/add_drive/remove_drive (PASSIVE_LEVEL,
+ * not concurrently with I/O on the same drive). The core never blocks, never allocates after
+ * cdf_core_create, and never recurses on input.
+ *
+ * Kernel addresses: the only pointer-sized identity the host hands in is cdf_fo_key (the file
+ * object). The core uses it as a lookup key in its handle table and never copies it into a
+ * trace record or a reply: records carry handle ids from the core's own 64-bit counter.
+ */
+#ifndef CDF_CORE_H
+#define CDF_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cdf_nt.h"
+
+typedef struct cdf_core cdf_core;
+
+typedef struct cdf_config {
+    uint32_t max_drives;        /* drives the core can track (1..16), default 16 */
+    uint32_t max_handles;       /* handle slots over all drives, default 1024 */
+    uint32_t ring_bytes;        /* trace ring size in bytes, default 1 MiB (1048576) */
+    uint32_t host_kind;         /* CDF_HOST_KIND_KMDF / _SIMULATOR / _WINE (generated enum) */
+    const char *driver_version; /* copied; at most 32 bytes of UTF-8 */
+} cdf_config;
+
+/* Fill *cfg with the defaults above. */
+void cdf_config_default(cdf_config *cfg);
+
+/* Reserve every byte the core will ever use. PASSIVE_LEVEL.
+ * Returns STATUS_SUCCESS, STATUS_INVALID_PARAMETER (a config value out of range) or
+ * STATUS_INSUFFICIENT_RESOURCES. */
+uint32_t cdf_core_create(const cdf_config *cfg, cdf_core **out);
+void cdf_core_destroy(cdf_core *core);
+
+/* Register a drive (one filter device instance). name: e.g. "CdRom0", at most 64 bytes.
+ * *drive_id receives an id >= 1. STATUS_INSUFFICIENT_RESOURCES when max_drives are in use. */
+uint32_t cdf_core_add_drive(cdf_core *core, const char *name, uint32_t *drive_id);
+/* Forget a drive and every handle on it (device removal). */
+void cdf_core_remove_drive(cdf_core *core, uint32_t drive_id);
+
+/* Called (outside every core lock, at IRQL <= DISPATCH_LEVEL) after records were appended, so a
+ * host can complete parked WaitTrace requests. NULL disables. */
+typedef void cdf_notify_fn(void *context);
+void cdf_core_set_notify(cdf_core *core, cdf_notify_fn *fn, void *context);
+
+/* The file object of a request, as an opaque lookup key (0 = no file object). */
+typedef struct cdf_fo_key {
+    uintptr_t opaque;
+} cdf_fo_key;
+
+/* cdf_request.flags */
+#define CDF_RQ_CALLER_32BIT   0x1u  /* WOW64 caller: 32-bit SCSI_PASS_THROUGH layout */
+#define CDF_RQ_PROCESS_EXIT   0x2u  /* cleanup/close because the owning process is exiting */
+#define CDF_RQ_KERNEL_MODE    0x4u  /* Irp->RequestorMode == KernelMode */
+
+/* One request as it reaches the filter (a neutral view of the IRP). */
+typedef struct cdf_request {
+    uint32_t major;               /* CDF_IRP_MJ_* */
+    uint32_t minor;
+    uint32_t ioctl_code;          /* device control: IoControlCode as sent */
+    cdf_fo_key file;              /* FileObject */
+    uint32_t pid;                 /* PsGetCurrentProcessId */
+    uint32_t tid;                 /* PsGetCurrentThreadId */
+    uint32_t requestor_pid;       /* IoGetRequestorProcessId */
+    uint32_t flags;               /* CDF_RQ_* */
+    const uint8_t *input;         /* _In_reads_bytes_opt_(input_length): SystemBuffer, NULL if none */
+    uint32_t input_length;        /* bytes */
+    uint32_t output_length;       /* bytes */
+    uint64_t offset;              /* read/write: ByteOffset in bytes */
+    const char *image_name;       /* IRP_MJ_CREATE only: opener image name, UTF-8, may be NULL */
+} cdf_request;
+
+typedef enum cdf_action {
+    CDF_ACTION_FORWARD = 0,        /* send and forget, no completion routine, no record */
+    CDF_ACTION_FORWARD_TRACK = 1,  /* format, send with a completion routine, then cdf_core_complete */
+    CDF_ACTION_COMPLETE = 2        /* complete it now with verdict.status, Information 0; do not forward */
+} cdf_action;
+
+/* What the core decided at dispatch. The host keeps it with the request (e.g. in the WDF
+ * request context) and hands it back unchanged to cdf_core_complete. */
+typedef struct cdf_verdict {
+    cdf_action action;
+    uint32_t status;              /* CDF_ACTION_COMPLETE: the NTSTATUS to complete with */
+    uint32_t simple_unlocks;      /* IRP_MJ_CLOSE under enforce: send this many
+                                     IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below before the close */
+    uint32_t op;                  /* core-private: ledger operation to apply at completion */
+    uint64_t request_id;          /* pairs the dispatch and completion records */
+    uint64_t dispatched_at;       /* 100 ns monotonic */
+    uint64_t handle_id;           /* core-private */
+} cdf_verdict;
+
+/* Decide what to do with a request reaching drive_id. Never fails: an unknown drive gives
+ * CDF_ACTION_FORWARD. Writes the dispatch record (and any decision/auto-release records). */
+void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq, cdf_verdict *v);
+
+/* Report the final status and Information of a CDF_ACTION_FORWARD_TRACK request (or of a
+ * CDF_ACTION_COMPLETE one, to record its completion). Applies the ledger change only when
+ * status is a success code. Writes the completion record. */
+void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
+                       const cdf_verdict *v, uint32_t status, uint64_t information);
+
+/* Granted access bits of a control-device handle (CTL_CODE access is checked against these). */
+#define CDF_ACCESS_READ  0x1u  /* FILE_READ_DATA */
+#define CDF_ACCESS_WRITE 0x2u  /* FILE_WRITE_DATA */
+
+/* Handle one control IOCTL (codes in gen/cdfilter_ioctl.h). METHOD_BUFFERED: in and out may be
+ * the same SystemBuffer; the whole request is decoded before any reply byte is written.
+ * Returns the NTSTATUS and *out_len (bytes written, only meaningful on success):
+ *   STATUS_SUCCESS, STATUS_INVALID_DEVICE_REQUEST (unknown code), STATUS_ACCESS_DENIED
+ *   (access bits not granted), STATUS_INVALID_PARAMETER (malformed protobuf or a value out of
+ *   range, e.g. an unknown drive id or policy), STATUS_BUFFER_TOO_SMALL (out_cap cannot hold
+ *   the reply; for trace reads: not even one record), STATUS_PENDING (WaitTrace with nothing
+ *   after the cursor: park the request, call again after the notify callback fires; nothing
+ *   was written). */
+uint32_t cdf_control_dispatch(cdf_core *core, uint32_t ioctl_code, uint32_t granted_access,
+                              const uint8_t *in, uint32_t in_len,
+                              uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* Self-check for tests and stress runs: every drive's totals equal the sums over its handles,
+ * no count wrapped, ring cursors consistent. Returns 0 when consistent, else a nonzero code. */
+int cdf_core_check_invariants(cdf_core *core);
+
+#endif /* CDF_CORE_H */

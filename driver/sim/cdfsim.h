@@ -1,0 +1,79 @@
+/*
+ * cdfsim.h - the simulated CD-ROM stack as a host shared library (build/libcdfsim.so).
+ *
+ * A DeviceIoControl-shaped C ABI loaded by Node through koffi. It hosts driver/core as the
+ * upper filter over a simulated cdrom.sys lower device (driver/sim/simcd.c) that behaves like
+ * the in-box class driver for every request the filter cares about (BRIEF §3).
+ * Every function returns an NTSTATUS (uint32) unless stated otherwise. Thread-safe: calls may
+ * come concurrently from Node's main thread and koffi's async worker threads.
+ */
+#ifndef CDFSIM_H
+#define CDFSIM_H
+
+#include <stdint.h>
+
+typedef struct cdfsim cdfsim;
+
+#define CDFSIM_CONTROL_DEVICE 0u      /* drive index 0 opens \\.\CdFilter; drives are 1..N */
+
+/* Access masks a simulated open can ask for (winnt.h values). */
+#define CDFSIM_FILE_READ_DATA       0x0001u
+#define CDFSIM_FILE_WRITE_DATA      0x0002u
+#define CDFSIM_FILE_READ_ATTRIBUTES 0x0080u
+#define CDFSIM_GENERIC_READ         0x80000000u
+#define CDFSIM_GENERIC_WRITE        0x40000000u
+
+/* Create a stack with drive_count drives (1..16) named CdRom0.. (ids 1..N), media present,
+ * tray closed, policy observe, trace ring of ring_bytes (0 = default 1 MiB). NULL on failure. */
+cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes);
+void cdfsim_destroy(cdfsim *sim);
+
+/* Open drive (1..N) or the control device (0) as process pid with image name image.
+ * *handle receives a nonzero simulated handle. STATUS_OBJECT_NAME_NOT_FOUND for an unknown drive. */
+uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
+                     uint32_t desired_access, uint64_t *handle);
+/* DeviceIoControl on a handle: the I/O manager's CTL_CODE access check, then the filter, then the
+ * lower device. *returned receives IoStatus.Information (bytes written to out).
+ * STATUS_INVALID_HANDLE for an unknown handle. WaitTrace blocks until a record arrives, the
+ * handle is cancelled (cdfsim_cancel) or cleaned up: then STATUS_CANCELLED. */
+uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
+                      const void *in, uint32_t in_len, void *out, uint32_t out_cap,
+                      uint32_t *returned);
+/* ReadFile of length bytes at offset (bytes) from a drive handle; data is discarded. */
+uint32_t cdfsim_read(cdfsim *sim, uint64_t handle, uint64_t offset, uint32_t length,
+                     uint32_t *returned);
+/* CancelIoEx: complete every blocked call on the handle with STATUS_CANCELLED. */
+uint32_t cdfsim_cancel(cdfsim *sim, uint64_t handle);
+/* IRP_MJ_CLEANUP then IRP_MJ_CLOSE (CloseHandle). */
+uint32_t cdfsim_close(cdfsim *sim, uint64_t handle);
+/* IRP_MJ_CLEANUP only / IRP_MJ_CLOSE only: for tests of "close without cleanup" (Wine, crash). */
+uint32_t cdfsim_cleanup_only(cdfsim *sim, uint64_t handle);
+uint32_t cdfsim_close_only(cdfsim *sim, uint64_t handle);
+/* The process exits: every handle it still has gets cleanup + close (flagged as process exit).
+ * *closed receives the number of handles closed. */
+uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed);
+
+/* Fault injection and physical state. */
+uint32_t cdfsim_fail_next(cdfsim *sim, uint32_t drive, uint32_t status); /* next lower request fails */
+uint32_t cdfsim_set_media(cdfsim *sim, uint32_t drive, uint32_t present);
+uint32_t cdfsim_set_connected(cdfsim *sim, uint32_t drive, uint32_t connected);
+
+/* The lower (class driver) device's own view, for tests comparing it with the filter's ledger. */
+typedef struct cdfsim_drive_state {
+    uint32_t media_present;
+    uint32_t tray_open;
+    uint32_t hw_prevent;        /* PREVENT ALLOW MEDIUM REMOVAL state of the drive */
+    uint32_t connected;
+    uint32_t secure_total;      /* cdrom's protected lock count */
+    uint32_t simple_total;      /* cdrom's simple lock count */
+    uint32_t mcn_total;         /* MCN disable count */
+    uint32_t exclusive_locked;  /* exclusive access held by a handle */
+    uint64_t reads;             /* IRP_MJ_READ completed */
+    uint64_t ejects;            /* successful ejects */
+} cdfsim_drive_state;
+uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state *out);
+
+/* The simulator's own clock is the core's: 100 ns monotonic. */
+uint64_t cdfsim_now(cdfsim *sim);
+
+#endif /* CDFSIM_H */
