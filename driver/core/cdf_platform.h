@@ -4,8 +4,8 @@
  * The core (ledger, trace ring, control dispatcher) never calls an OS API directly: it uses
  * these functions only. Implementations:
  *   driver/core/platform_host.c   user mode (pthreads; simulator, tests, benchmarks)
- *   driver/kmdf/platform_kmdf.c   KMDF driver (KSPIN_LOCK, KeQueryPerformanceCounter, pool)
- *   driver/wine/platform_wdm.c    WDM test host under Wine
+ *   driver/kernel/platform_nt.c   kernel hosts, KMDF driver and Wine WDM host alike
+ *                                 (KSPIN_LOCK, KeQueryPerformanceCounter, non-paged pool)
  */
 #ifndef CDF_PLATFORM_H
 #define CDF_PLATFORM_H

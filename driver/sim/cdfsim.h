@@ -73,6 +73,15 @@ typedef struct cdfsim_drive_state {
 } cdfsim_drive_state;
 uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state *out);
 
+/* Traffic generator for benchmarks and stress: count IRP_MJ_READs of length bytes (a multiple
+ * of 2048) at offsets 0, 2048, 4096, ... on a drive handle, each through the whole path (access
+ * check, filter dispatch, lower device, filter completion), without a call from Node per read.
+ * Stops at the first failure and returns its NTSTATUS; *completed receives the reads that
+ * succeeded. STATUS_INVALID_HANDLE for an unknown handle, STATUS_INVALID_DEVICE_REQUEST for the
+ * control device, STATUS_ACCESS_DENIED without read access. (Added by the simulator area.) */
+uint32_t cdfsim_burst(cdfsim *sim, uint64_t handle, uint32_t count, uint32_t length,
+                      uint32_t *completed);
+
 /* The simulator's own clock is the core's: 100 ns monotonic. */
 uint64_t cdfsim_now(cdfsim *sim);
 

@@ -1,0 +1,465 @@
+/*
+ * cdf_rules.c - the request path (cdf_core_dispatch / cdf_core_complete).
+ *
+ * Dispatch decides under core->lock: it classifies the request, validates it as cdrom.sys
+ * would, applies the policy, writes the dispatch record (and the filter's own auto-release and
+ * leak records) and hands the host a verdict. Completion applies the ledger operation the
+ * verdict carries, only when the lower driver's status is a success code, and writes the
+ * completion record. Rules and their sources: docs/core.md; BRIEF §3; seed 003.
+ */
+#include <string.h>
+#include "cdf_rules.h"
+#include "cdf_internal.h"
+#include "cdf_handles.h"
+#include "cdf_ledger.h"
+#include "cdf_trace.h"
+#include "cdf_scsi.h"
+#include "cdf_text.h"
+
+uint32_t cdf_normalize_ioctl(uint32_t code)
+{
+    uint32_t base = CDF_CTL_DEVICE_TYPE(code);
+    uint32_t function = CDF_CTL_FUNCTION(code);
+    if ((base == CDF_FILE_DEVICE_CONTROLLER || base == CDF_FILE_DEVICE_DISK ||
+         base == CDF_FILE_DEVICE_TAPE || base == CDF_FILE_DEVICE_DVD ||
+         base == CDF_FILE_DEVICE_CD_ROM) &&
+        function >= 0x200u && function <= 0x300u)
+        return (code & 0x0000FFFFu) | (CDF_FILE_DEVICE_MASS_STORAGE << 16);
+    return code;
+}
+
+/* Device types whose IOCTLs cdrom.sys refuses to non-owners under exclusive access. */
+static int storage_family(uint32_t code)
+{
+    uint32_t base = CDF_CTL_DEVICE_TYPE(code);
+    return base == CDF_FILE_DEVICE_CD_ROM || base == CDF_FILE_DEVICE_DISK ||
+           base == CDF_FILE_DEVICE_DVD || base == CDF_FILE_DEVICE_MASS_STORAGE;
+}
+
+static cdf_slot *put_record(cdf_core *core, uint8_t kind, uint64_t now, uint32_t drive_id,
+                            const cdf_drive *d, const cdf_request *rq, const cdf_handle *h,
+                            uint32_t normalized, uint64_t request_id, uint8_t decision,
+                            uint8_t reason)
+{
+    cdf_slot *s = cdf_ring_append(&core->ring, kind, now);
+    int is_ioctl = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ||
+                   rq->major == CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL;
+    s->request_id = request_id;
+    s->handle_id = h != NULL ? h->handle_id : 0u;
+    s->information = 0u;
+    s->duration = 0u;
+    s->drive_id = drive_id;
+    s->pid = rq->pid;
+    s->tid = rq->tid;
+    s->requestor_pid = rq->requestor_pid;
+    s->opener_pid = h != NULL ? h->pid : 0u;
+    s->major = rq->major;
+    s->minor = rq->minor;
+    s->ioctl_code = is_ioctl ? rq->ioctl_code : 0u;
+    s->normalized_code = is_ioctl ? normalized : 0u;
+    s->input_length = rq->input_length;
+    s->output_length = rq->output_length;
+    s->status = 0u;
+    s->secure_total = d->secure_total;
+    s->simple_total = d->simple_total;
+    s->count_released = 0u;
+    s->decision = decision;
+    s->reason = reason;
+    s->truncated = 0u;
+    s->head_len = 0u;
+    if (h != NULL) memcpy(s->opener_image, h->image, CDF_IMAGE_MAX);
+    else memset(s->opener_image, 0, CDF_IMAGE_MAX);
+    return s;
+}
+
+/* Take the notify callback if a WaitTrace is parked; called under the lock. */
+static cdf_notify_fn *take_notify(cdf_core *core, int appended, void **context)
+{
+    if (!appended || !core->wait_armed || core->notify == NULL) return NULL;
+    core->wait_armed = 0u;
+    *context = core->notify_context;
+    return core->notify;
+}
+
+/* A file object the core never saw created (e.g. a volume handle routed through CDFS/UDFS)
+ * takes a lock: adopt it so the lock has an owner. NULL when the table is full. */
+static cdf_handle *adopt(cdf_core *core, cdf_drive *d, uint32_t drive_id, const cdf_request *rq)
+{
+    cdf_handle *h;
+    if (rq->file.opaque == 0u) return NULL;
+    h = cdf_handles_insert(&core->handles, d, drive_id, rq->file.opaque);
+    if (h == NULL) return NULL;
+    h->handle_id = ++core->next_handle_id;
+    h->pid = rq->pid;
+    d->open_handles++;
+    return h;
+}
+
+/* Release the secure locks (and, at close, the MCN disables and exclusive access) of h when
+ * it goes away; writes the AUTO_RELEASE record. */
+static int release_secure(cdf_core *core, cdf_drive *d, uint32_t drive_id, const cdf_request *rq,
+                          cdf_handle *h, uint64_t now, uint8_t reason, int traced)
+{
+    uint32_t n = cdf_ledger_release_all(d, h, CDF_LOCK_SECURE);
+    if (n == 0u || !traced) return 0;
+    put_record(core, CDF_REC_AUTO_RELEASE, now, drive_id, d, rq, h, 0u, 0u,
+               CDF_DEC_RELEASE, reason)->count_released = n;
+    return 1;
+}
+
+static void deny(cdf_core *core, cdf_drive *d, cdf_verdict *v, uint32_t status)
+{
+    v->action = CDF_ACTION_COMPLETE;
+    v->status = status;
+    d->denials++;
+    core->requests_denied++;
+}
+
+void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq, cdf_verdict *v)
+{
+    uint64_t now;
+    uint32_t normalized = rq->ioctl_code, op = CDF_OP_NONE, flags = 0u;
+    uint8_t decision = CDF_DEC_PASS, reason = CDF_RSN_NONE;
+    int traced, appended = 0, enforce;
+    cdf_drive *d;
+    cdf_handle *h;
+    cdf_notify_fn *fn;
+    void *fn_context = NULL;
+
+    memset(v, 0, sizeof(*v));
+    v->action = CDF_ACTION_FORWARD_TRACK;
+    if (rq->major == CDF_IRP_MJ_DEVICE_CONTROL) normalized = cdf_normalize_ioctl(rq->ioctl_code);
+
+    cdf_lock_acquire(&core->lock);
+    /* read under the lock so that timestamps never go backwards along the sequence */
+    now = cdf_clock_now();
+    v->dispatched_at = now;
+    d = cdf_drive_get(core, drive_id);
+    if (d == NULL) {
+        cdf_lock_release(&core->lock);
+        v->action = CDF_ACTION_FORWARD;
+        return;
+    }
+    core->requests_seen++;
+    v->request_id = ++core->next_request_id;
+    enforce = d->policy == CDF_POLICY_ENFORCE_V;
+    traced = cdf_filter_wants(&core->filter, drive_id, rq->major, rq->ioctl_code, normalized);
+    h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
+
+    switch (rq->major) {
+    case CDF_IRP_MJ_CREATE:
+        op = CDF_OP_CREATE;
+        break;
+    case CDF_IRP_MJ_CLEANUP:
+        op = CDF_OP_CLEANUP;
+        break;
+    case CDF_IRP_MJ_CLOSE:
+        op = CDF_OP_CLOSE;
+        break;
+    case CDF_IRP_MJ_DEVICE_CONTROL: {
+        int secure = normalized == CDF_IOCTL_STORAGE_EJECTION_CONTROL;
+        int simple = normalized == CDF_IOCTL_STORAGE_MEDIA_REMOVAL;
+        int mcn = normalized == CDF_IOCTL_STORAGE_MCN_CONTROL;
+        if (secure || simple || mcn) {
+            int prevent;
+            decision = CDF_DEC_TRACK;
+            /* cdrom.sys: InputBufferLength < sizeof(PREVENT_MEDIA_REMOVAL) */
+            if (rq->input_length < 1u || rq->input == NULL) {
+                v->action = CDF_ACTION_COMPLETE;
+                v->status = CDF_STATUS_INFO_LENGTH_MISMATCH;
+                decision = CDF_DEC_REJECT;
+                reason = CDF_RSN_SHORT_INPUT;
+                break;
+            }
+            prevent = rq->input[0] != 0u;
+            if (secure && rq->file.opaque == 0u) {
+                v->action = CDF_ACTION_COMPLETE;
+                v->status = CDF_STATUS_INVALID_HANDLE;
+                decision = CDF_DEC_REJECT;
+                reason = CDF_RSN_NO_FILE_OBJECT;
+                break;
+            }
+            if (prevent) {
+                if (h == NULL) h = adopt(core, d, drive_id, rq);
+                if (h == NULL) {
+                    flags |= CDF_OPF_ORPHAN;
+                    if (rq->file.opaque != 0u) reason = CDF_RSN_LEDGER_FULL;
+                    if (secure && enforce) {
+                        deny(core, d, v, CDF_STATUS_INSUFFICIENT_RESOURCES);
+                        decision = CDF_DEC_DENY;
+                        break;
+                    }
+                }
+                op = secure ? CDF_OP_SECURE_LOCK : simple ? CDF_OP_SIMPLE_LOCK : CDF_OP_MCN_DISABLE;
+            } else if (secure) {
+                if (h != NULL && h->secure != 0u) {
+                    op = CDF_OP_SECURE_UNLOCK;
+                } else if (h == NULL && d->orphan_secure != 0u) {
+                    /* an untracked handle may be the orphan lock's holder: cdrom decides */
+                    op = CDF_OP_SECURE_UNLOCK;
+                    flags |= CDF_OPF_ORPHAN;
+                } else {
+                    d->foreign_unlocks++;
+                    reason = CDF_RSN_FOREIGN_SECURE_UNLOCK;
+                    if (enforce) {
+                        deny(core, d, v, CDF_STATUS_INVALID_DEVICE_STATE);
+                        decision = CDF_DEC_DENY;
+                    }
+                }
+            } else if (simple) {
+                if (d->simple_total == 0u) reason = CDF_RSN_UNLOCK_AT_ZERO;
+                else op = CDF_OP_SIMPLE_UNLOCK;
+            } else {
+                if (h != NULL && h->mcn != 0u) op = CDF_OP_MCN_ENABLE;
+                else if (h == NULL && d->orphan_mcn != 0u) {
+                    op = CDF_OP_MCN_ENABLE;
+                    flags |= CDF_OPF_ORPHAN;
+                }
+            }
+        } else {
+            cdf_scsi_effect fx = CDF_SCSI_NOT_PASSTHROUGH;
+            int ejects = normalized == CDF_IOCTL_STORAGE_EJECT_MEDIA;
+            if (!ejects) {
+                fx = cdf_scsi_classify(rq->ioctl_code, rq->input, rq->input_length,
+                                       (rq->flags & CDF_RQ_CALLER_32BIT) != 0u, NULL);
+            }
+            if ((ejects || fx == CDF_SCSI_EJECT || fx == CDF_SCSI_ALLOW) &&
+                d->secure_total != 0u && !cdf_ledger_sole_secure_owner(d, h)) {
+                uint8_t why = ejects ? CDF_RSN_EJECT_UNDER_LOCK
+                            : fx == CDF_SCSI_EJECT ? CDF_RSN_PASSTHROUGH_EJECT_UNDER_LOCK
+                            : CDF_RSN_PASSTHROUGH_ALLOW_UNDER_LOCK;
+                if (enforce) {
+                    deny(core, d, v, CDF_STATUS_DEVICE_BUSY);
+                    decision = CDF_DEC_DENY;
+                    reason = why;
+                } else {
+                    reason = CDF_RSN_WOULD_DENY;
+                }
+            } else if (rq->ioctl_code == CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS &&
+                       rq->input != NULL && rq->input_length >= 8u) {
+                uint32_t type = (uint32_t)rq->input[0] | ((uint32_t)rq->input[1] << 8) |
+                                ((uint32_t)rq->input[2] << 16) | ((uint32_t)rq->input[3] << 24);
+                if (type == CDF_EXCLUSIVE_ACCESS_LOCK_DEVICE) {
+                    if (h == NULL) h = adopt(core, d, drive_id, rq);
+                    if (h != NULL) op = CDF_OP_EXCLUSIVE_LOCK;
+                    else if (rq->file.opaque != 0u) reason = CDF_RSN_LEDGER_FULL;
+                    decision = CDF_DEC_TRACK;
+                } else if (type == CDF_EXCLUSIVE_ACCESS_UNLOCK_DEVICE) {
+                    op = CDF_OP_EXCLUSIVE_UNLOCK;
+                    decision = CDF_DEC_TRACK;
+                }
+            }
+        }
+        if (reason == CDF_RSN_NONE && d->exclusive_owner != 0u && storage_family(rq->ioctl_code) &&
+            (h == NULL || h->handle_id != d->exclusive_owner))
+            reason = CDF_RSN_EXCLUSIVE_ACCESS; /* cdrom.sys answers STATUS_ACCESS_DENIED */
+        break;
+    }
+    default:
+        break;
+    }
+
+    if (op == CDF_OP_CREATE || op == CDF_OP_CLEANUP || op == CDF_OP_CLOSE) {
+        decision = (h != NULL || op == CDF_OP_CREATE) ? CDF_DEC_TRACK : CDF_DEC_PASS;
+    }
+    if (v->action != CDF_ACTION_COMPLETE && op == CDF_OP_NONE && !traced)
+        v->action = CDF_ACTION_FORWARD;
+    if ((op == CDF_OP_CLEANUP || op == CDF_OP_CLOSE) && h == NULL && !traced)
+        v->action = CDF_ACTION_FORWARD;
+
+    if (traced) {
+        cdf_slot *s = put_record(core, CDF_REC_DISPATCH, now, drive_id, d, rq, h, normalized,
+                                 v->request_id, decision, reason);
+        cdf_trace_capture(s, rq, normalized, core->filter.capture_bytes);
+        if (v->action == CDF_ACTION_COMPLETE) s->status = v->status;
+        appended = 1;
+    }
+
+    if (h != NULL && op == CDF_OP_CLEANUP) {
+        h->cleaned_up = 1u;
+        appended |= release_secure(core, d, drive_id, rq, h, now,
+                                   (rq->flags & CDF_RQ_PROCESS_EXIT) ? CDF_RSN_PROCESS_EXIT
+                                                                     : CDF_RSN_HANDLE_CLEANUP,
+                                   traced);
+    } else if (h != NULL && op == CDF_OP_CLOSE) {
+        uint32_t leaked;
+        appended |= release_secure(core, d, drive_id, rq, h, now,
+                                   (rq->flags & CDF_RQ_PROCESS_EXIT) ? CDF_RSN_PROCESS_EXIT
+                                                                     : CDF_RSN_HANDLE_CLOSE,
+                                   traced);
+        /* cdrom.sys DeviceEvtFileClose also re-enables MCN and drops exclusive access */
+        (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
+        if (h->exclusive) {
+            h->exclusive = 0u;
+            d->exclusive_owner = 0u;
+        }
+        if (h->simple != 0u) {
+            uint8_t dec;
+            if (enforce) {
+                leaked = cdf_ledger_release_all(d, h, CDF_LOCK_SIMPLE);
+                v->simple_unlocks = leaked;
+                dec = CDF_DEC_RELEASE;
+            } else {
+                leaked = cdf_ledger_orphan_simple(d, h);
+                dec = CDF_DEC_PASS;
+            }
+            if (traced) {
+                put_record(core, CDF_REC_LEAK_RELEASE, now, drive_id, d, rq, h, 0u, 0u, dec,
+                           CDF_RSN_SIMPLE_LOCK_LEAK)->count_released = leaked;
+                appended = 1;
+            }
+        }
+    }
+
+    v->op = op | flags | (traced ? CDF_OPF_TRACED : 0u) |
+            ((uint32_t)decision << CDF_OP_DECISION_SHIFT) | ((uint32_t)reason << CDF_OP_REASON_SHIFT);
+    v->handle_id = h != NULL ? h->handle_id : 0u;
+    fn = take_notify(core, appended, &fn_context);
+    cdf_lock_release(&core->lock);
+    if (fn != NULL) fn(fn_context);
+}
+
+void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
+                       const cdf_verdict *v, uint32_t status, uint64_t information)
+{
+    uint64_t now;
+    uint32_t op = v->op & 0xFFu;
+    int traced = (v->op & CDF_OPF_TRACED) != 0u, orphan = (v->op & CDF_OPF_ORPHAN) != 0u;
+    uint8_t decision = (uint8_t)(v->op >> CDF_OP_DECISION_SHIFT);
+    uint8_t reason = (uint8_t)(v->op >> CDF_OP_REASON_SHIFT);
+    int appended = 0, opened = 0;
+    cdf_drive *d;
+    cdf_handle *h;
+    cdf_notify_fn *fn;
+    void *fn_context = NULL;
+    uint32_t normalized;
+
+    if (v->action == CDF_ACTION_FORWARD) return;
+    normalized = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ? cdf_normalize_ioctl(rq->ioctl_code)
+                                                        : rq->ioctl_code;
+    cdf_lock_acquire(&core->lock);
+    now = cdf_clock_now();
+    d = cdf_drive_get(core, drive_id);
+    if (d == NULL) {
+        cdf_lock_release(&core->lock);
+        return;
+    }
+    h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
+    if (h != NULL && op != CDF_OP_CREATE && v->handle_id != 0u && h->handle_id != v->handle_id)
+        h = NULL; /* the file object was closed and reused while this request was in flight */
+    if (orphan && h != NULL) h = NULL;
+
+    if (v->action == CDF_ACTION_COMPLETE) {
+        op = CDF_OP_NONE; /* completed by the filter: nothing reached the lower driver */
+    } else if (!CDF_NT_SUCCESS(status)) {
+        if (op != CDF_OP_NONE && op != CDF_OP_CLEANUP && op != CDF_OP_CLOSE) reason = CDF_RSN_LOWER_FAILED;
+        if (op != CDF_OP_CLOSE) op = CDF_OP_NONE;
+    }
+
+    switch (op) {
+    case CDF_OP_CREATE:
+        if (h != NULL) {
+            /* a file object reused without the close reaching us: retire the old entry */
+            appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE, traced);
+            (void)cdf_ledger_orphan_simple(d, h);
+            (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
+            if (h->exclusive) d->exclusive_owner = 0u;
+            cdf_handles_remove(&core->handles, d, h);
+            d->open_handles--;
+        }
+        h = cdf_handles_insert(&core->handles, d, drive_id, rq->file.opaque);
+        if (h != NULL) {
+            h->handle_id = ++core->next_handle_id;
+            h->pid = rq->pid;
+            (void)cdf_utf8_copy(h->image, CDF_IMAGE_MAX, rq->image_name);
+            d->open_handles++;
+            opened = 1;
+        } else {
+            reason = CDF_RSN_LEDGER_FULL;
+        }
+        break;
+    case CDF_OP_SECURE_LOCK:
+        if (h != NULL || orphan) {
+            if (cdf_ledger_take(d, h, CDF_LOCK_SECURE, now)) reason = h != NULL ? CDF_RSN_LOCK_TAKEN : CDF_RSN_LEDGER_FULL;
+        }
+        break;
+    case CDF_OP_SECURE_UNLOCK:
+        if ((h != NULL || orphan) && cdf_ledger_drop(d, h, CDF_LOCK_SECURE)) reason = CDF_RSN_LOCK_DROPPED;
+        else reason = CDF_RSN_FOREIGN_SECURE_UNLOCK;
+        break;
+    case CDF_OP_SIMPLE_LOCK:
+        if (cdf_ledger_take(d, h, CDF_LOCK_SIMPLE, now) && h != NULL) reason = CDF_RSN_LOCK_TAKEN;
+        break;
+    case CDF_OP_SIMPLE_UNLOCK:
+        if (d->simple_total == 0u) {
+            reason = CDF_RSN_UNLOCK_AT_ZERO;
+        } else if (h != NULL && h->simple != 0u) {
+            (void)cdf_ledger_drop(d, h, CDF_LOCK_SIMPLE);
+            reason = CDF_RSN_LOCK_DROPPED;
+        } else {
+            /* simple locks may be released by anyone: charge the oldest holder */
+            cdf_handle *oldest = cdf_ledger_oldest_simple_holder(&core->handles, d);
+            (void)cdf_ledger_drop(d, oldest, CDF_LOCK_SIMPLE);
+            reason = CDF_RSN_FOREIGN_SIMPLE_UNLOCK;
+        }
+        break;
+    case CDF_OP_MCN_DISABLE:
+        if (cdf_ledger_take(d, h, CDF_LOCK_MCN, now) && h != NULL) reason = CDF_RSN_LOCK_TAKEN;
+        break;
+    case CDF_OP_MCN_ENABLE:
+        if ((h != NULL || orphan) && cdf_ledger_drop(d, h, CDF_LOCK_MCN)) reason = CDF_RSN_LOCK_DROPPED;
+        break;
+    case CDF_OP_EXCLUSIVE_LOCK:
+        if (h != NULL && d->exclusive_owner == 0u) {
+            d->exclusive_owner = h->handle_id;
+            h->exclusive = 1u;
+            reason = CDF_RSN_LOCK_TAKEN;
+        }
+        break;
+    case CDF_OP_EXCLUSIVE_UNLOCK:
+        if (d->exclusive_owner != 0u) {
+            cdf_handle *o;
+            for (o = cdf_handles_at(&core->handles, d->first_handle); o != NULL;
+                 o = cdf_handles_at(&core->handles, o->next)) {
+                if (o->handle_id == d->exclusive_owner) o->exclusive = 0u;
+            }
+            d->exclusive_owner = 0u;
+            reason = CDF_RSN_LOCK_DROPPED;
+        }
+        break;
+    default:
+        break;
+    }
+
+    if (traced) {
+        cdf_slot *s = put_record(core, CDF_REC_COMPLETION, now, drive_id, d, rq, h, normalized,
+                                 v->request_id, decision, reason);
+        s->status = status;
+        s->information = information;
+        s->duration = now >= v->dispatched_at ? now - v->dispatched_at : 0u;
+        appended = 1;
+        if (opened)
+            put_record(core, CDF_REC_HANDLE_OPEN, now, drive_id, d, rq, h, 0u, 0u, CDF_DEC_TRACK,
+                       CDF_RSN_NONE);
+    }
+
+    if (op == CDF_OP_CLOSE && h != NULL) {
+        /* anything taken between the close dispatch and now (nothing, in a correct I/O
+         * manager) is released before the slot goes */
+        appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE, traced);
+        (void)cdf_ledger_orphan_simple(d, h);
+        (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
+        if (h->exclusive) d->exclusive_owner = 0u;
+        if (traced) {
+            put_record(core, CDF_REC_HANDLE_CLOSE, now, drive_id, d, rq, h, 0u, 0u,
+                       CDF_DEC_TRACK, (rq->flags & CDF_RQ_PROCESS_EXIT) ? CDF_RSN_PROCESS_EXIT
+                                                                       : CDF_RSN_NONE);
+        }
+        cdf_handles_remove(&core->handles, d, h);
+        d->open_handles--;
+    }
+
+    fn = take_notify(core, appended, &fn_context);
+    cdf_lock_release(&core->lock);
+    if (fn != NULL) fn(fn_context);
+}

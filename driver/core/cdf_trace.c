@@ -1,0 +1,127 @@
+/*
+ * cdf_trace.c - trace ring, filter and input capture (see cdf_trace.h).
+ */
+#include <string.h>
+#include "cdf_trace.h"
+#include "cdf_scsi.h"
+
+int cdf_ring_init(cdf_ring *r, uint32_t ring_bytes)
+{
+    memset(r, 0, sizeof(*r));
+    r->capacity = ring_bytes / (uint32_t)sizeof(cdf_slot);
+    if (r->capacity == 0u) return -1;
+    r->slots = (cdf_slot *)cdf_mem_reserve((size_t)r->capacity * sizeof(cdf_slot));
+    if (r->slots == NULL) return -1;
+    r->next_seq = 1u;
+    r->oldest_seq = 1u;
+    return 0;
+}
+
+void cdf_ring_fini(cdf_ring *r)
+{
+    cdf_mem_release(r->slots);
+    memset(r, 0, sizeof(*r));
+}
+
+cdf_slot *cdf_ring_append(cdf_ring *r, uint8_t kind, uint64_t timestamp)
+{
+    uint64_t seq = r->next_seq;
+    cdf_slot *s;
+    if (seq - r->oldest_seq >= r->capacity) {
+        r->oldest_seq++;
+        r->overwritten++;
+    }
+    s = &r->slots[seq % r->capacity];
+    s->seq = seq;
+    s->kind = kind;
+    s->timestamp = timestamp;
+    r->next_seq = seq + 1u;
+    r->written++;
+    return s;
+}
+
+const cdf_slot *cdf_ring_get(const cdf_ring *r, uint64_t seq)
+{
+    if (seq < r->oldest_seq || seq >= r->next_seq) return NULL;
+    return &r->slots[seq % r->capacity];
+}
+
+uint64_t cdf_ring_clear(cdf_ring *r)
+{
+    r->oldest_seq = r->next_seq;
+    return r->next_seq - 1u;
+}
+
+int cdf_ring_check(const cdf_ring *r)
+{
+    if (r->next_seq == 0u || r->oldest_seq > r->next_seq) return 1;
+    if (r->next_seq - r->oldest_seq > r->capacity) return 2;
+    if (r->oldest_seq < r->next_seq && r->slots[r->oldest_seq % r->capacity].seq != r->oldest_seq)
+        return 3;
+    if (r->written != r->next_seq - 1u) return 4;
+    return 0;
+}
+
+void cdf_filter_default(cdf_trace_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->majors_mask = 0xFFFFFFFFu;
+    f->drives_mask = 0xFFFFFFFFu;
+    f->capture_bytes = CDF_CAPTURE_DEFAULT;
+}
+
+int cdf_filter_wants(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
+                     uint32_t code, uint32_t normalized)
+{
+    uint32_t i;
+    if (major >= 32u || ((f->majors_mask >> major) & 1u) == 0u) return 0;
+    if (drive_id == 0u || drive_id > 32u || ((f->drives_mask >> (drive_id - 1u)) & 1u) == 0u)
+        return 0;
+    if (f->codes_count != 0u &&
+        (major == CDF_IRP_MJ_DEVICE_CONTROL || major == CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL)) {
+        for (i = 0; i < f->codes_count; i++) {
+            if (f->codes[i] == code || f->codes[i] == normalized) return 1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static int pointer_free_for_kernel(uint32_t code, uint32_t normalized)
+{
+    return normalized == CDF_IOCTL_STORAGE_EJECTION_CONTROL ||
+           normalized == CDF_IOCTL_STORAGE_MEDIA_REMOVAL ||
+           normalized == CDF_IOCTL_STORAGE_MCN_CONTROL ||
+           normalized == CDF_IOCTL_STORAGE_EJECT_MEDIA ||
+           code == CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS;
+}
+
+void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint32_t normalized,
+                       uint32_t capture_bytes)
+{
+    uint32_t n = rq->input_length < capture_bytes ? rq->input_length : capture_bytes;
+    int is_spt = rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH ||
+                 rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT;
+    int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
+
+    if (rq->input == NULL || rq->major != CDF_IRP_MJ_DEVICE_CONTROL) n = 0u;
+    if (n != 0u && (rq->flags & CDF_RQ_KERNEL_MODE) != 0u &&
+        !pointer_free_for_kernel(rq->ioctl_code, normalized)) {
+        if (is_spt) {
+            /* the pass-through header (through the CDB) and never its data */
+            uint32_t header = caller32 ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
+            if (n > header) n = header;
+        } else {
+            n = 0u;
+        }
+    }
+    if (n > CDF_CAPTURE_MAX) n = CDF_CAPTURE_MAX;
+    if (n != 0u) memcpy(slot->head, rq->input, n);
+    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u && rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT) {
+        uint32_t at = caller32 ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET;
+        uint32_t w = caller32 ? 4u : 8u, i;
+        for (i = at; i < at + w && i < n; i++) slot->head[i] = 0u;
+    }
+    slot->head_len = (uint16_t)n;
+    slot->truncated = rq->input_length > n ? 1u : 0u;
+}

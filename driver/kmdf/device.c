@@ -1,0 +1,163 @@
+/*
+ * device.c - the filter device above cdrom.sys: creation in EvtDriverDeviceAdd, removal.
+ *
+ * One filter device per CD/DVD drive. It registers the drive with the core under cdrom.sys's
+ * device name (e.g. "CdRom0") and with the control-device registry (control.c).
+ */
+#include "driver.h"
+
+static NTSTATUS CdfInitializeFilterDeviceInit(_Inout_ PWDFDEVICE_INIT DeviceInit);
+static VOID CdfQueryDriveName(_In_ WDFDEVICE Device, _Out_writes_bytes_(NameBytes) char *Name,
+                              _In_ size_t NameBytes);
+
+#ifdef ALLOC_PRAGMA
+#pragma alloc_text(PAGE, CdfEvtDriverDeviceAdd)
+#pragma alloc_text(PAGE, CdfEvtFilterDeviceContextCleanup)
+#pragma alloc_text(PAGE, CdfInitializeFilterDeviceInit)
+#pragma alloc_text(PAGE, CdfQueryDriveName)
+#endif
+
+/*
+ * PASSIVE_LEVEL. A filter that adds EvtDeviceFileCreate must forward every create, cleanup and
+ * close itself (file.c). WdfFileObjectWdfCannotUseFsContexts: the FsContext fields belong to
+ * the drivers below. WdfFileObjectCanBeOptional: volume handles routed through CDFS/UDFS
+ * reach the stack with file objects this device never saw created.
+ */
+static NTSTATUS CdfInitializeFilterDeviceInit(PWDFDEVICE_INIT DeviceInit)
+{
+    WDF_FILEOBJECT_CONFIG fileConfig;
+    WDF_OBJECT_ATTRIBUTES requestAttributes;
+    NTSTATUS status;
+
+    PAGED_CODE();
+
+    WdfFdoInitSetFilter(DeviceInit);
+
+    WDF_FILEOBJECT_CONFIG_INIT(&fileConfig, CdfEvtDeviceFileCreate, CdfEvtFileClose, CdfEvtFileCleanup);
+    fileConfig.FileObjectClass = (WDF_FILEOBJECT_CLASS)(WdfFileObjectWdfCannotUseFsContexts |
+                                                        WdfFileObjectCanBeOptional);
+    WdfDeviceInitSetFileObjectConfig(DeviceInit, &fileConfig, WDF_NO_OBJECT_ATTRIBUTES);
+
+    /* Cleanup and close of file objects the framework does not track (file.c). */
+    status = WdfDeviceInitAssignWdmIrpPreprocessCallback(DeviceInit, CdfEvtWdmPreprocessFileObjectEnd,
+                                                         IRP_MJ_CLEANUP, NULL, 0);
+    if (!NT_SUCCESS(status)) {
+        return status;
+    }
+    status = WdfDeviceInitAssignWdmIrpPreprocessCallback(DeviceInit, CdfEvtWdmPreprocessFileObjectEnd,
+                                                         IRP_MJ_CLOSE, NULL, 0);
+    if (!NT_SUCCESS(status)) {
+        return status;
+    }
+
+    /* Every request the framework delivers (creates included) carries the core's verdict. */
+    WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(&requestAttributes, CDF_REQUEST_CONTEXT);
+    WdfDeviceInitSetRequestAttributes(DeviceInit, &requestAttributes);
+    return STATUS_SUCCESS;
+}
+
+/*
+ * PASSIVE_LEVEL. The name of cdrom.sys's device object below us, e.g. \Device\CdRom0 ->
+ * "CdRom0"; "CdRom" when it has none.
+ */
+static VOID CdfQueryDriveName(WDFDEVICE Device, char *Name, size_t NameBytes)
+{
+    static const char fallback[] = "CdRom";
+    POBJECT_NAME_INFORMATION nameInfo;
+    ULONG infoBytes = sizeof(OBJECT_NAME_INFORMATION) + 256 * sizeof(WCHAR);
+    ULONG returned = 0;
+    NTSTATUS status;
+
+    PAGED_CODE();
+
+    RtlCopyMemory(Name, fallback, sizeof(fallback));
+
+    nameInfo = (POBJECT_NAME_INFORMATION)cdf_mem_reserve(infoBytes);
+    if (nameInfo == NULL) {
+        return;
+    }
+    status = ObQueryNameString(WdfDeviceWdmGetAttachedDevice(Device), nameInfo, infoBytes, &returned);
+    if (NT_SUCCESS(status) && nameInfo->Name.Length > 0) {
+        CdfLastComponentToUtf8(&nameInfo->Name, Name, NameBytes);
+    }
+    cdf_mem_release(nameInfo);
+}
+
+_Use_decl_annotations_
+NTSTATUS CdfEvtDriverDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
+{
+    WDF_OBJECT_ATTRIBUTES deviceAttributes;
+    PCDF_FILTER_CONTEXT filter;
+    WDFDEVICE device;
+    char driveName[CDF_NAME_MAX_BYTES + 1];
+    NTSTATUS status;
+
+    UNREFERENCED_PARAMETER(Driver);
+
+    PAGED_CODE();
+
+    status = CdfInitializeFilterDeviceInit(DeviceInit);
+    if (!NT_SUCCESS(status)) {
+        return status;
+    }
+
+    /* The cleanup callback unregisters the drive: it runs when the device is removed. */
+    WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(&deviceAttributes, CDF_FILTER_CONTEXT);
+    deviceAttributes.EvtCleanupCallback = CdfEvtFilterDeviceContextCleanup;
+
+    status = WdfDeviceCreate(&DeviceInit, &deviceAttributes, &device);
+    if (!NT_SUCCESS(status)) {
+        CdfDbgPrint(CDF_DBG_ERROR, "WdfDeviceCreate failed 0x%08X\n", status);
+        return status;
+    }
+
+    filter = CdfFilterGetContext(device);
+    filter->Device = device;
+    filter->LowerTarget = WdfDeviceGetIoTarget(device);
+
+    CdfQueryDriveName(device, driveName, sizeof(driveName));
+    status = (NTSTATUS)cdf_core_add_drive(CdfCore, driveName, &filter->DriveId);
+    if (!NT_SUCCESS(status)) {
+        /*
+         * More drives than the core tracks. Failing AddDevice would fail the whole drive
+         * stack; with drive id 0 the core forwards every request untouched instead.
+         */
+        CdfDbgPrint(CDF_DBG_WARNING, "cdf_core_add_drive(%s) failed 0x%08X: not traced\n",
+                    driveName, status);
+        filter->DriveId = 0;
+    }
+
+    status = CdfFilterQueueInitialize(device);
+    if (!NT_SUCCESS(status)) {
+        CdfDbgPrint(CDF_DBG_ERROR, "filter queue creation failed 0x%08X\n", status);
+        return status;
+    }
+
+    /* The drive still works when the control device cannot be created: do not fail AddDevice. */
+    status = CdfControlRegisterFilter(device);
+    if (!NT_SUCCESS(status)) {
+        CdfDbgPrint(CDF_DBG_WARNING, "control device unavailable 0x%08X\n", status);
+    }
+
+    CdfDbgPrint(CDF_DBG_INFO, "filtering %s as drive %u\n", driveName, filter->DriveId);
+    return STATUS_SUCCESS;
+}
+
+/*
+ * PASSIVE_LEVEL, when the filter device is deleted (surprise or orderly removal, or a failed
+ * EvtDriverDeviceAdd after WdfDeviceCreate). The core forgets the drive and its handles.
+ */
+_Use_decl_annotations_
+VOID CdfEvtFilterDeviceContextCleanup(WDFOBJECT Object)
+{
+    PCDF_FILTER_CONTEXT filter = CdfFilterGetContext((WDFDEVICE)Object);
+
+    PAGED_CODE();
+
+    CdfControlUnregisterFilter((WDFDEVICE)Object);
+
+    if (filter->DriveId != 0) {
+        cdf_core_remove_drive(CdfCore, filter->DriveId);
+        filter->DriveId = 0;
+    }
+}

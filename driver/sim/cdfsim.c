@@ -1,0 +1,762 @@
+/*
+ * cdfsim.c - the user-mode host of the simulated CD-ROM stack (cdfsim.h, build/libcdfsim.so).
+ *
+ * Plays the parts Windows plays around the filter: the I/O manager (handle table, the CTL_CODE
+ * access check before an IRP exists, the METHOD_BUFFERED SystemBuffer shared by input and
+ * output, cleanup then close at CloseHandle and at process exit) and the KMDF glue (build a
+ * cdf_request, ask cdf_core_dispatch, forward to the lower device simcd, report to
+ * cdf_core_complete; park WaitTrace until the core's notify callback fires).
+ *
+ * Host code: libc and pthreads are allowed here (not in simcd.c or the core).
+ * Locking order: never call into the core while holding table_mu or wait_mu (the core's notify
+ * callback takes wait_mu).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+#include "cdf_core.h"
+#include "cdf_platform.h"
+#include "cdfsim.h"
+#include "simcd.h"
+
+/* NTSTATUS and IRP_MJ_* values (ntstatus.h, wdm.h) under private names. */
+#define SIM_STATUS_SUCCESS               0x00000000u
+#define SIM_STATUS_PENDING               0x00000103u
+#define SIM_STATUS_INVALID_HANDLE        0xC0000008u
+#define SIM_STATUS_INVALID_PARAMETER     0xC000000Du
+#define SIM_STATUS_ACCESS_DENIED         0xC0000022u
+#define SIM_STATUS_OBJECT_NAME_NOT_FOUND 0xC0000034u
+#define SIM_STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
+#define SIM_STATUS_CANCELLED             0xC0000120u
+#define SIM_IRP_MJ_CREATE          0x00u
+#define SIM_IRP_MJ_CLOSE           0x02u
+#define SIM_IRP_MJ_READ            0x03u
+#define SIM_IRP_MJ_DEVICE_CONTROL  0x0Eu
+#define SIM_IRP_MJ_CLEANUP         0x12u
+
+#define SIM_MAX_DRIVES   16u
+#define SIM_MAX_HANDLES  4096u   /* simulated handles over every device, control device included */
+#define SIM_FILES_PER_DRIVE 1024u
+#define SIM_IMAGE_BYTES  64u
+#define SIM_STACK_SYSBUF 4096u
+
+/* CTL_CODE(0x8CDF, 0x808, METHOD_BUFFERED, FILE_READ_ACCESS): IOCTL_CDFILTER_WAIT_TRACE
+ * (proto/cdfilter/control.proto; the generated cdfilter_ioctl.h has the same value). */
+#define SIM_IOCTL_WAIT_TRACE 0x8CDF6020u
+
+typedef struct sim_handle {
+    uint8_t in_use;
+    uint8_t cleaned;          /* IRP_MJ_CLEANUP done: blocked and later waits are cancelled */
+    uint32_t generation;      /* bumps at every reuse so stale handle values fail */
+    uint32_t drive;           /* 0 = control device */
+    uint32_t pid;
+    uint32_t access;          /* desired access granted at open */
+    uintptr_t fo;             /* opaque file object key (a serial number, never an address) */
+    char image[SIM_IMAGE_BYTES + 1];
+    uint32_t waiters;         /* threads blocked in WaitTrace on this handle (under wait_mu) */
+    uint32_t cancel_gen;      /* bumps at cdfsim_cancel and cleanup (under wait_mu) */
+} sim_handle;
+
+struct cdfsim {
+    cdf_core *core;
+    uint32_t drive_count;
+    uint32_t drive_ids[SIM_MAX_DRIVES + 1];  /* index 1..N -> core drive id */
+    simcd *lower[SIM_MAX_DRIVES + 1];
+    pthread_mutex_t table_mu;
+    sim_handle handles[SIM_MAX_HANDLES];
+    uintptr_t next_fo;
+    pthread_mutex_t wait_mu;
+    pthread_cond_t wait_cv;
+    atomic_uint_fast64_t notify_gen;
+    atomic_uint waiting;      /* total WaitTrace waiters: the notify callback skips the broadcast at 0 */
+};
+
+/* A snapshot of a handle taken under table_mu, used without it. */
+typedef struct handle_view {
+    uint32_t slot;
+    uint32_t drive;
+    uint32_t pid;
+    uint32_t access;
+    uintptr_t fo;
+    char image[SIM_IMAGE_BYTES + 1];
+} handle_view;
+
+static uint32_t current_tid(void)
+{
+#if defined(__linux__)
+    return (uint32_t)syscall(SYS_gettid);
+#else
+    return (uint32_t)(uintptr_t)pthread_self();
+#endif
+}
+
+static void on_core_notify(void *context)
+{
+    cdfsim *sim = (cdfsim *)context;
+    atomic_fetch_add(&sim->notify_gen, 1u);
+    if (atomic_load(&sim->waiting) != 0) {
+        pthread_mutex_lock(&sim->wait_mu);
+        pthread_cond_broadcast(&sim->wait_cv);
+        pthread_mutex_unlock(&sim->wait_mu);
+    }
+}
+
+cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
+{
+    cdf_config cfg;
+    cdfsim *sim;
+    uint32_t i;
+    if (drive_count == 0 || drive_count > SIM_MAX_DRIVES) {
+        return NULL;
+    }
+    sim = (cdfsim *)calloc(1, sizeof(*sim));
+    if (sim == NULL) {
+        return NULL;
+    }
+    cdf_config_default(&cfg);
+    cfg.max_drives = drive_count;
+    cfg.host_kind = 2; /* CDF_HOST_KIND_SIMULATOR (proto HostKind) */
+    cfg.driver_version = "0.1.0-sim";
+    if (ring_bytes != 0) {
+        cfg.ring_bytes = ring_bytes;
+    }
+    if (cdf_core_create(&cfg, &sim->core) != SIM_STATUS_SUCCESS) {
+        free(sim);
+        return NULL;
+    }
+    pthread_mutex_init(&sim->table_mu, NULL);
+    pthread_mutex_init(&sim->wait_mu, NULL);
+    pthread_cond_init(&sim->wait_cv, NULL);
+    atomic_init(&sim->notify_gen, 0);
+    atomic_init(&sim->waiting, 0);
+    sim->next_fo = 0x10;
+    sim->drive_count = drive_count;
+    for (i = 1; i <= drive_count; i++) {
+        char name[16];
+        memcpy(name, "CdRom", 5);
+        if (i - 1 >= 10) {
+            name[5] = (char)('0' + (i - 1) / 10);
+            name[6] = (char)('0' + (i - 1) % 10);
+            name[7] = 0;
+        } else {
+            name[5] = (char)('0' + (i - 1));
+            name[6] = 0;
+        }
+        sim->lower[i] = simcd_create(SIM_FILES_PER_DRIVE);
+        if (sim->lower[i] == NULL ||
+            cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != SIM_STATUS_SUCCESS) {
+            cdfsim_destroy(sim);
+            return NULL;
+        }
+    }
+    cdf_core_set_notify(sim->core, on_core_notify, sim);
+    return sim;
+}
+
+void cdfsim_destroy(cdfsim *sim)
+{
+    uint32_t i;
+    if (sim == NULL) {
+        return;
+    }
+    if (sim->core != NULL) {
+        cdf_core_set_notify(sim->core, NULL, NULL);
+        cdf_core_destroy(sim->core);
+    }
+    for (i = 1; i <= SIM_MAX_DRIVES; i++) {
+        simcd_destroy(sim->lower[i]);
+    }
+    pthread_cond_destroy(&sim->wait_cv);
+    pthread_mutex_destroy(&sim->wait_mu);
+    pthread_mutex_destroy(&sim->table_mu);
+    free(sim);
+}
+
+static uint64_t handle_value(uint32_t slot, uint32_t generation)
+{
+    return ((uint64_t)generation << 32) | (uint64_t)(slot + 1u);
+}
+
+/* Look a handle up; 0 when it is unknown. */
+static int handle_get(cdfsim *sim, uint64_t handle, handle_view *view)
+{
+    uint32_t slot = (uint32_t)(handle & 0xFFFFFFFFu);
+    uint32_t generation = (uint32_t)(handle >> 32);
+    int ok = 0;
+    if (slot == 0 || slot > SIM_MAX_HANDLES) {
+        return 0;
+    }
+    slot -= 1u;
+    pthread_mutex_lock(&sim->table_mu);
+    if (sim->handles[slot].in_use && sim->handles[slot].generation == generation) {
+        const sim_handle *h = &sim->handles[slot];
+        view->slot = slot;
+        view->drive = h->drive;
+        view->pid = h->pid;
+        view->access = h->access;
+        view->fo = h->fo;
+        memcpy(view->image, h->image, sizeof(view->image));
+        ok = 1;
+    }
+    pthread_mutex_unlock(&sim->table_mu);
+    return ok;
+}
+
+static void fill_request(cdf_request *rq, uint32_t major, const handle_view *h)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->major = major;
+    rq->file.opaque = h->fo;
+    rq->pid = h->pid;
+    rq->tid = current_tid();
+    rq->requestor_pid = h->pid;
+}
+
+uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
+                     uint32_t desired_access, uint64_t *handle)
+{
+    uint32_t slot;
+    uint32_t st;
+    sim_handle *h = NULL;
+    handle_view view;
+    uint64_t value;
+    if (sim == NULL || handle == NULL) {
+        return SIM_STATUS_INVALID_PARAMETER;
+    }
+    *handle = 0;
+    if (drive > sim->drive_count) {
+        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        /* A slot whose WaitTrace callers have not left yet stays out of reuse. */
+        if (!sim->handles[slot].in_use && sim->handles[slot].waiters == 0) {
+            h = &sim->handles[slot];
+            break;
+        }
+    }
+    if (h == NULL) {
+        pthread_mutex_unlock(&sim->table_mu);
+        return SIM_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    h->in_use = 1;
+    h->cleaned = 0;
+    h->generation++;
+    h->drive = drive;
+    h->pid = pid;
+    h->access = desired_access;
+    h->fo = sim->next_fo++;
+    memset(h->image, 0, sizeof(h->image));
+    if (image != NULL) {
+        size_t n = strlen(image);
+        memcpy(h->image, image, n > SIM_IMAGE_BYTES ? SIM_IMAGE_BYTES : n);
+    }
+    value = handle_value(slot, h->generation);
+    view.slot = slot;
+    view.drive = drive;
+    view.pid = pid;
+    view.access = desired_access;
+    view.fo = h->fo;
+    memcpy(view.image, h->image, sizeof(view.image));
+    pthread_mutex_unlock(&sim->table_mu);
+
+    st = SIM_STATUS_SUCCESS;
+    if (drive != CDFSIM_CONTROL_DEVICE) {
+        cdf_request rq;
+        cdf_verdict v;
+        uint32_t core_drive = sim->drive_ids[drive];
+        fill_request(&rq, SIM_IRP_MJ_CREATE, &view);
+        rq.image_name = view.image;
+        cdf_core_dispatch(sim->core, core_drive, &rq, &v);
+        if (v.action == CDF_ACTION_COMPLETE) {
+            st = v.status;
+            cdf_core_complete(sim->core, core_drive, &rq, &v, st, 0);
+        } else {
+            st = simcd_create_file(sim->lower[drive], view.fo);
+            if (v.action == CDF_ACTION_FORWARD_TRACK) {
+                cdf_core_complete(sim->core, core_drive, &rq, &v, st, 0);
+            }
+        }
+    }
+    if (st != SIM_STATUS_SUCCESS) {
+        pthread_mutex_lock(&sim->table_mu);
+        h->in_use = 0;
+        pthread_mutex_unlock(&sim->table_mu);
+        return st;
+    }
+    *handle = value;
+    return SIM_STATUS_SUCCESS;
+}
+
+/* The I/O manager's check of the CTL_CODE access bits against the handle's granted access. */
+static int access_allowed(uint32_t code, uint32_t granted)
+{
+    uint32_t required = (code >> 14) & 3u;
+    if ((required & 1u) && !(granted & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
+        return 0;
+    }
+    if ((required & 2u) && !(granted & (CDFSIM_FILE_WRITE_DATA | CDFSIM_GENERIC_WRITE))) {
+        return 0;
+    }
+    return 1;
+}
+
+static uint32_t control_access(uint32_t granted)
+{
+    uint32_t a = 0;
+    if (granted & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ)) {
+        a |= CDF_ACCESS_READ;
+    }
+    if (granted & (CDFSIM_FILE_WRITE_DATA | CDFSIM_GENERIC_WRITE)) {
+        a |= CDF_ACCESS_WRITE;
+    }
+    return a;
+}
+
+/* Run a control IOCTL; WaitTrace blocks (STATUS_PENDING from the core) until the notify
+ * callback fires, the handle is cancelled or cleaned up. */
+static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
+                              uint8_t *sysbuf, uint32_t in_len, uint32_t out_cap, uint32_t *out_len)
+{
+    uint32_t granted = control_access(h->access);
+    uint32_t st;
+    uint64_t seen;
+    uint32_t cancel_gen;
+    sim_handle *slot = &sim->handles[h->slot];
+    if (code != SIM_IOCTL_WAIT_TRACE) {
+        return cdf_control_dispatch(sim->core, code, granted, sysbuf, in_len, sysbuf, out_cap, out_len);
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    pthread_mutex_lock(&sim->wait_mu);
+    if (slot->cleaned) {
+        pthread_mutex_unlock(&sim->wait_mu);
+        pthread_mutex_unlock(&sim->table_mu);
+        return SIM_STATUS_CANCELLED;
+    }
+    slot->waiters++;
+    cancel_gen = slot->cancel_gen;
+    pthread_mutex_unlock(&sim->wait_mu);
+    pthread_mutex_unlock(&sim->table_mu);
+    atomic_fetch_add(&sim->waiting, 1u);
+    for (;;) {
+        seen = atomic_load(&sim->notify_gen);
+        /* The request buffer is decoded again on every attempt: the core wrote nothing on PENDING. */
+        st = cdf_control_dispatch(sim->core, code, granted, sysbuf, in_len, sysbuf, out_cap, out_len);
+        if (st != SIM_STATUS_PENDING) {
+            break;
+        }
+        pthread_mutex_lock(&sim->wait_mu);
+        while (atomic_load(&sim->notify_gen) == seen && slot->cancel_gen == cancel_gen && !slot->cleaned) {
+            pthread_cond_wait(&sim->wait_cv, &sim->wait_mu);
+        }
+        if (slot->cancel_gen != cancel_gen || slot->cleaned) {
+            pthread_mutex_unlock(&sim->wait_mu);
+            st = SIM_STATUS_CANCELLED;
+            *out_len = 0;
+            break;
+        }
+        pthread_mutex_unlock(&sim->wait_mu);
+    }
+    atomic_fetch_sub(&sim->waiting, 1u);
+    pthread_mutex_lock(&sim->table_mu);
+    pthread_mutex_lock(&sim->wait_mu);
+    slot->waiters--;
+    pthread_mutex_unlock(&sim->wait_mu);
+    pthread_mutex_unlock(&sim->table_mu);
+    return st;
+}
+
+/* A drive IOCTL or read through the filter core and the lower device. */
+static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major, uint32_t code,
+                              uint8_t *sysbuf, uint32_t in_len, uint32_t out_cap,
+                              uint64_t offset, uint32_t length, uint32_t *information)
+{
+    cdf_request rq;
+    cdf_verdict v;
+    uint32_t st;
+    uint32_t info = 0;
+    uint32_t core_drive = sim->drive_ids[h->drive];
+    simcd *lower = sim->lower[h->drive];
+    fill_request(&rq, major, h);
+    if (major == SIM_IRP_MJ_DEVICE_CONTROL) {
+        rq.ioctl_code = code;
+        rq.input = in_len != 0 ? sysbuf : NULL;
+        rq.input_length = in_len;
+        rq.output_length = out_cap;
+    } else {
+        rq.output_length = length;
+        rq.offset = offset;
+    }
+    cdf_core_dispatch(sim->core, core_drive, &rq, &v);
+    if (v.action == CDF_ACTION_COMPLETE) {
+        st = v.status;
+        cdf_core_complete(sim->core, core_drive, &rq, &v, st, 0);
+        *information = 0;
+        return st;
+    }
+    if (major == SIM_IRP_MJ_DEVICE_CONTROL) {
+        st = simcd_ioctl(lower, h->fo, code, 0, in_len != 0 ? sysbuf : NULL, in_len,
+                         out_cap != 0 ? sysbuf : NULL, out_cap, &info);
+    } else {
+        st = simcd_read(lower, h->fo, offset, length, &info);
+    }
+    if (v.action == CDF_ACTION_FORWARD_TRACK) {
+        cdf_core_complete(sim->core, core_drive, &rq, &v, st, info);
+    }
+    *information = info;
+    return st;
+}
+
+uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
+                      const void *in, uint32_t in_len, void *out, uint32_t out_cap,
+                      uint32_t *returned)
+{
+    handle_view h;
+    uint8_t stackbuf[SIM_STACK_SYSBUF];
+    uint8_t *sysbuf = stackbuf;
+    uint32_t size = in_len > out_cap ? in_len : out_cap;
+    uint32_t st;
+    uint32_t info = 0;
+    if (returned != NULL) {
+        *returned = 0;
+    }
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    if ((in_len != 0 && in == NULL) || (out_cap != 0 && out == NULL)) {
+        return SIM_STATUS_INVALID_PARAMETER; /* the I/O manager probes the buffers */
+    }
+    if (!access_allowed(code, h.access)) {
+        return SIM_STATUS_ACCESS_DENIED;
+    }
+    /* METHOD_BUFFERED: one SystemBuffer of max(in, out) bytes holds the input and then the output. */
+    if (size > SIM_STACK_SYSBUF) {
+        sysbuf = (uint8_t *)malloc(size);
+        if (sysbuf == NULL) {
+            return SIM_STATUS_INSUFFICIENT_RESOURCES;
+        }
+    }
+    if (in_len != 0) {
+        memcpy(sysbuf, in, in_len);
+    }
+    if (size > in_len) {
+        memset(sysbuf + in_len, 0, size - in_len);
+    }
+    if (h.drive == CDFSIM_CONTROL_DEVICE) {
+        st = control_ioctl(sim, &h, code, sysbuf, in_len, out_cap, &info);
+    } else {
+        st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
+    }
+    /* Warning and success statuses copy Information bytes back; errors copy nothing. */
+    if ((st & 0xC0000000u) != 0xC0000000u && info != 0 && info <= out_cap) {
+        memcpy(out, sysbuf, info);
+    } else if (info > out_cap) {
+        info = 0;
+    }
+    if ((st & 0xC0000000u) == 0xC0000000u) {
+        info = 0;
+    }
+    if (returned != NULL) {
+        *returned = info;
+    }
+    if (sysbuf != stackbuf) {
+        free(sysbuf);
+    }
+    return st;
+}
+
+uint32_t cdfsim_read(cdfsim *sim, uint64_t handle, uint64_t offset, uint32_t length,
+                     uint32_t *returned)
+{
+    handle_view h;
+    uint32_t info = 0;
+    uint32_t st;
+    if (returned != NULL) {
+        *returned = 0;
+    }
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    if (h.drive == CDFSIM_CONTROL_DEVICE) {
+        return 0xC0000010u; /* STATUS_INVALID_DEVICE_REQUEST: the control device has no read */
+    }
+    if (!(h.access & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
+        return SIM_STATUS_ACCESS_DENIED;
+    }
+    st = drive_request(sim, &h, SIM_IRP_MJ_READ, 0, NULL, 0, 0, offset, length, &info);
+    if (returned != NULL) {
+        *returned = (st & 0xC0000000u) == 0xC0000000u ? 0 : info;
+    }
+    return st;
+}
+
+uint32_t cdfsim_burst(cdfsim *sim, uint64_t handle, uint32_t count, uint32_t length,
+                      uint32_t *completed)
+{
+    handle_view h;
+    uint32_t i;
+    uint32_t st = SIM_STATUS_SUCCESS;
+    uint32_t done = 0;
+    if (completed != NULL) {
+        *completed = 0;
+    }
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    if (h.drive == CDFSIM_CONTROL_DEVICE) {
+        return 0xC0000010u;
+    }
+    if (!(h.access & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
+        return SIM_STATUS_ACCESS_DENIED;
+    }
+    for (i = 0; i < count; i++) {
+        uint32_t info = 0;
+        st = drive_request(sim, &h, SIM_IRP_MJ_READ, 0, NULL, 0, 0, (uint64_t)i * 2048u, length, &info);
+        if (st != SIM_STATUS_SUCCESS) {
+            break;
+        }
+        done++;
+    }
+    if (completed != NULL) {
+        *completed = done;
+    }
+    return st;
+}
+
+uint32_t cdfsim_cancel(cdfsim *sim, uint64_t handle)
+{
+    handle_view h;
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    pthread_mutex_lock(&sim->wait_mu);
+    sim->handles[h.slot].cancel_gen++;
+    pthread_cond_broadcast(&sim->wait_cv);
+    pthread_mutex_unlock(&sim->wait_mu);
+    return SIM_STATUS_SUCCESS;
+}
+
+static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
+{
+    pthread_mutex_lock(&sim->wait_mu);
+    if (sim->handles[h->slot].cleaned) {
+        pthread_mutex_unlock(&sim->wait_mu);
+        return SIM_STATUS_SUCCESS; /* the I/O manager sends one cleanup per file object */
+    }
+    sim->handles[h->slot].cleaned = 1;
+    pthread_cond_broadcast(&sim->wait_cv);
+    pthread_mutex_unlock(&sim->wait_mu);
+    if (h->drive != CDFSIM_CONTROL_DEVICE) {
+        cdf_request rq;
+        cdf_verdict v;
+        uint32_t st;
+        uint32_t core_drive = sim->drive_ids[h->drive];
+        fill_request(&rq, SIM_IRP_MJ_CLEANUP, h);
+        rq.flags = flags;
+        cdf_core_dispatch(sim->core, core_drive, &rq, &v);
+        if (v.action == CDF_ACTION_COMPLETE) {
+            cdf_core_complete(sim->core, core_drive, &rq, &v, v.status, 0);
+            return v.status;
+        }
+        st = simcd_cleanup(sim->lower[h->drive], h->fo);
+        if (v.action == CDF_ACTION_FORWARD_TRACK) {
+            cdf_core_complete(sim->core, core_drive, &rq, &v, st, 0);
+        }
+        return st;
+    }
+    return SIM_STATUS_SUCCESS;
+}
+
+static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
+{
+    uint32_t st = SIM_STATUS_SUCCESS;
+    if (h->drive != CDFSIM_CONTROL_DEVICE) {
+        cdf_request rq;
+        cdf_verdict v;
+        uint32_t i;
+        uint32_t core_drive = sim->drive_ids[h->drive];
+        simcd *lower = sim->lower[h->drive];
+        fill_request(&rq, SIM_IRP_MJ_CLOSE, h);
+        rq.flags = flags;
+        cdf_core_dispatch(sim->core, core_drive, &rq, &v);
+        /* Enforce: the filter releases the simple locks this handle leaked, below itself. */
+        for (i = 0; i < v.simple_unlocks; i++) {
+            uint8_t allow = 0;
+            uint32_t info = 0;
+            (void)simcd_ioctl(lower, h->fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1, NULL, 0, &info);
+        }
+        if (v.action == CDF_ACTION_COMPLETE) {
+            st = v.status;
+            cdf_core_complete(sim->core, core_drive, &rq, &v, st, 0);
+        } else {
+            st = simcd_close(lower, h->fo);
+            if (v.action == CDF_ACTION_FORWARD_TRACK) {
+                cdf_core_complete(sim->core, core_drive, &rq, &v, st, 0);
+            }
+        }
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    sim->handles[h->slot].in_use = 0;
+    pthread_mutex_unlock(&sim->table_mu);
+    return st;
+}
+
+uint32_t cdfsim_close(cdfsim *sim, uint64_t handle)
+{
+    handle_view h;
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    (void)do_cleanup(sim, &h, 0);
+    (void)do_close(sim, &h, 0);
+    return SIM_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_cleanup_only(cdfsim *sim, uint64_t handle)
+{
+    handle_view h;
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    (void)do_cleanup(sim, &h, 0);
+    return SIM_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_close_only(cdfsim *sim, uint64_t handle)
+{
+    handle_view h;
+    if (sim == NULL || !handle_get(sim, handle, &h)) {
+        return SIM_STATUS_INVALID_HANDLE;
+    }
+    /* No cleanup came: parked waits still end, as the close frees the file object. */
+    pthread_mutex_lock(&sim->wait_mu);
+    sim->handles[h.slot].cancel_gen++;
+    pthread_cond_broadcast(&sim->wait_cv);
+    pthread_mutex_unlock(&sim->wait_mu);
+    (void)do_close(sim, &h, 0);
+    return SIM_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
+{
+    uint32_t slot;
+    uint32_t n = 0;
+    if (closed != NULL) {
+        *closed = 0;
+    }
+    if (sim == NULL) {
+        return SIM_STATUS_INVALID_PARAMETER;
+    }
+    /* Handles close in the order they were opened (slot order is not open order after reuse,
+     * so walk by file object serial). */
+    for (;;) {
+        handle_view h;
+        uintptr_t best = 0;
+        uint32_t best_slot = 0;
+        pthread_mutex_lock(&sim->table_mu);
+        for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+            const sim_handle *s = &sim->handles[slot];
+            if (s->in_use && s->pid == pid && (best == 0 || s->fo < best)) {
+                best = s->fo;
+                best_slot = slot;
+            }
+        }
+        if (best == 0) {
+            pthread_mutex_unlock(&sim->table_mu);
+            break;
+        }
+        {
+            const sim_handle *s = &sim->handles[best_slot];
+            h.slot = best_slot;
+            h.drive = s->drive;
+            h.pid = s->pid;
+            h.access = s->access;
+            h.fo = s->fo;
+            memcpy(h.image, s->image, sizeof(h.image));
+        }
+        pthread_mutex_unlock(&sim->table_mu);
+        (void)do_cleanup(sim, &h, CDF_RQ_PROCESS_EXIT);
+        (void)do_close(sim, &h, CDF_RQ_PROCESS_EXIT);
+        n++;
+    }
+    if (closed != NULL) {
+        *closed = n;
+    }
+    return SIM_STATUS_SUCCESS;
+}
+
+static uint32_t check_drive(const cdfsim *sim, uint32_t drive)
+{
+    if (sim == NULL) {
+        return SIM_STATUS_INVALID_PARAMETER;
+    }
+    if (drive == 0 || drive > sim->drive_count) {
+        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    return SIM_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_fail_next(cdfsim *sim, uint32_t drive, uint32_t status)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == SIM_STATUS_SUCCESS) {
+        simcd_fail_next(sim->lower[drive], status);
+    }
+    return st;
+}
+
+uint32_t cdfsim_set_media(cdfsim *sim, uint32_t drive, uint32_t present)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == SIM_STATUS_SUCCESS) {
+        simcd_set_media(sim->lower[drive], present);
+    }
+    return st;
+}
+
+uint32_t cdfsim_set_connected(cdfsim *sim, uint32_t drive, uint32_t connected)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == SIM_STATUS_SUCCESS) {
+        simcd_set_connected(sim->lower[drive], connected);
+    }
+    return st;
+}
+
+uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state *out)
+{
+    simcd_state s;
+    uint32_t st = check_drive(sim, drive);
+    if (st != SIM_STATUS_SUCCESS) {
+        return st;
+    }
+    if (out == NULL) {
+        return SIM_STATUS_INVALID_PARAMETER;
+    }
+    simcd_get_state(sim->lower[drive], &s);
+    out->media_present = s.media_present;
+    out->tray_open = s.tray_open;
+    out->hw_prevent = s.hw_prevent;
+    out->connected = s.connected;
+    out->secure_total = s.secure_total;
+    out->simple_total = s.simple_total;
+    out->mcn_total = s.mcn_total;
+    out->exclusive_locked = s.exclusive_locked;
+    out->reads = s.reads;
+    out->ejects = s.ejects;
+    return SIM_STATUS_SUCCESS;
+}
+
+uint64_t cdfsim_now(cdfsim *sim)
+{
+    (void)sim;
+    return cdf_clock_now();
+}

@@ -1,0 +1,443 @@
+// TypeScript emitter: interfaces, enums and one MessageType<T> per message, with specialised
+// size/write/decode functions over src/client/wire.ts (switch on the tag, no per-field closures).
+import type { FieldKind, FieldModel, MessageModel, PackageModel, EnumModel } from "./model.ts";
+import { camel, tagValue, WIRE_TYPE } from "./model.ts";
+
+const READ: Record<Exclude<FieldKind, "string" | "bytes" | "message">, string> = {
+  int32: "i32", enum: "i32", uint32: "u32", sint32: "s32", fixed32: "fx32", sfixed32: "sfx32",
+  float: "f32", double: "f64", int64: "i64", uint64: "u64", sint64: "s64", fixed64: "fx64",
+  sfixed64: "sfx64", bool: "bool",
+};
+const SIZE: Record<Exclude<FieldKind, "string" | "bytes" | "message">, string> = {
+  int32: "szI32", enum: "szI32", uint32: "szU32", sint32: "szS32", fixed32: "szFx32", sfixed32: "szSfx32",
+  float: "szF32", double: "szF64", int64: "szI64", uint64: "szU64", sint64: "szS64", fixed64: "szFx64",
+  sfixed64: "szSfx64", bool: "szBool",
+};
+
+type ScalarK = Exclude<FieldKind, "string" | "bytes" | "message">;
+
+function is64(kind: FieldKind): boolean {
+  return kind === "int64" || kind === "uint64" || kind === "sint64" || kind === "fixed64" || kind === "sfixed64";
+}
+
+function tsElemType(f: FieldModel): string {
+  switch (f.kind) {
+    case "string": return "string";
+    case "bytes": return "Uint8Array";
+    case "bool": return "boolean";
+    case "enum": return f.enumType!.name;
+    case "message": return f.messageType!.name;
+    default: return is64(f.kind) ? "bigint" : "number";
+  }
+}
+
+function tsDefault(f: FieldModel): string {
+  if (f.label === "repeated") return "[]";
+  if (f.label === "optional" || f.label === "oneof" || f.kind === "message") return "undefined";
+  switch (f.kind) {
+    case "string": return '""';
+    case "bytes": return "pb.EMPTY_BYTES";
+    case "bool": return "false";
+    default: return is64(f.kind) ? "0n" : "0";
+  }
+}
+
+function nonDefault(f: FieldModel, v: string): string {
+  switch (f.kind) {
+    case "bool": return `${v} !== false`;
+    case "float": return `pb.nzF32(${v})`;
+    case "double": return `pb.nzF64(${v})`;
+    default: return is64(f.kind) ? `${v} !== 0n` : `${v} !== 0`;
+  }
+}
+
+function varintBytes(v: number): number[] {
+  const out: number[] = [];
+  while (v >= 128) {
+    out.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+
+const hx = (v: number): string => `0x${v.toString(16)}`;
+
+function tagWrite(f: FieldModel, wt: number): string {
+  const b = varintBytes(tagValue(f, wt));
+  if (b.length === 1) return `w.b1(${hx(b[0]!)});`;
+  if (b.length === 2) return `w.b2(${hx(b[0]!)}, ${hx(b[1]!)});`;
+  return `w.bn([${b.map(hx).join(", ")}]);`;
+}
+
+const tagSize = (f: FieldModel, wt: number): number => varintBytes(tagValue(f, wt)).length;
+
+function docComment(text: string | undefined, indent: string): string[] {
+  if (!text) return [];
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  if (lines.length === 1) return [`${indent}/** ${lines[0]!.replace(/\*\//g, "*\\/")} */`];
+  return [`${indent}/**`, ...lines.map((l) => `${indent} * ${l.replace(/\*\//g, "*\\/")}`), `${indent} */`];
+}
+
+function fieldDoc(f: FieldModel): string {
+  const bits = [`${f.name} = ${f.number}`, f.kind === "enum" ? f.enumType!.fullName.slice(1) : f.kind === "message" ? f.messageType!.fullName.slice(1) : f.kind];
+  if (f.maxLen) bits.push(`max ${f.maxLen} bytes`);
+  if (f.maxCount) bits.push(`max ${f.maxCount} elements`);
+  if (f.label === "optional") bits.push("optional");
+  return bits.join(", ");
+}
+
+class Out {
+  lines: string[] = [];
+  push(indent: number, s: string): void {
+    this.lines.push("  ".repeat(indent) + s);
+  }
+}
+
+function oneofVar(name: string): string {
+  return `o_${camel(name)}`;
+}
+
+function emitInterface(m: MessageModel): string[] {
+  const out: string[] = [];
+  out.push(...docComment(m.comment, ""));
+  out.push(`export interface ${m.name} {`);
+  const done = new Set<string>();
+  for (const f of m.fields) {
+    if (f.oneof !== undefined) {
+      if (done.has(f.oneof)) continue;
+      done.add(f.oneof);
+      const members = m.fields.filter((g) => g.oneof === f.oneof);
+      out.push(`  /** oneof ${f.oneof}: ${members.map((g) => `${g.name} = ${g.number}`).join(", ")} */`);
+      out.push(`  ${camel(f.oneof)}:`);
+      for (const g of members) out.push(`    | { case: "${camel(g.name)}"; value: ${tsElemType(g)} }`);
+      out.push(`    | undefined;`);
+      continue;
+    }
+    const doc = [fieldDoc(f), ...(f.comment ? [f.comment] : [])].join(". ");
+    out.push(...docComment(doc, "  "));
+    let t = tsElemType(f);
+    if (f.label === "repeated") t = `${t}[]`;
+    else if (f.label === "optional" || f.kind === "message") t = `${t} | undefined`;
+    out.push(`  ${camel(f.name)}: ${t};`);
+  }
+  out.push("}");
+  return out;
+}
+
+function emitNew(m: MessageModel): string[] {
+  const out = [`function new${m.name}(): ${m.name} {`, "  return {"];
+  const done = new Set<string>();
+  for (const f of m.fields) {
+    if (f.oneof !== undefined) {
+      if (done.has(f.oneof)) continue;
+      done.add(f.oneof);
+      out.push(`    ${camel(f.oneof)}: undefined,`);
+      continue;
+    }
+    out.push(`    ${camel(f.name)}: ${tsDefault(f)},`);
+  }
+  out.push("  };", "}");
+  return out;
+}
+
+function fieldRef(f: FieldModel): string {
+  return `m.${camel(f.name)}`;
+}
+
+/** Condition and value expression of a present field (oneof members via the narrowed local). */
+function presentValue(f: FieldModel): { cond: string | undefined; v: string } {
+  if (f.label === "oneof") {
+    const o = oneofVar(f.oneof!);
+    return { cond: `${o} !== undefined && ${o}.case === "${camel(f.name)}"`, v: `${o}.value` };
+  }
+  if (f.label === "optional" || (f.label === "singular" && f.kind === "message")) {
+    return { cond: `${fieldRef(f)} !== undefined`, v: fieldRef(f) };
+  }
+  return { cond: undefined, v: fieldRef(f) };
+}
+
+function emitSize(m: MessageModel, pkgName: string): string[] {
+  const o = new Out();
+  const what = (f: FieldModel): string => `"${m.name}.${f.name}"`;
+  for (const one of m.oneofs) {
+    const ov = oneofVar(one.name);
+    o.push(1, `const ${ov} = m.${camel(one.name)};`);
+    o.push(1, `if (${ov} !== undefined) {`);
+    o.push(2, `switch (${ov}.case) {`);
+    for (const g of one.fields) o.push(3, `case "${camel(g.name)}":`);
+    o.push(4, "break;");
+    o.push(3, "default:");
+    o.push(4, `throw pb.badCase("${m.name}.${one.name}", (${ov} as { case: unknown }).case);`);
+    o.push(2, "}");
+    o.push(1, "}");
+  }
+  for (const f of m.byNumber) {
+    const wt = f.label === "repeated" && f.packed ? 2 : WIRE_TYPE[f.kind];
+    const ts = tagSize(f, wt);
+    if (f.label === "repeated") {
+      o.push(1, "{");
+      o.push(2, `const a = ${fieldRef(f)};`);
+      o.push(2, `pb.checkCount(a, ${f.maxCount}, ${what(f)});`);
+      if (f.packed) {
+        o.push(2, "if (a.length !== 0) {");
+        o.push(3, "let len = 0;");
+        o.push(3, `for (let i = 0; i < a.length; i++) len += pb.${SIZE[f.kind as ScalarK]}(a[i]!);`);
+        o.push(3, "s.push(len);");
+        o.push(3, `n += ${ts} + pb.varintSize32(len) + len;`);
+        o.push(2, "}");
+      } else {
+        o.push(2, "for (let i = 0; i < a.length; i++) {");
+        if (f.kind === "string") {
+          o.push(3, `const len = pb.szStr(a[i]!, ${f.maxLen}, ${what(f)});`);
+          o.push(3, "s.push(len);");
+        } else if (f.kind === "bytes") {
+          o.push(3, `const len = pb.szBytes(a[i]!, ${f.maxLen}, ${what(f)});`);
+        } else {
+          o.push(3, "const at = s.length;");
+          o.push(3, "s.push(0);");
+          o.push(3, `const len = size${f.messageType!.name}(a[i]!, s);`);
+          o.push(3, "s[at] = len;");
+        }
+        o.push(3, `n += ${ts} + pb.varintSize32(len) + len;`);
+        o.push(2, "}");
+      }
+      o.push(1, "}");
+      continue;
+    }
+    const { cond, v } = presentValue(f);
+    if (f.kind === "string" || f.kind === "bytes" || f.kind === "message") {
+      const body = (ind: number, always: boolean): void => {
+        if (f.kind === "string") {
+          o.push(ind, `const len = pb.szStr(${v}, ${f.maxLen}, ${what(f)});`);
+          o.push(ind, "s.push(len);");
+        } else if (f.kind === "bytes") {
+          o.push(ind, `const len = pb.szBytes(${v}, ${f.maxLen}, ${what(f)});`);
+        } else {
+          o.push(ind, "const at = s.length;");
+          o.push(ind, "s.push(0);");
+          o.push(ind, `const len = size${f.messageType!.name}(${v}, s);`);
+          o.push(ind, "s[at] = len;");
+        }
+        if (always) o.push(ind, `n += ${ts} + pb.varintSize32(len) + len;`);
+        else o.push(ind, `if (len !== 0) n += ${ts} + pb.varintSize32(len) + len;`);
+      };
+      if (cond) {
+        o.push(1, `if (${cond}) {`);
+        body(2, true);
+      } else {
+        o.push(1, "{");
+        body(2, false);
+      }
+      o.push(1, "}");
+      continue;
+    }
+    const c = cond ?? nonDefault(f, v);
+    o.push(1, `if (${c}) n += ${ts} + pb.${SIZE[f.kind as ScalarK]}(${v});`);
+  }
+  void pkgName;
+  const unusedS = !/\bs\.|, s\)/.test(o.lines.join("\n"));
+  return [
+    `function size${m.name}(m: ${m.name}, s: number[]): number {`,
+    ...(unusedS ? ["  void s;"] : []),
+    ...(m.fields.length === 0 ? ["  void m;"] : []),
+    "  let n = 0;",
+    ...o.lines,
+    "  return n;",
+    "}",
+  ];
+}
+
+function emitWrite(m: MessageModel): string[] {
+  const o = new Out();
+  for (const one of m.oneofs) o.push(1, `const ${oneofVar(one.name)} = m.${camel(one.name)};`);
+  for (const f of m.byNumber) {
+    if (f.label === "repeated") {
+      o.push(1, "{");
+      o.push(2, `const a = ${fieldRef(f)};`);
+      if (f.packed) {
+        o.push(2, "if (a.length !== 0) {");
+        o.push(3, tagWrite(f, 2));
+        o.push(3, "w.u32(w.next());");
+        o.push(3, `for (let i = 0; i < a.length; i++) w.${READ[f.kind as ScalarK]}(a[i]!);`);
+        o.push(2, "}");
+      } else {
+        o.push(2, "for (let i = 0; i < a.length; i++) {");
+        o.push(3, tagWrite(f, 2));
+        if (f.kind === "string") o.push(3, "w.str(a[i]!, w.next());");
+        else if (f.kind === "bytes") o.push(3, "w.bytes(a[i]!);");
+        else {
+          o.push(3, "w.u32(w.next());");
+          o.push(3, `write${f.messageType!.name}(a[i]!, w);`);
+        }
+        o.push(2, "}");
+      }
+      o.push(1, "}");
+      continue;
+    }
+    const { cond, v } = presentValue(f);
+    if (f.kind === "string" || f.kind === "bytes" || f.kind === "message") {
+      if (cond) {
+        o.push(1, `if (${cond}) {`);
+        o.push(2, tagWrite(f, 2));
+        if (f.kind === "string") o.push(2, `w.str(${v}, w.next());`);
+        else if (f.kind === "bytes") o.push(2, `w.bytes(${v});`);
+        else {
+          o.push(2, "w.u32(w.next());");
+          o.push(2, `write${f.messageType!.name}(${v}, w);`);
+        }
+        o.push(1, "}");
+      } else if (f.kind === "string") {
+        o.push(1, "{");
+        o.push(2, "const len = w.next();");
+        o.push(2, "if (len !== 0) {");
+        o.push(3, tagWrite(f, 2));
+        o.push(3, `w.str(${v}, len);`);
+        o.push(2, "}");
+        o.push(1, "}");
+      } else {
+        o.push(1, `if (${v}.length !== 0) {`);
+        o.push(2, tagWrite(f, 2));
+        o.push(2, `w.bytes(${v});`);
+        o.push(1, "}");
+      }
+      continue;
+    }
+    const c = cond ?? nonDefault(f, v);
+    o.push(1, `if (${c}) {`);
+    o.push(2, tagWrite(f, WIRE_TYPE[f.kind]));
+    o.push(2, `w.${READ[f.kind as ScalarK]}(${v});`);
+    o.push(1, "}");
+  }
+  return [
+    `function write${m.name}(m: ${m.name}, w: pb.Writer): void {`,
+    ...(m.fields.length === 0 ? ["  void m;", "  void w;"] : []),
+    ...o.lines,
+    "}",
+  ];
+}
+
+function knownExpr(m: MessageModel): string {
+  const nums = [...new Set(m.fields.map((f) => f.number))].sort((a, b) => a - b);
+  if (nums.length === 0) return "false";
+  const ranges: [number, number][] = [];
+  for (const x of nums) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === x - 1) last[1] = x;
+    else ranges.push([x, x]);
+  }
+  return ranges
+    .map(([a, z]) => (a === z ? `tag >>> 3 === ${a}` : a === 1 ? `tag >>> 3 <= ${z}` : `(tag >>> 3 >= ${a} && tag >>> 3 <= ${z})`))
+    .join(" || ");
+}
+
+function emitDecode(m: MessageModel): string[] {
+  const o = new Out();
+  for (const f of m.byNumber) {
+    const ref = fieldRef(f);
+    if (f.label === "repeated") {
+      if (f.packed) {
+        const rd = READ[f.kind as ScalarK];
+        o.push(3, `case ${tagValue(f, 2)}: { // ${f.name}, packed`);
+        o.push(4, "const e = r.len(end);");
+        o.push(4, `const a = ${ref};`);
+        o.push(4, "while (r.pos < e) {");
+        o.push(5, `if (a.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+        o.push(5, `a.push(r.${rd}(e));`);
+        o.push(4, "}");
+        o.push(4, "break;");
+        o.push(3, "}");
+        o.push(3, `case ${tagValue(f, WIRE_TYPE[f.kind])}: // ${f.name}, unpacked`);
+        o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+        o.push(4, `${ref}.push(r.${rd}(end));`);
+        o.push(4, "break;");
+        continue;
+      }
+      o.push(3, `case ${tagValue(f, 2)}: { // ${f.name}`);
+      o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+      if (f.kind === "string") o.push(4, `${ref}.push(r.str(end, ${f.maxLen}));`);
+      else if (f.kind === "bytes") o.push(4, `${ref}.push(r.bytes(end, ${f.maxLen}));`);
+      else {
+        const st = f.messageType!.name;
+        o.push(4, "const e = r.len(end);");
+        o.push(4, `${ref}.push(decode${st}(r, e, depth + 1, new${st}()));`);
+      }
+      o.push(4, "break;");
+      o.push(3, "}");
+      continue;
+    }
+    const tag = tagValue(f, WIRE_TYPE[f.kind]);
+    let value: string;
+    if (f.kind === "string") value = `r.str(end, ${f.maxLen})`;
+    else if (f.kind === "bytes") value = `r.bytes(end, ${f.maxLen})`;
+    else if (f.kind === "message") value = "";
+    else value = `r.${READ[f.kind as ScalarK]}(end)`;
+    if (f.kind === "message") {
+      const st = f.messageType!.name;
+      o.push(3, `case ${tag}: { // ${f.name}`);
+      o.push(4, "const e = r.len(end);");
+      if (f.label === "oneof") {
+        const key = camel(f.oneof!);
+        o.push(4, `const prev = m.${key};`);
+        o.push(4, `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, e, depth + 1, prev !== undefined && prev.case === "${camel(f.name)}" ? prev.value : new${st}()) };`);
+      } else {
+        o.push(4, `${ref} = decode${st}(r, e, depth + 1, ${ref} ?? new${st}());`);
+      }
+      o.push(4, "break;");
+      o.push(3, "}");
+      continue;
+    }
+    o.push(3, `case ${tag}: // ${f.name}`);
+    if (f.label === "oneof") o.push(4, `m.${camel(f.oneof!)} = { case: "${camel(f.name)}", value: ${value} };`);
+    else o.push(4, `${ref} = ${value};`);
+    o.push(4, "break;");
+  }
+  return [
+    `function decode${m.name}(r: pb.Reader, end: number, depth: number, m: ${m.name}): ${m.name} {`,
+    "  if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);",
+    "  while (r.pos < end) {",
+    "    const tag = r.tag(end);",
+    ...(o.lines.length
+      ? ["    switch (tag) {", ...o.lines, "      default:", `        r.skip(tag, end, ${knownExpr(m)});`, "    }"]
+      : [`    r.skip(tag, end, false);`]),
+    "  }",
+    "  return m;",
+    "}",
+  ];
+}
+
+function emitEnum(e: EnumModel): string[] {
+  const out = [...docComment(e.comment, ""), `export enum ${e.name} {`];
+  for (const v of e.values) {
+    out.push(...docComment(v.comment, "  "));
+    out.push(`  ${v.name} = ${v.number},`);
+  }
+  out.push("}");
+  return out;
+}
+
+export function emitTs(pkg: PackageModel, sources: string[], wireModule: string): string {
+  const out: string[] = [];
+  out.push(`// Messages and enums of protobuf package ${pkg.packageName}.`);
+  out.push(`// Generated by src/codegen from ${sources.join(", ")}. DO NOT EDIT: run \`npm run codegen\`.`);
+  out.push(`// 64-bit integers are bigint; bytes are Uint8Array; sizes are bytes.`);
+  out.push(`import * as pb from "${wireModule}";`, "");
+  for (const e of pkg.enums) out.push(...emitEnum(e), "");
+  for (const m of pkg.messages) {
+    const full = m.fullName.replace(/^\./, "");
+    out.push(...emitInterface(m), "");
+    out.push(...emitNew(m), "");
+    out.push(...emitSize(m, pkg.packageName), "");
+    out.push(...emitWrite(m), "");
+    out.push(...emitDecode(m), "");
+    out.push(`/** Codec of ${full}: at most ${m.maxSize} bytes encoded. */`);
+    out.push(`export const ${m.name}: pb.MessageType<${m.name}> = {`);
+    out.push(`  typeName: "${full}",`);
+    out.push(`  maxSize: ${m.maxSize},`);
+    out.push(`  create: (init?: Partial<${m.name}>): ${m.name} => (init === undefined ? new${m.name}() : Object.assign(new${m.name}(), init)),`);
+    out.push(`  encode: (m: ${m.name}): Uint8Array => pb.encodeMessage(m, size${m.name}, write${m.name}, "${full}"),`);
+    out.push(`  decode: (b: Uint8Array): ${m.name} => pb.decodeMessage(b, decode${m.name}, new${m.name}),`);
+    out.push("};", "");
+  }
+  return out.join("\n");
+}

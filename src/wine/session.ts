@@ -1,0 +1,387 @@
+/**
+ * WineSession: one Wine prefix with the cdfilter kernel host loaded, and real Windows processes
+ * (node.exe running build/wine/actor.mjs) that the caller drives. Linux side only.
+ *
+ * Lifecycle (docs/wine.md):
+ *   start()  own WINEPREFIX build/wine/prefix-<run>; a persistent wineserver (`wineserver -p`:
+ *            without it Wine shuts the prefix's services down, winedevice.exe and our driver
+ *            with them, as soon as no user process is left); wineboot; copy the .sys to
+ *            C:\windows\system32\drivers; `sc create cdfilter type= kernel`; `net start`.
+ *   actor()  spawn `wine node.exe actor.mjs <port> <name>`, stdout/stderr to a log file (never a
+ *            pipe: node.exe under Wine dies with EBADF), wait for its hello on the loopback
+ *            channel (protocol.ts).
+ *   stop()   end the actors, `wineserver -k`, delete the prefix (the logs are kept in
+ *            build/wine/logs-<run>).
+ * Prerequisites come from scripts/wine/setup.sh; a missing one is a WineUnavailableError (never a
+ * silent skip).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ActorEvent, type Command, decodeValue, encodeValue, lineSplitter, type RemoteError, type Reply } from "./protocol.ts";
+
+/** Repository root (this file is src/wine/session.ts). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const WINE_BUILD = join(REPO_ROOT, "build", "wine");
+export const WINE_ARTIFACTS = {
+  nodeExe: join(WINE_BUILD, "node", "node.exe"),
+  koffiWin32: join(REPO_ROOT, "node_modules", "@koromix", "koffi-win32-x64", "win32_x64", "koffi.node"),
+  driver: join(WINE_BUILD, "cdfilter_wine.sys"),
+  actor: join(WINE_BUILD, "actor.mjs"),
+  setup: join(REPO_ROOT, "scripts", "wine", "setup.sh"),
+} as const;
+
+/** Service name and the devices the kernel host creates (driver/wine/wine_host.c). */
+export const WINE_SERVICE = "cdfilter";
+export const WINE_DRIVER_FILE = "cdfilter_wine.sys";
+
+/** Wine, its tools or an artifact of scripts/wine/setup.sh is missing, or the prefix failed. */
+export class WineUnavailableError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(hint ? `${message} (${hint})` : message);
+    this.name = "WineUnavailableError";
+  }
+}
+
+/** A command an actor failed: the client's typed error, flattened. */
+export class ActorCommandError extends Error {
+  constructor(readonly actor: string, readonly op: string, readonly remote: RemoteError) {
+    super(`${actor}: ${op} failed: ${remote.name}: ${remote.message}`);
+    this.name = "ActorCommandError";
+  }
+}
+
+function which(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * Run scripts/wine/setup.sh (downloads node.exe and koffi's Windows binary on first use, builds
+ * the .sys and the actor bundle). Output goes to `logFile`; throws WineUnavailableError with the
+ * script's last lines on failure.
+ */
+export function runWineSetup(logFile = join(WINE_BUILD, "setup.log")): void {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, "w");
+  try {
+    const r = spawnSync("bash", [WINE_ARTIFACTS.setup], { cwd: REPO_ROOT, stdio: ["ignore", fd, fd] });
+    if (r.status !== 0) {
+      const tail = readFileSync(logFile, "utf8").trim().split("\n").slice(-8).join("\n");
+      throw new WineUnavailableError(`scripts/wine/setup.sh failed (exit ${r.status ?? r.signal}):\n${tail}`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Throws WineUnavailableError naming the first missing tool or artifact. */
+export function checkWinePrerequisites(): void {
+  for (const [cmd, pkg] of [["wine", "wine"], ["wineserver", "wine"]] as const) {
+    if (!which(cmd)) throw new WineUnavailableError(`${cmd} not found`, `Debian: apt-get install ${pkg}`);
+  }
+  for (const [what, path] of Object.entries(WINE_ARTIFACTS)) {
+    if (what === "setup") continue;
+    if (!existsSync(path)) throw new WineUnavailableError(`${what} missing: ${path}`, "run scripts/wine/setup.sh");
+  }
+}
+
+export interface WineSessionOptions {
+  /** Names the prefix and log directory (default: time and pid). */
+  runId?: string;
+  /** Progress lines (prefix boot, driver start, actors). */
+  log?: (line: string) => void;
+  /** Keep the prefix directory after stop() (debugging). Default false. */
+  keepPrefix?: boolean;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  op: string;
+}
+
+/** One Windows process (node.exe under Wine) running actor.mjs. */
+export class WineActor {
+  /** The Windows pid Wine gave the process (process.pid inside it). */
+  pid = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Set<(e: ActorEvent) => void>();
+  private socket: net.Socket | undefined;
+  private exitCode: number | null | undefined;
+  /** Resolves when the Unix process of the actor has exited. */
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly name: string, readonly logFile: string, private readonly child: ChildProcess, private readonly session: WineSession) {
+    this.exited = new Promise((res) => {
+      child.on("exit", (code) => {
+        this.exitCode = code;
+        this.failAll(new Error(`${name}: the process exited (${code})`));
+        res(code);
+      });
+    });
+  }
+
+  /** @internal The orchestrator accepted this actor's connection. */
+  attach(socket: net.Socket, hello: ActorEvent & { event: "hello" }, rest: (handler: (line: string) => void) => void): void {
+    this.socket = socket;
+    this.pid = hello.pid;
+    rest((line) => this.onLine(line));
+    socket.on("close", () => this.failAll(new Error(`${this.name}: connection closed`)));
+  }
+
+  private onLine(line: string): void {
+    const msg = decodeValue(line) as Reply | ActorEvent;
+    if ("event" in msg) {
+      for (const l of this.listeners) l(msg);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(new ActorCommandError(this.name, p.op, msg.error));
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** Send a command; resolves with its value or rejects with ActorCommandError. */
+  call<T = unknown>(cmd: Command, timeoutMs = 60_000): Promise<T> {
+    const socket = this.socket;
+    if (!socket || this.exitCode !== undefined) return Promise.reject(new Error(`${this.name}: not running`));
+    const id = this.nextId++;
+    return new Promise<T>((res, rej) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        rej(new Error(`${this.name}: ${cmd.op} timed out after ${timeoutMs} ms (log: ${this.logFile})`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        op: cmd.op,
+        resolve: (v) => { clearTimeout(timer); res(v as T); },
+        reject: (e) => { clearTimeout(timer); rej(e); },
+      });
+      socket.write(encodeValue({ id, cmd }) + "\n");
+    });
+  }
+
+  /** Subscribe to the actor's events (trace items); returns the unsubscribe function. */
+  on(listener: (e: ActorEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Whether the process has exited. */
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  /**
+   * TerminateProcess from another Windows process: `wine taskkill /F /PID <pid>`. Wine then
+   * closes the process's handles: the driver gets IRP_MJ_CLOSE for each (no IRP_MJ_CLEANUP).
+   * Resolves once the process is gone.
+   */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    await this.session.wineCommand(`taskkill-${this.name}`, ["taskkill", "/F", "/PID", String(this.pid)]);
+    await this.exited;
+  }
+
+  /** @internal Last resort at session stop. */
+  forceKill(): void {
+    if (this.running) this.child.kill("SIGKILL");
+  }
+
+  /** The actor's log (its stdout and stderr). */
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8") : "";
+  }
+}
+
+export class WineSession {
+  readonly runId: string;
+  readonly prefix: string;
+  readonly logDir: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly log: (line: string) => void;
+  private server: net.Server | undefined;
+  private port = 0;
+  private readonly actors = new Map<string, WineActor>();
+  private readonly waiting = new Map<string, (socket: net.Socket, hello: ActorEvent & { event: "hello" }, rest: (h: (line: string) => void) => void) => void>();
+  private stopped = false;
+  /** Milliseconds each start phase took (boot, driver). */
+  readonly timings: Record<string, number> = {};
+
+  private constructor(opts: WineSessionOptions) {
+    this.runId = opts.runId ?? `${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}-${process.pid}`;
+    this.prefix = join(WINE_BUILD, `prefix-${this.runId}`);
+    this.logDir = join(WINE_BUILD, `logs-${this.runId}`);
+    this.log = opts.log ?? (() => undefined);
+    this.keepPrefix = opts.keepPrefix ?? false;
+    this.env = {
+      ...process.env,
+      WINEPREFIX: this.prefix,
+      WINEARCH: "win64",
+      WINEDEBUG: "-all",
+      // No Mono/Gecko install prompts, no winedbg on a crash (a crash must fail fast).
+      WINEDLLOVERRIDES: "mscoree,mshtml=;winedbg.exe=d",
+      NODE_SKIP_PLATFORM_CHECK: "1",
+      DISPLAY: "",
+    };
+  }
+
+  private readonly keepPrefix: boolean;
+
+  /** Check the prerequisites, boot a fresh prefix and load the driver. */
+  static async start(opts: WineSessionOptions = {}): Promise<WineSession> {
+    checkWinePrerequisites();
+    const s = new WineSession(opts);
+    try {
+      await s.boot();
+      return s;
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+  }
+
+  /** Run a wine (or wineserver/wineboot) command with output to a log file; throws on failure. */
+  async wineCommand(label: string, args: string[], program = "wine", timeoutMs = 120_000): Promise<string> {
+    mkdirSync(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${label}.log`);
+    const fd = openSync(logFile, "w");
+    try {
+      const child = spawn(program, args, { env: this.env, cwd: REPO_ROOT, stdio: ["ignore", fd, fd] });
+      const code = await new Promise<number | null>((res, rej) => {
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          rej(new WineUnavailableError(`${program} ${args.join(" ")} did not finish in ${timeoutMs} ms (log: ${logFile})`));
+        }, timeoutMs);
+        child.on("error", (e) => { clearTimeout(timer); rej(new WineUnavailableError(`${program}: ${e.message}`)); });
+        child.on("exit", (c) => { clearTimeout(timer); res(c); });
+      });
+      const out = readFileSync(logFile, "utf8");
+      if (code !== 0) {
+        throw new WineUnavailableError(`${program} ${args.join(" ")} exited with ${code}: ${out.trim().split("\n").slice(-5).join(" | ")}`);
+      }
+      return out;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async boot(): Promise<void> {
+    mkdirSync(this.prefix, { recursive: true });
+    let t = Date.now();
+    await this.wineCommand("wineserver-start", ["-p"], "wineserver");
+    await this.wineCommand("wineboot", ["-i"], "wineboot", 180_000);
+    this.timings.bootMs = Date.now() - t;
+    this.log(`wine: prefix ${this.prefix} booted in ${this.timings.bootMs} ms`);
+
+    t = Date.now();
+    const drivers = join(this.prefix, "drive_c", "windows", "system32", "drivers");
+    mkdirSync(drivers, { recursive: true });
+    copyFileSync(WINE_ARTIFACTS.driver, join(drivers, WINE_DRIVER_FILE));
+    await this.wineCommand("sc-create", [
+      "sc", "create", WINE_SERVICE, "type=", "kernel", "start=", "demand",
+      "binPath=", `C:\\windows\\system32\\drivers\\${WINE_DRIVER_FILE}`,
+    ]);
+    const started = await this.wineCommand("net-start", ["net", "start", WINE_SERVICE]);
+    if (!/started successfully/i.test(started)) {
+      throw new WineUnavailableError(`net start ${WINE_SERVICE} did not start the driver: ${started.trim()}`);
+    }
+    this.timings.driverMs = Date.now() - t;
+    this.log(`wine: driver ${WINE_DRIVER_FILE} started in ${this.timings.driverMs} ms`);
+
+    this.server = net.createServer((socket) => this.accept(socket));
+    await new Promise<void>((res, rej) => {
+      this.server!.once("error", rej);
+      this.server!.listen(0, "127.0.0.1", () => res());
+    });
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  private accept(socket: net.Socket): void {
+    let handler: ((line: string) => void) | undefined;
+    let hello = true;
+    socket.on("data", lineSplitter((line) => {
+      if (!hello) {
+        handler?.(line);
+        return;
+      }
+      hello = false;
+      const msg = decodeValue(line) as ActorEvent;
+      if (msg.event !== "hello") {
+        socket.destroy();
+        return;
+      }
+      const attach = this.waiting.get(msg.name);
+      if (!attach) {
+        socket.destroy();
+        return;
+      }
+      this.waiting.delete(msg.name);
+      attach(socket, msg, (h) => { handler = h; });
+    }));
+    socket.on("error", () => undefined);
+  }
+
+  /**
+   * Start a Windows process named `name` (unique in the session) and wait until it is connected.
+   * Its stdout/stderr go to <logDir>/<name>.log.
+   */
+  async actor(name: string, timeoutMs = 60_000): Promise<WineActor> {
+    if (this.stopped) throw new Error("session stopped");
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name) || this.actors.has(name)) throw new Error(`bad or duplicate actor name "${name}"`);
+    mkdirSync(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${name}.log`);
+    const fd = openSync(logFile, "w");
+    const t = Date.now();
+    // Relative Windows path to the bundle: the wine process runs in the repository root (Z:).
+    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, "build\\wine\\actor.mjs", String(this.port), name], {
+      env: this.env,
+      cwd: REPO_ROOT,
+      stdio: ["ignore", fd, fd],
+    });
+    closeSync(fd);
+    const actor = new WineActor(name, logFile, child, this);
+    this.actors.set(name, actor);
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(name);
+        rej(new WineUnavailableError(`actor ${name} did not connect in ${timeoutMs} ms; its log:\n${actor.log().slice(-2000)}`));
+      }, timeoutMs);
+      void actor.exited.then((code) => {
+        clearTimeout(timer);
+        if (this.waiting.delete(name)) rej(new WineUnavailableError(`actor ${name} exited (${code}) before connecting; its log:\n${actor.log().slice(-2000)}`));
+      });
+      this.waiting.set(name, (socket, hello, rest) => {
+        clearTimeout(timer);
+        actor.attach(socket, hello, rest);
+        res();
+      });
+    });
+    this.log(`wine: ${name} is Windows pid ${actor.pid} (started in ${Date.now() - t} ms)`);
+    return actor;
+  }
+
+  /** End every actor, stop the wineserver, delete the prefix. Idempotent; never throws. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.server?.close();
+    for (const a of this.actors.values()) a.forceKill();
+    await Promise.all([...this.actors.values()].map((a) => Promise.race([a.exited, new Promise((r) => setTimeout(r, 5000))])));
+    if (existsSync(this.prefix)) {
+      await this.wineCommand("wineserver-stop", ["-k"], "wineserver", 30_000).catch(() => undefined);
+      // wineserver -k returns before every process is gone: wait for the server to exit.
+      await this.wineCommand("wineserver-wait", ["-w"], "wineserver", 30_000).catch(() => undefined);
+      if (!this.keepPrefix) rmSync(this.prefix, { recursive: true, force: true });
+    }
+    this.log(`wine: session ${this.runId} stopped (logs: ${this.logDir})`);
+  }
+}

@@ -1,0 +1,736 @@
+/*
+ * core_unit.c - direct tests of driver/core's rules, trace ring and control dispatcher, with
+ * the expected NTSTATUS, verdict, ledger and records for each step (ASan + UBSan build,
+ * core-unit-check). The large rule table through the simulator lives in the vitest suite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cdf_core.h"
+#include "cdf_internal.h"
+#include "cdfilter.pb.h"
+#include "cdfilter_ioctl.h"
+#include "core_testlib.h"
+
+static int failures;
+#define CHECK(cond) do { if (!(cond)) { failures++; \
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECK_EQ(a, b) do { unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
+    if (a_ != b_) { failures++; fprintf(stderr, "%s:%d: %s == 0x%llx, expected %s == 0x%llx\n", \
+    __FILE__, __LINE__, #a, a_, #b, b_); } } while (0)
+#define INVARIANTS(core) CHECK_EQ(cdf_core_check_invariants(core), 0)
+
+#define RW (CDF_ACCESS_READ | CDF_ACCESS_WRITE)
+static uint8_t g_out[1u << 18];
+static cdf_LedgerSnapshot *g_snap;
+static cdf_TraceBatch *g_batch;
+
+static uint32_t control(cdf_core *core, uint32_t code, const uint8_t *in, uint32_t in_len, uint32_t *out_len)
+{
+    return cdf_control_dispatch(core, code, RW, in, in_len, g_out, sizeof(g_out), out_len);
+}
+
+static const cdf_DriveLedger *ledger(cdf_core *core, uint32_t drive)
+{
+    uint8_t req[8];
+    uint32_t n = 0, len;
+    req[n++] = 0x08;
+    req[n++] = (uint8_t)drive;
+    CHECK_EQ(control(core, CDF_IOCTL_GET_LEDGER, req, n, &len), CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_LedgerSnapshot_decode(g_snap, g_out, len), CDF_PB_OK);
+    CHECK_EQ(g_snap->drives_count, 1u);
+    return &g_snap->drives[0];
+}
+
+static const cdf_LockOwner *owner(const cdf_DriveLedger *dl, uint32_t pid)
+{
+    uint32_t i;
+    for (i = 0; i < dl->owners_count; i++) if (dl->owners[i].pid == pid) return &dl->owners[i];
+    return NULL;
+}
+
+static void set_policy(cdf_core *core, uint32_t drive, int32_t policy)
+{
+    cdf_SetPolicyRequest m;
+    uint8_t buf[32];
+    size_t n;
+    uint32_t len;
+    cdf_SetPolicyRequest_init(&m);
+    m.drive_id = drive;
+    m.policy = policy;
+    CHECK_EQ(cdf_SetPolicyRequest_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+    CHECK_EQ(control(core, CDF_IOCTL_SET_POLICY, buf, (uint32_t)n, &len), CDF_STATUS_SUCCESS);
+}
+
+/* Read every record after `after` (one batch). */
+static const cdf_TraceBatch *read_trace(cdf_core *core, uint64_t after, uint32_t out_cap, uint32_t *status)
+{
+    cdf_TraceReadRequest m;
+    uint8_t buf[32];
+    size_t n;
+    uint32_t len = 0;
+    cdf_TraceReadRequest_init(&m);
+    m.after_seq = after;
+    CHECK_EQ(cdf_TraceReadRequest_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+    *status = cdf_control_dispatch(core, CDF_IOCTL_READ_TRACE, CDF_ACCESS_READ, buf, (uint32_t)n,
+                                   g_out, out_cap, &len);
+    CHECK(len <= out_cap);
+    cdf_TraceBatch_init(g_batch);
+    if (*status == CDF_STATUS_SUCCESS) CHECK_EQ(cdf_TraceBatch_decode(g_batch, g_out, len), CDF_PB_OK);
+    return g_batch;
+}
+
+static uint64_t newest_seq(cdf_core *core)
+{
+    uint32_t st;
+    return read_trace(core, ~0ull, sizeof(g_out), &st)->newest_seq;
+}
+
+/* The last record of kind `kind` after `after`, or NULL. */
+static const cdf_TraceRecord *last_record(cdf_core *core, uint64_t after, int32_t kind)
+{
+    uint32_t st, i;
+    const cdf_TraceBatch *b = read_trace(core, after, sizeof(g_out), &st);
+    const cdf_TraceRecord *r = NULL;
+    for (i = 0; i < b->records_count; i++) if (b->records[i].kind == kind) r = &b->records[i];
+    return r;
+}
+
+static cdf_core *make_core(uint32_t max_handles, uint32_t ring_bytes, uint32_t drives, uint32_t *ids)
+{
+    cdf_config cfg;
+    cdf_core *core = NULL;
+    uint32_t i;
+    char name[16];
+    cdf_config_default(&cfg);
+    cfg.max_handles = max_handles;
+    cfg.ring_bytes = ring_bytes;
+    cfg.host_kind = 2;
+    cfg.driver_version = "0.1.0-test";
+    CHECK_EQ(cdf_core_create(&cfg, &core), CDF_STATUS_SUCCESS);
+    for (i = 0; i < drives; i++) {
+        snprintf(name, sizeof(name), "CdRom%u", i);
+        CHECK_EQ(cdf_core_add_drive(core, name, &ids[i]), CDF_STATUS_SUCCESS);
+    }
+    return core;
+}
+
+enum { FO_A = 0x1000, FO_B = 0x2000, FO_C = 0x3000, PID_A = 100, PID_B = 200, PID_C = 300 };
+
+static void test_config(void)
+{
+    cdf_config cfg;
+    cdf_core *core = NULL;
+    cdf_config_default(&cfg);
+    CHECK_EQ(cfg.ring_bytes, 1048576u);
+    CHECK_EQ(cfg.max_drives, 16u);
+    cfg.max_drives = 17;
+    CHECK_EQ(cdf_core_create(&cfg, &core), CDF_STATUS_INVALID_PARAMETER);
+    cdf_config_default(&cfg);
+    cfg.ring_bytes = 100;
+    CHECK_EQ(cdf_core_create(&cfg, &core), CDF_STATUS_INVALID_PARAMETER);
+    cdf_config_default(&cfg);
+    cfg.driver_version = "0123456789012345678901234567890123"; /* 34 bytes */
+    CHECK_EQ(cdf_core_create(&cfg, &core), CDF_STATUS_INVALID_PARAMETER);
+    CHECK(core == NULL);
+}
+
+static void test_normalize_and_scsi(void)
+{
+    uint8_t spt[CDF_SPT64_SIZE];
+    uint32_t n;
+    extern uint32_t cdf_normalize_ioctl(uint32_t code);
+    CHECK_EQ(cdf_normalize_ioctl(CDF_IOCTL_CDROM_MEDIA_REMOVAL), CDF_IOCTL_STORAGE_MEDIA_REMOVAL);
+    CHECK_EQ(cdf_normalize_ioctl(CDF_IOCTL_DISK_EJECT_MEDIA), CDF_IOCTL_STORAGE_EJECT_MEDIA);
+    CHECK_EQ(cdf_normalize_ioctl(0x00334808u), CDF_IOCTL_STORAGE_EJECT_MEDIA);           /* DVD base */
+    CHECK_EQ(cdf_normalize_ioctl(0x00020940u), CDF_IOCTL_STORAGE_EJECTION_CONTROL);      /* CDROM 0x250 */
+    CHECK_EQ(cdf_normalize_ioctl(CDF_IOCTL_CDROM_READ_TOC), CDF_IOCTL_CDROM_READ_TOC);   /* function 0 */
+    CHECK_EQ(cdf_normalize_ioctl(CDF_CTL_CODE(2, 0x301, 0, 1)), CDF_CTL_CODE(2, 0x301, 0, 1));
+    CHECK_EQ(cdf_normalize_ioctl(CDF_IOCTL_SCSI_PASS_THROUGH), CDF_IOCTL_SCSI_PASS_THROUGH);
+
+    n = tl_spt(spt, 0, 0x1B, 0x02);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_EJECT);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n - 1u, 0, NULL), CDF_SCSI_MALFORMED);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 1, NULL), CDF_SCSI_MALFORMED);
+    n = tl_spt(spt, 1, 0x1B, 0x02);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT, spt, n, 1, NULL), CDF_SCSI_EJECT);
+    n = tl_spt(spt, 0, 0x1B, 0x03);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_LOAD);
+    n = tl_spt(spt, 0, 0x1B, 0x01);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_OTHER);
+    n = tl_spt(spt, 0, 0x1E, 0x00);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_ALLOW);
+    n = tl_spt(spt, 0, 0x1E, 0x01);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_PREVENT);
+    spt[CDF_SPT_CDB_LENGTH_OFFSET] = 17;
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_MALFORMED);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_STORAGE_EJECT_MEDIA, spt, n, 0, NULL), CDF_SCSI_NOT_PASSTHROUGH);
+}
+
+static void test_secure_rules(void)
+{
+    uint32_t id[2], st;
+    cdf_verdict v;
+    uint64_t mark;
+    const cdf_DriveLedger *dl;
+    const cdf_TraceRecord *r;
+    cdf_core *core = make_core(64, 1u << 20, 2, id);
+    uint8_t spt[CDF_SPT64_SIZE];
+    uint32_t n;
+
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "burner.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "player.exe"), CDF_STATUS_SUCCESS);
+    r = last_record(core, 0, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && r->opener_pid == PID_B && strcmp(r->opener_image, "player.exe") == 0);
+
+    /* lock by A: counted at successful completion */
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 1u);
+    CHECK(owner(dl, PID_A) != NULL && owner(dl, PID_A)->secure_count == 1u && owner(dl, PID_A)->since != 0u);
+    CHECK(strcmp(owner(dl, PID_A)->image_name, "burner.exe") == 0);
+    INVARIANTS(core);
+
+    /* lower failure leaves the ledger alone */
+    mark = newest_seq(core);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_NO_MEDIA_IN_DEVICE, &v);
+    CHECK_EQ(st, CDF_STATUS_NO_MEDIA_IN_DEVICE);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 1u);
+    r = last_record(core, mark, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->reason == CDF_REASON_LOWER_FAILED && r->status == CDF_STATUS_NO_MEDIA_IN_DEVICE);
+
+    /* short input / no file object: rejected as cdrom.sys does, not forwarded */
+    st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_INFO_LENGTH_MISMATCH);
+    CHECK_EQ(v.action, CDF_ACTION_COMPLETE);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_INFO_LENGTH_MISMATCH);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, 0, PID_A, 1, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_INVALID_HANDLE);
+    CHECK_EQ(v.action, CDF_ACTION_COMPLETE);
+
+    /* foreign unlock under observe: forwarded, recorded, ledger unchanged */
+    mark = newest_seq(core);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_B, PID_B, 0, CDF_STATUS_INVALID_DEVICE_STATE, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+    CHECK(r != NULL && r->reason == CDF_REASON_FOREIGN_SECURE_UNLOCK && r->decision == CDF_DECISION_TRACK);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 1u);
+    CHECK_EQ(dl->foreign_unlocks, 1u);
+
+    /* eject under observe: forwarded with WOULD_DENY */
+    mark = newest_seq(core);
+    (void)tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_DEVICE_BUSY, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+    CHECK(r != NULL && r->reason == CDF_REASON_WOULD_DENY);
+
+    /* enforce */
+    set_policy(core, id[0], CDF_POLICY_ENFORCE);
+    mark = newest_seq(core);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_B, PID_B, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_INVALID_DEVICE_STATE);
+    CHECK_EQ(v.action, CDF_ACTION_COMPLETE);
+    r = last_record(core, mark, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->decision == CDF_DECISION_DENY && r->reason == CDF_REASON_FOREIGN_SECURE_UNLOCK &&
+          r->status == CDF_STATUS_INVALID_DEVICE_STATE && r->request_id != 0u);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_CDROM_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_DISK_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    /* the sole owner's eject reaches cdrom.sys (which refuses it itself) */
+    (void)tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_A, PID_A, NULL, 0, CDF_STATUS_DEVICE_BUSY, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    /* pass-through */
+    n = tl_spt(spt, 0, 0x1B, 0x02);
+    mark = newest_seq(core);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH, FO_B, PID_B, spt, n, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+    CHECK(r != NULL && r->reason == CDF_REASON_PASSTHROUGH_EJECT_UNDER_LOCK && r->input_head.size == n);
+    n = tl_spt(spt, 1, 0x1B, 0x02);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT, FO_B, PID_B, spt, n);
+        rq.flags = CDF_RQ_CALLER_32BIT;
+        CHECK_EQ(tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, &v), CDF_STATUS_DEVICE_BUSY);
+    }
+    n = tl_spt(spt, 0, 0x1E, 0x00);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT, FO_B, PID_B, spt, n, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    n = tl_spt(spt, 0, 0x1B, 0x03); /* load: allowed */
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH, FO_B, PID_B, spt, n, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    n = tl_spt(spt, 0, 0x1B, 0x02);
+    spt[0] = 0x30; /* bad Length: the port driver rejects it, the filter forwards it */
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH, FO_B, PID_B, spt, n, CDF_STATUS_REVISION_MISMATCH, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    /* other drive is unaffected */
+    st = tl_ioctl(core, id[1], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_C, PID_C, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->denials, 7u);
+    INVARIANTS(core);
+
+    /* owner unlocks; ejects pass again */
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+
+    /* two locks, cleanup releases both (AUTO_RELEASE with the count) */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], 0x00020940u /* CDROM alias */, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 2u);
+    mark = newest_seq(core);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0, FO_A, PID_A, NULL, 0);
+        (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
+    }
+    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->count_released == 2u && r->reason == CDF_REASON_HANDLE_CLEANUP &&
+          r->decision == CDF_DECISION_RELEASE && r->secure_total == 0u && r->request_id == 0u);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    INVARIANTS(core);
+    /* close after cleanup: idempotent, no second release */
+    mark = newest_seq(core);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_CLOSE, 0, FO_A, PID_A, NULL, 0);
+        (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
+    }
+    CHECK(last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE) == NULL);
+    CHECK(last_record(core, mark, CDF_RECORD_KIND_HANDLE_CLOSE) != NULL);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+
+    /* close without cleanup, process exit */
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "burner.exe"), CDF_STATUS_SUCCESS);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    mark = newest_seq(core);
+    tl_close(core, id[0], FO_A, PID_A, CDF_RQ_PROCESS_EXIT, 0, NULL);
+    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->count_released == 1u && r->reason == CDF_REASON_PROCESS_EXIT);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 0u);
+    INVARIANTS(core);
+
+    tl_close(core, id[0], FO_B, PID_B, 0, 1, NULL);
+    cdf_core_destroy(core);
+}
+
+static void test_simple_rules(void)
+{
+    uint32_t id[1], st, unlocks = 99;
+    cdf_verdict v;
+    uint64_t mark;
+    const cdf_DriveLedger *dl;
+    const cdf_TraceRecord *r;
+    cdf_core *core = make_core(64, 1u << 20, 1, id);
+
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_C, PID_C, "c.exe"), CDF_STATUS_SUCCESS);
+
+    /* unlock at zero: no-op success, forwarded */
+    mark = newest_seq(core);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    r = last_record(core, mark, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->reason == CDF_REASON_UNLOCK_AT_ZERO);
+
+    /* A locks twice (one via the CDROM alias), B once */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_CDROM_MEDIA_REMOVAL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_B, PID_B, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->simple_total, 3u);
+    CHECK_EQ(owner(dl, PID_A)->simple_count, 2u);
+
+    /* C unlocks: allowed, charged to the oldest holder (A) */
+    mark = newest_seq(core);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_C, PID_C, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    r = last_record(core, mark, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->reason == CDF_REASON_FOREIGN_SIMPLE_UNLOCK && r->simple_total == 2u);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(owner(dl, PID_A)->simple_count, 1u);
+    CHECK_EQ(owner(dl, PID_B)->simple_count, 1u);
+    INVARIANTS(core);
+
+    /* observe: close with a simple lock reports the leak but keeps the lock (cdrom.sys) */
+    mark = newest_seq(core);
+    tl_close(core, id[0], FO_B, PID_B, 0, 1, &unlocks);
+    CHECK_EQ(unlocks, 0u);
+    r = last_record(core, mark, CDF_RECORD_KIND_LEAK_RELEASE);
+    CHECK(r != NULL && r->decision == CDF_DECISION_PASS && r->count_released == 1u &&
+          r->reason == CDF_REASON_SIMPLE_LOCK_LEAK);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->simple_total, 2u);
+    INVARIANTS(core);
+
+    /* enforce: close releases them and asks the host for as many MEDIA_REMOVAL(FALSE) */
+    set_policy(core, 0, CDF_POLICY_ENFORCE);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    mark = newest_seq(core);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, &unlocks);
+    CHECK_EQ(unlocks, 2u);
+    r = last_record(core, mark, CDF_RECORD_KIND_LEAK_RELEASE);
+    CHECK(r != NULL && r->decision == CDF_DECISION_RELEASE && r->count_released == 2u);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->simple_total, 1u); /* B's orphaned lock */
+    /* anyone may release the orphan */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_C, PID_C, 0, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
+
+    /* MCN */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->mcn_total, 1u);
+    CHECK_EQ(owner(dl, PID_C)->mcn_count, 1u);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_C, PID_C, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_INFO_LENGTH_MISMATCH);
+
+    /* exclusive access */
+    {
+        uint8_t ex[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+        (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS, FO_C, PID_C, ex, 8, CDF_STATUS_SUCCESS, NULL);
+        dl = ledger(core, id[0]);
+        CHECK(owner(dl, PID_C) != NULL && owner(dl, PID_C)->exclusive == 1u);
+        CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+        mark = newest_seq(core);
+        (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_READ_TOC, FO_A, PID_A, NULL, 0, CDF_STATUS_ACCESS_DENIED, NULL);
+        r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+        CHECK(r != NULL && r->reason == CDF_REASON_EXCLUSIVE_ACCESS);
+        ex[0] = 2;
+        (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS, FO_C, PID_C, ex, 8, CDF_STATUS_SUCCESS, NULL);
+        dl = ledger(core, id[0]);
+        CHECK(owner(dl, PID_C)->exclusive == 0u);
+    }
+    tl_close(core, id[0], FO_C, PID_C, 0, 1, NULL);
+    CHECK_EQ(ledger(core, id[0])->mcn_total, 0u);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+static void test_ledger_full(void)
+{
+    uint32_t id[1], st;
+    cdf_verdict v;
+    const cdf_TraceRecord *r;
+    cdf_core *core = make_core(2, 1u << 20, 1, id);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_C, PID_C, "c.exe"), CDF_STATUS_SUCCESS); /* untracked */
+    r = last_record(core, 0, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->reason == CDF_REASON_LEDGER_FULL && r->handle_id == 0u);
+    /* observe: forwarded, counted as an orphan lock */
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 1u);
+    INVARIANTS(core);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    set_policy(core, id[0], CDF_POLICY_ENFORCE);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_INSUFFICIENT_RESOURCES);
+    CHECK_EQ(v.action, CDF_ACTION_COMPLETE);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_C, PID_C, 0, 1, NULL);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    tl_close(core, id[0], FO_B, PID_B, 0, 1, NULL);
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+static void test_trace(void)
+{
+    uint32_t id[1], st, i, len, cap;
+    uint64_t cursor, total;
+    cdf_verdict v;
+    const cdf_TraceBatch *b;
+    cdf_core *core = make_core(16, 8192, 1, id); /* 18 records */
+    uint8_t big[300];
+
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    for (i = 0; i < 100; i++) {
+        cdf_request rq = tl_request(CDF_IRP_MJ_READ, 0, FO_A, PID_A, NULL, 0);
+        rq.offset = i * 2048u;
+        (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
+    }
+    /* 3 (create: dispatch, completion, handle open) + 200 records; the ring keeps the newest 18 */
+    b = read_trace(core, 0, sizeof(g_out), &st);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(b->newest_seq, 203u);
+    CHECK_EQ(b->records_count, 18u);
+    CHECK_EQ(b->dropped, 203u - 18u);
+    CHECK_EQ(b->records[0].seq, 186u);
+    CHECK_EQ(b->next_cursor, 203u);
+    CHECK(b->records[1].kind == CDF_RECORD_KIND_COMPLETION || b->records[1].kind == CDF_RECORD_KIND_DISPATCH);
+
+    /* paging with a small buffer: contiguity, no loss */
+    cursor = 190;
+    total = 0;
+    cap = 200;
+    while (cursor < 203u) {
+        b = read_trace(core, cursor, cap, &st);
+        CHECK_EQ(st, CDF_STATUS_SUCCESS);
+        if (st != CDF_STATUS_SUCCESS || b->records_count == 0u) break;
+        CHECK_EQ(b->records[0].seq, cursor + 1u);
+        CHECK_EQ(b->dropped, 0u);
+        total += b->records_count;
+        cursor = b->next_cursor;
+    }
+    CHECK_EQ(total, 13u);
+    b = read_trace(core, 0, 20, &st);
+    CHECK_EQ(st, CDF_STATUS_BUFFER_TOO_SMALL);
+
+    /* WaitTrace: pending at the head, success otherwise */
+    {
+        uint8_t req[16];
+        req[0] = 0x08; req[1] = 203u & 0x7F; req[2] = 203u >> 7; /* after_seq = 203 */
+        req[1] |= 0x80;
+        st = cdf_control_dispatch(core, CDF_IOCTL_WAIT_TRACE, CDF_ACCESS_READ, req, 3, g_out, sizeof(g_out), &len);
+        CHECK_EQ(st, CDF_STATUS_PENDING);
+        CHECK_EQ(len, 0u);
+        req[1] = 200u & 0x7F; req[1] |= 0x80; req[2] = 200u >> 7;
+        st = cdf_control_dispatch(core, CDF_IOCTL_WAIT_TRACE, CDF_ACCESS_READ, req, 3, g_out, sizeof(g_out), &len);
+        CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    }
+
+    /* ClearTrace: a reader behind the clear sees the cleared records as dropped */
+    st = control(core, CDF_IOCTL_CLEAR_TRACE, NULL, 0, &len);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    {
+        cdf_ClearTraceReply m;
+        CHECK_EQ(cdf_ClearTraceReply_decode(&m, g_out, len), CDF_PB_OK);
+        CHECK_EQ(m.cleared_through, 203u);
+    }
+    b = read_trace(core, 195, sizeof(g_out), &st);
+    CHECK_EQ(b->dropped, 8u);
+    CHECK_EQ(b->records_count, 0u);
+    CHECK_EQ(b->next_cursor, 203u);
+    CHECK_EQ(b->oldest_seq, 0u);
+
+    /* capture cap, truncation flag, kernel-mode scrubbing */
+    memset(big, 0xAB, sizeof(big));
+    (void)tl_ioctl(core, id[0], 0x00070000u, FO_A, PID_A, big, sizeof(big), CDF_STATUS_SUCCESS, &v);
+    b = read_trace(core, 203, sizeof(g_out), &st);
+    CHECK_EQ(b->records_count, 2u);
+    CHECK_EQ(b->records[0].input_head.size, 64u);
+    CHECK_EQ(b->records[0].truncated, 1u);
+    CHECK_EQ(b->records[0].input_length, 300u);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, 0x00070000u, FO_A, PID_A, big, sizeof(big));
+        uint8_t spt[CDF_SPT64_SIZE];
+        uint32_t n = tl_spt(spt, 0, 0x12, 0);
+        uint64_t mark = b->newest_seq;
+        rq.flags = CDF_RQ_KERNEL_MODE;
+        (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
+        memset(spt + CDF_SPTD64_DATABUFFER_OFFSET, 0xFF, 8);
+        rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT, FO_A, PID_A, spt, n);
+        rq.flags = CDF_RQ_KERNEL_MODE;
+        (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
+        b = read_trace(core, mark, sizeof(g_out), &st);
+        CHECK_EQ(b->records_count, 4u);
+        CHECK_EQ(b->records[0].input_head.size, 0u);
+        CHECK_EQ(b->records[0].truncated, 1u);
+        CHECK_EQ(b->records[2].input_head.size, n);
+        for (i = 0; i < 8; i++) CHECK_EQ(b->records[2].input_head.bytes[CDF_SPTD64_DATABUFFER_OFFSET + i], 0u);
+    }
+
+    /* kernel-side filter: READ only. Reads traced; the secure lock is tracked but unrecorded;
+     * other IOCTLs are plain FORWARD */
+    {
+        cdf_TraceConfig m;
+        uint8_t buf[256];
+        size_t n;
+        uint64_t mark = newest_seq(core);
+        cdf_TraceConfig_init(&m);
+        m.majors_count = 1;
+        m.majors[0] = CDF_IRP_MJ_READ;
+        m.capture_bytes = 16;
+        CHECK_EQ(cdf_TraceConfig_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+        CHECK_EQ(control(core, CDF_IOCTL_SET_TRACE_CONFIG, buf, (uint32_t)n, &len), CDF_STATUS_SUCCESS);
+        (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_READ_TOC, FO_A, PID_A, NULL, 0, CDF_STATUS_SUCCESS, &v);
+        CHECK_EQ(v.action, CDF_ACTION_FORWARD);
+        (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, &v);
+        CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+        CHECK_EQ(ledger(core, id[0])->secure_total, 1u);
+        CHECK_EQ(newest_seq(core), mark);
+        m.capture_bytes = 257;
+        CHECK_EQ(cdf_TraceConfig_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+        CHECK_EQ(control(core, CDF_IOCTL_SET_TRACE_CONFIG, buf, (uint32_t)n, &len), CDF_STATUS_INVALID_PARAMETER);
+        m.capture_bytes = 0;
+        m.majors[0] = 0x1C;
+        CHECK_EQ(cdf_TraceConfig_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+        CHECK_EQ(control(core, CDF_IOCTL_SET_TRACE_CONFIG, buf, (uint32_t)n, &len), CDF_STATUS_INVALID_PARAMETER);
+        CHECK_EQ(control(core, CDF_IOCTL_GET_TRACE_CONFIG, NULL, 0, &len), CDF_STATUS_SUCCESS);
+        CHECK_EQ(cdf_TraceConfig_decode(&m, g_out, len), CDF_PB_OK);
+        CHECK_EQ(m.capture_bytes, 16u);
+        CHECK_EQ(m.majors_count, 1u);
+    }
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    cdf_core_destroy(core);
+}
+
+static void test_control(void)
+{
+    uint32_t id[2], st, len;
+    cdf_InfoReply info;
+    uint8_t buf[512];
+    cdf_core *core = make_core(16, 1u << 20, 2, id);
+
+    /* handshake */
+    buf[0] = 0x08; buf[1] = 1;
+    CHECK_EQ(control(core, CDF_IOCTL_GET_INFO, buf, 2, &len), CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_InfoReply_decode(&info, g_out, len), CDF_PB_OK);
+    CHECK_EQ(info.protocol_version, CDF_PROTOCOL_VERSION);
+    CHECK_EQ(info.compatible, 1u);
+    CHECK_EQ(info.drive_count, 2u);
+    CHECK_EQ(info.max_capture_bytes, 256u);
+    CHECK_EQ(info.ring_bytes, 1048576u);
+    CHECK(info.ring_capacity > 2000u);
+    CHECK(strcmp(info.driver_version, "0.1.0-test") == 0);
+    CHECK(info.wall_clock_anchor > 116444736000000000ull); /* after 1970 as FILETIME */
+    buf[1] = 7;
+    CHECK_EQ(control(core, CDF_IOCTL_GET_INFO, buf, 2, &len), CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_InfoReply_decode(&info, g_out, len), CDF_PB_OK);
+    CHECK_EQ(info.compatible, 0u);
+    CHECK_EQ(control(core, CDF_IOCTL_GET_INFO, NULL, 0, &len), CDF_STATUS_SUCCESS);
+
+    /* failures */
+    CHECK_EQ(control(core, 0x8CDF6FFCu, NULL, 0, &len), CDF_STATUS_INVALID_DEVICE_REQUEST);
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_SET_POLICY, CDF_ACCESS_READ, NULL, 0, g_out, sizeof(g_out), &len),
+             CDF_STATUS_ACCESS_DENIED);
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_GET_INFO, CDF_ACCESS_WRITE, NULL, 0, g_out, sizeof(g_out), &len),
+             CDF_STATUS_ACCESS_DENIED);
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_CLEAR_TRACE, CDF_ACCESS_READ, NULL, 0, g_out, sizeof(g_out), &len),
+             CDF_STATUS_ACCESS_DENIED);
+    buf[0] = 0x08; buf[1] = 0x80; /* truncated varint */
+    CHECK_EQ(control(core, CDF_IOCTL_GET_LEDGER, buf, 2, &len), CDF_STATUS_INVALID_PARAMETER);
+    buf[0] = 0x08; buf[1] = 9;    /* unknown drive */
+    CHECK_EQ(control(core, CDF_IOCTL_GET_LEDGER, buf, 2, &len), CDF_STATUS_INVALID_PARAMETER);
+    CHECK_EQ(control(core, CDF_IOCTL_GET_POLICY, buf, 2, &len), CDF_STATUS_INVALID_PARAMETER);
+    buf[0] = 0x08; buf[1] = 1; buf[2] = 0x10; buf[3] = 3; /* policy 3 */
+    CHECK_EQ(control(core, CDF_IOCTL_SET_POLICY, buf, 4, &len), CDF_STATUS_INVALID_PARAMETER);
+    buf[3] = 0;
+    CHECK_EQ(control(core, CDF_IOCTL_SET_POLICY, buf, 4, &len), CDF_STATUS_INVALID_PARAMETER);
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_LIST_DRIVES, CDF_ACCESS_READ, NULL, 0, g_out, 4, &len),
+             CDF_STATUS_BUFFER_TOO_SMALL);
+    CHECK_EQ(len, 0u);
+
+    /* drives and policies */
+    {
+        cdf_DrivesReply *dr = (cdf_DrivesReply *)malloc(sizeof(*dr));
+        cdf_PolicyReply pr;
+        CHECK_EQ(control(core, CDF_IOCTL_LIST_DRIVES, NULL, 0, &len), CDF_STATUS_SUCCESS);
+        CHECK_EQ(cdf_DrivesReply_decode(dr, g_out, len), CDF_PB_OK);
+        CHECK_EQ(dr->drives_count, 2u);
+        CHECK(strcmp(dr->drives[1].name, "CdRom1") == 0);
+        CHECK_EQ(dr->drives[0].policy, CDF_POLICY_OBSERVE);
+        free(dr);
+        buf[0] = 0x08; buf[1] = 2; buf[2] = 0x10; buf[3] = 2;
+        CHECK_EQ(control(core, CDF_IOCTL_SET_POLICY, buf, 4, &len), CDF_STATUS_SUCCESS);
+        CHECK_EQ(control(core, CDF_IOCTL_GET_POLICY, NULL, 0, &len), CDF_STATUS_SUCCESS);
+        CHECK_EQ(cdf_PolicyReply_decode(&pr, g_out, len), CDF_PB_OK);
+        CHECK_EQ(pr.drives_count, 2u);
+        CHECK_EQ(pr.drives[0].policy, CDF_POLICY_OBSERVE);
+        CHECK_EQ(pr.drives[1].policy, CDF_POLICY_ENFORCE);
+    }
+
+    /* in and out are the same buffer (METHOD_BUFFERED SystemBuffer) */
+    {
+        cdf_TraceConfig m;
+        size_t n;
+        cdf_TraceConfig_init(&m);
+        m.ioctl_codes_count = 2;
+        m.ioctl_codes[0] = CDF_IOCTL_STORAGE_EJECTION_CONTROL;
+        m.ioctl_codes[1] = CDF_IOCTL_STORAGE_MEDIA_REMOVAL;
+        m.drive_ids_count = 1;
+        m.drive_ids[0] = 1;
+        m.capture_bytes = 200;
+        CHECK_EQ(cdf_TraceConfig_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+        st = cdf_control_dispatch(core, CDF_IOCTL_SET_TRACE_CONFIG, RW, buf, (uint32_t)n, buf, sizeof(buf), &len);
+        CHECK_EQ(st, CDF_STATUS_SUCCESS);
+        CHECK_EQ(cdf_TraceConfig_decode(&m, buf, len), CDF_PB_OK);
+        CHECK_EQ(m.ioctl_codes_count, 2u);
+        CHECK_EQ(m.capture_bytes, 200u);
+        CHECK_EQ(m.drive_ids[0], 1u);
+    }
+    INVARIANTS(core);
+    cdf_core_remove_drive(core, id[1]);
+    CHECK_EQ(control(core, CDF_IOCTL_LIST_DRIVES, NULL, 0, &len), CDF_STATUS_SUCCESS);
+    cdf_core_destroy(core);
+}
+
+static int g_notified;
+static void on_notify(void *ctx) { (void)ctx; g_notified++; }
+
+static void test_notify(void)
+{
+    uint32_t id[1], len;
+    uint8_t req[2] = { 0x08, 0x03 };
+    cdf_core *core = make_core(16, 1u << 20, 1, id);
+    cdf_core_set_notify(core, on_notify, NULL);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(g_notified, 0); /* nobody waits */
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_WAIT_TRACE, CDF_ACCESS_READ, req, 2, g_out, sizeof(g_out), &len),
+             CDF_STATUS_PENDING);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(g_notified, 1);
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_WAIT_TRACE, CDF_ACCESS_READ, req, 2, g_out, sizeof(g_out), &len),
+             CDF_STATUS_SUCCESS);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    tl_close(core, id[0], FO_B, PID_B, 0, 1, NULL);
+    cdf_core_destroy(core);
+}
+
+static void test_utf8_image(void)
+{
+    uint32_t id[1];
+    const cdf_TraceRecord *r;
+    char name[100];
+    cdf_core *core = make_core(16, 1u << 20, 1, id);
+    memset(name, 'x', sizeof(name));
+    memcpy(name + 62, "\xC3\xA9", 2);   /* fits exactly */
+    name[64] = '\xE2'; name[65] = '\x82'; name[66] = '\xAC'; /* would cross 64: dropped */
+    name[99] = 0;
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, name), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "bad\xFF\xC3-end"), CDF_STATUS_SUCCESS);
+    r = last_record(core, 0, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && strcmp(r->opener_image, "bad?" "?-end") == 0);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    tl_close(core, id[0], FO_B, PID_B, 0, 1, NULL);
+    cdf_core_destroy(core);
+}
+
+int main(void)
+{
+    g_snap = (cdf_LedgerSnapshot *)malloc(sizeof(*g_snap));
+    g_batch = (cdf_TraceBatch *)malloc(sizeof(*g_batch));
+    test_config();
+    test_normalize_and_scsi();
+    test_secure_rules();
+    test_simple_rules();
+    test_ledger_full();
+    test_trace();
+    test_control();
+    test_notify();
+    test_utf8_image();
+    free(g_snap);
+    free(g_batch);
+    if (failures != 0) {
+        fprintf(stderr, "core_unit: %d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("core_unit: all checks passed\n");
+    return 0;
+}

@@ -1,0 +1,453 @@
+// Every rule of issue 3 §1 (ledger), §2 (policy) and §5 (the simulated cdrom.sys), each with the
+// expected NTSTATUS, the filter's ledger (GetLedger, decoded with the generated codec) and the
+// lower device's state. Sources: BRIEF §3, seed 003 (IOCTL_STORAGE_EJECTION_CONTROL).
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Policy } from "../src/client/gen/cdfilter.ts";
+import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
+import { TraceReadRequest, TraceBatch } from "../src/client/gen/cdfilter.ts";
+import { CDB, IOCTL, ST } from "./model/ledger-model.ts";
+import { READ, READ_ATTRS, READ_WRITE, Rig, hex, ownersOf } from "./model/rig.ts";
+
+interface Rule {
+  rule: string;
+  source: string;
+  run(r: Rig): void | Promise<void>;
+}
+
+const st = (n: number): string => hex(n);
+const expectStatus = (got: number, want: number): void => expect(st(got)).toBe(st(want));
+
+/** "Not forwarded": a pending fault on the drive survives the request and fires on the next one. */
+function expectNotForwarded(r: Rig, drive: number, h: bigint, send: () => number, want: number): void {
+  r.lib.failNext(r.sim, drive, ST.IO_DEVICE_ERROR);
+  expectStatus(send(), want);
+  expectStatus(r.read(h), ST.IO_DEVICE_ERROR);
+}
+
+const rules: Rule[] = [
+  // ---- §1 the ledger ----
+  {
+    rule: "EJECTION_CONTROL TRUE increments the caller's secure count; the drive gets PREVENT",
+    source: "issue 3 §1; seed 003 step 3",
+    run(r) {
+      const a = r.open(1, 100, "burner.exe", READ_ATTRS);
+      expectStatus(r.secure(a, true), ST.SUCCESS);
+      expectStatus(r.secure(a, true), ST.SUCCESS);
+      const l = r.ledger(1);
+      expect(l.secureTotal).toBe(2);
+      expect(ownersOf(l)).toEqual([{ image: "burner.exe", pid: 100, secure: 2, simple: 0 }]);
+      expect(r.lower(1)).toMatchObject({ secureTotal: 2, hwPrevent: true });
+    },
+  },
+  {
+    rule: "EJECTION_CONTROL FALSE from the holder decrements; ALLOW when the total reaches zero",
+    source: "issue 3 §1; seed 003 step 3; BRIEF §3 (command only on a zero flip)",
+    run(r) {
+      const a = r.open(1, 100, "burner.exe", READ_ATTRS);
+      r.secure(a, true);
+      r.secure(a, true);
+      expectStatus(r.secure(a, false), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ secureTotal: 1, hwPrevent: true });
+      expectStatus(r.secure(a, false), ST.SUCCESS);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      expect(ownersOf(r.ledger(1))).toEqual([]);
+      expect(r.lower(1)).toMatchObject({ secureTotal: 0, hwPrevent: false });
+    },
+  },
+  {
+    rule: "observe: a foreign secure unlock changes nothing; cdrom answers STATUS_INVALID_DEVICE_STATE",
+    source: "issue 3 §1; seed 003 ('ignores unlock requests ... not received a lock request from the same caller')",
+    run(r) {
+      const a = r.open(1, 100, "burner.exe", READ_ATTRS);
+      const b = r.open(1, 200, "player.exe", READ_ATTRS);
+      r.secure(a, true);
+      expectStatus(r.secure(b, false), ST.INVALID_DEVICE_STATE);
+      const l = r.ledger(1);
+      expect(l.secureTotal).toBe(1);
+      expect(Number(l.foreignUnlocks)).toBe(1);
+      expect(Number(l.denials)).toBe(0);
+      expect(r.lower(1)).toMatchObject({ secureTotal: 1, hwPrevent: true });
+    },
+  },
+  {
+    rule: "counts change only on lower success: no media -> STATUS_NO_MEDIA_IN_DEVICE, ledger unchanged",
+    source: "issue 3 §1; BRIEF §3 (no media gives STATUS_NO_MEDIA_IN_DEVICE); seed 003 status block",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      r.lib.setMedia(r.sim, 1, false);
+      expectStatus(r.secure(a, true), ST.NO_MEDIA_IN_DEVICE);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      expect(r.lower(1)).toMatchObject({ secureTotal: 0, hwPrevent: false });
+    },
+  },
+  {
+    rule: "counts change only on lower success: disconnected -> STATUS_DEVICE_NOT_CONNECTED",
+    source: "issue 3 §1; seed 003 status block",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      r.lib.setConnected(r.sim, 1, false);
+      expectStatus(r.secure(a, true), ST.DEVICE_NOT_CONNECTED);
+      expectStatus(r.simple(r.open(1, 100, "b.exe", READ), true), ST.DEVICE_NOT_CONNECTED);
+      expect(r.ledger(1)).toMatchObject({ secureTotal: 0, simpleTotal: 0 });
+    },
+  },
+  {
+    rule: "counts change only on lower success: an injected fault fails the next request once",
+    source: "issue 3 §1, §5 (fault injection)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      r.lib.failNext(r.sim, 1, ST.IO_DEVICE_ERROR);
+      expectStatus(r.secure(a, true), ST.IO_DEVICE_ERROR);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      expectStatus(r.secure(a, true), ST.SUCCESS);
+      expect(r.ledger(1).secureTotal).toBe(1);
+    },
+  },
+  {
+    rule: "input shorter than one BOOLEAN: STATUS_INFO_LENGTH_MISMATCH, not forwarded",
+    source: "issue 3 §1; BRIEF §3 (sizeof(PREVENT_MEDIA_REMOVAL))",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ);
+      expectNotForwarded(r, 1, a, () => r.secure(a, true, new Uint8Array(0)), ST.INFO_LENGTH_MISMATCH);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      expect(r.lower(1).secureTotal).toBe(0);
+    },
+  },
+  {
+    rule: "NormalizeIoctl: IOCTL_CDROM_MEDIA_REMOVAL and IOCTL_DISK_MEDIA_REMOVAL count as simple locks",
+    source: "issue 3 §1; BRIEF §3 (NormalizeIoctl, function 0x200-0x300)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ);
+      expectStatus(r.simple(a, true, IOCTL.CDROM_MEDIA_REMOVAL), ST.SUCCESS);
+      expectStatus(r.simple(a, true, IOCTL.DISK_MEDIA_REMOVAL), ST.SUCCESS);
+      expect(r.ledger(1).simpleTotal).toBe(2);
+      expect(ownersOf(r.ledger(1))).toEqual([{ image: "a.exe", pid: 100, secure: 0, simple: 2 }]);
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 2, hwPrevent: true });
+    },
+  },
+  {
+    rule: "secure locks are released at cleanup (filter) and at close (cdrom)",
+    source: "issue 3 §1; BRIEF §3 (DeviceEvtFileClose -> DeviceCleanupProtectedLocks)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      r.secure(a, true);
+      r.secure(a, true);
+      expectStatus(r.lib.cleanupOnly(r.sim, a), ST.SUCCESS);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      expect(r.lower(1).secureTotal).toBe(2); // cdrom has no cleanup callback
+      expectStatus(r.lib.closeOnly(r.sim, a), ST.SUCCESS);
+      expect(r.ledger(1).secureTotal).toBe(0); // idempotent
+      expect(r.lower(1)).toMatchObject({ secureTotal: 0, hwPrevent: false });
+    },
+  },
+  {
+    rule: "close without cleanup still releases the handle's secure locks",
+    source: "issue 3 §1; BRIEF §8 (Wine: a killed process gets IRP_MJ_CLOSE only)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      r.secure(a, true);
+      expectStatus(r.lib.closeOnly(r.sim, a), ST.SUCCESS);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      expect(r.lower(1)).toMatchObject({ secureTotal: 0, hwPrevent: false });
+    },
+  },
+  {
+    rule: "process exit releases every handle of the process on every drive",
+    source: "issue 3 §1; seed 003 ('If the caller terminates without unlocking ... the class driver unlocks')",
+    run(r) {
+      const a1 = r.open(1, 100, "a1.exe", READ_ATTRS);
+      const a2 = r.open(2, 100, "a2.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_ATTRS);
+      r.secure(a1, true);
+      r.secure(a2, true);
+      r.secure(b, true);
+      const ex = r.lib.processExit(r.sim, 100);
+      expect(ex).toEqual({ status: 0, closed: 2 });
+      expect(r.ledger(1).secureTotal).toBe(1);
+      expect(ownersOf(r.ledger(1))).toEqual([{ image: "b.exe", pid: 200, secure: 1, simple: 0 }]);
+      expect(r.ledger(2).secureTotal).toBe(0);
+      expect(r.lower(1).secureTotal).toBe(1);
+      expect(r.lower(2)).toMatchObject({ secureTotal: 0, hwPrevent: false });
+    },
+  },
+  {
+    rule: "observe: simple locks are not released at close (cdrom's stuck tray)",
+    source: "BRIEF §3 (simple locks are not released when a handle closes)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ);
+      r.simple(a, true);
+      r.lib.close(r.sim, a);
+      expect(r.ledger(1).simpleTotal).toBe(1);
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 1, hwPrevent: true });
+      const b = r.open(1, 200, "b.exe", READ);
+      expectStatus(r.eject(b), ST.DEVICE_BUSY); // the drive refuses in the prevent state
+    },
+  },
+  // ---- §2 policy ----
+  {
+    rule: "enforce: a foreign secure unlock is completed with STATUS_INVALID_DEVICE_STATE, not forwarded",
+    source: "issue 3 §2",
+    run(r) {
+      expectStatus(r.setPolicy(1, Policy.POLICY_ENFORCE), ST.SUCCESS);
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ);
+      r.secure(a, true);
+      expectNotForwarded(r, 1, b, () => r.secure(b, false), ST.INVALID_DEVICE_STATE);
+      const l = r.ledger(1);
+      expect(l.secureTotal).toBe(1);
+      expect(Number(l.foreignUnlocks)).toBe(1);
+      expect(Number(l.denials)).toBe(1);
+    },
+  },
+  {
+    rule: "enforce: EJECT_MEDIA (and its CDROM alias) from a non-owner under a secure lock -> STATUS_DEVICE_BUSY, not forwarded",
+    source: "issue 3 §2",
+    run(r) {
+      r.setPolicy(0, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ);
+      r.secure(a, true);
+      expectNotForwarded(r, 1, b, () => r.eject(b), ST.DEVICE_BUSY);
+      expectNotForwarded(r, 1, b, () => r.eject(b, IOCTL.CDROM_EJECT_MEDIA), ST.DEVICE_BUSY);
+      expect(Number(r.ledger(1).denials)).toBe(2);
+      expect(r.lower(1)).toMatchObject({ trayOpen: false, ejects: 0n });
+    },
+  },
+  {
+    rule: "enforce: the sole owner's eject is forwarded (cdrom then refuses it under its own protected count)",
+    source: "issue 3 §2; BRIEF §3 (EJECT_MEDIA with protected count -> STATUS_DEVICE_BUSY)",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ);
+      r.secure(a, true);
+      r.lib.failNext(r.sim, 1, ST.IO_DEVICE_ERROR);
+      expectStatus(r.eject(a), ST.IO_DEVICE_ERROR); // reached the lower device
+      expectStatus(r.eject(a), ST.DEVICE_BUSY);
+      expect(Number(r.ledger(1).denials)).toBe(0);
+    },
+  },
+  {
+    rule: "enforce: with two secure owners nobody is the sole owner: every eject is denied",
+    source: "issue 3 §2 ('other than the sole lock owner')",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ);
+      const b = r.open(1, 200, "b.exe", READ);
+      r.secure(a, true);
+      r.secure(b, true);
+      expectNotForwarded(r, 1, a, () => r.eject(a), ST.DEVICE_BUSY);
+      expect(Number(r.ledger(1).denials)).toBe(1);
+    },
+  },
+  {
+    rule: "enforce: SCSI pass-through START STOP UNIT LoEj=1 / PREVENT ALLOW prevent=0 under a foreign lock -> STATUS_DEVICE_BUSY",
+    source: "issue 3 §2; BRIEF §3 (gaps)",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      r.secure(a, true);
+      expectNotForwarded(r, 1, b, () => r.passThrough(b, CDB.eject), ST.DEVICE_BUSY);
+      expectNotForwarded(r, 1, b, () => r.passThrough(b, CDB.allow), ST.DEVICE_BUSY);
+      expectStatus(r.passThrough(b, CDB.testUnitReady), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ hwPrevent: true, trayOpen: false });
+      expect(Number(r.ledger(1).denials)).toBe(2);
+    },
+  },
+  {
+    rule: "observe: pass-through ALLOW then START STOP UNIT ejects under a secure lock (the gap)",
+    source: "BRIEF §3 (pass-through bypasses every software count); MMC (eject refused while prevented)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      r.secure(a, true);
+      expectStatus(r.passThrough(b, CDB.eject), ST.DEVICE_BUSY); // the drive is in the prevent state
+      expectStatus(r.passThrough(b, CDB.allow), ST.SUCCESS);
+      expectStatus(r.passThrough(b, CDB.eject), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ trayOpen: true, hwPrevent: false, secureTotal: 1, ejects: 1n });
+      expect(r.ledger(1).secureTotal).toBe(1);
+      expectStatus(r.read(b), ST.NO_MEDIA_IN_DEVICE);
+      expectStatus(r.passThrough(b, CDB.load), ST.SUCCESS);
+      expect(r.lower(1).trayOpen).toBe(false);
+      expectStatus(r.read(b), ST.SUCCESS);
+    },
+  },
+  {
+    rule: "enforce: simple locks a handle still holds at close are released (leak report)",
+    source: "issue 3 §2 (deliberate difference from cdrom.sys)",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ);
+      r.simple(a, true);
+      r.simple(a, true);
+      r.lib.close(r.sim, a);
+      expect(r.ledger(1).simpleTotal).toBe(0);
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 0, hwPrevent: false });
+      const b = r.open(1, 200, "b.exe", READ);
+      expectStatus(r.eject(b), ST.SUCCESS);
+    },
+  },
+  {
+    rule: "enforce: no secure lock held -> eject is forwarded and the tray opens",
+    source: "issue 3 §2",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const b = r.open(1, 200, "b.exe", READ);
+      expectStatus(r.eject(b), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ trayOpen: true, ejects: 1n });
+    },
+  },
+  // ---- §5 the simulated cdrom.sys ----
+  {
+    rule: "cdrom: a simple unlock at zero is a successful no-op; any caller may release a simple lock",
+    source: "BRIEF §3",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ);
+      const b = r.open(1, 200, "b.exe", READ);
+      expectStatus(r.simple(b, false), ST.SUCCESS);
+      expect(r.lower(1).simpleTotal).toBe(0);
+      r.simple(a, true);
+      expectStatus(r.simple(b, false), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 0, hwPrevent: false });
+      expect(r.ledger(1).simpleTotal).toBe(0);
+    },
+  },
+  {
+    rule: "cdrom: the PREVENT/ALLOW command is sent only on a zero flip; counts commit only if it succeeded",
+    source: "BRIEF §3",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ);
+      expectStatus(r.simple(a, true), ST.SUCCESS);
+      r.lib.setMedia(r.sim, 1, false);
+      expectStatus(r.simple(a, true), ST.SUCCESS); // no command: the total was already non-zero
+      expectStatus(r.simple(a, false), ST.SUCCESS);
+      expectStatus(r.simple(a, false), ST.NO_MEDIA_IN_DEVICE); // ALLOW needed, fails
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 1, hwPrevent: true });
+      expect(r.ledger(1).simpleTotal).toBe(1);
+    },
+  },
+  {
+    rule: "cdrom: exclusive access denies other handles' IOCTLs and reads; released at close",
+    source: "BRIEF §3 (IOCTL_CDROM_EXCLUSIVE_ACCESS)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_WRITE);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      const lock = new Uint8Array(72);
+      lock[0] = 1; // ExclusiveAccessLockDevice
+      lock.set(new TextEncoder().encode("burner"), 8);
+      expectStatus(r.ioctl(a, IOCTL.CDROM_EXCLUSIVE_ACCESS, lock), ST.SUCCESS);
+      expectStatus(r.ioctl(b, IOCTL.CDROM_EXCLUSIVE_ACCESS, lock), ST.ACCESS_DENIED);
+      expectStatus(r.secure(b, true), ST.ACCESS_DENIED);
+      expectStatus(r.read(b), ST.ACCESS_DENIED);
+      expect(r.ledger(1).secureTotal).toBe(0);
+      const q = r.lib.ioctl(r.sim, b, IOCTL.CDROM_EXCLUSIVE_ACCESS, new Uint8Array(8), 65);
+      expectStatus(q.status, ST.SUCCESS);
+      expect(q.returned).toBe(65);
+      expect(q.output[0]).toBe(1);
+      expect(new TextDecoder().decode(q.output.subarray(1, 7))).toBe("burner");
+      expectStatus(r.secure(a, true), ST.SUCCESS);
+      expect(r.lower(1).exclusiveLocked).toBe(true);
+      r.lib.close(r.sim, a);
+      expect(r.lower(1).exclusiveLocked).toBe(false);
+      expectStatus(r.read(b), ST.SUCCESS);
+    },
+  },
+  {
+    rule: "cdrom: MCN disables are per handle; an enable from a handle without one -> STATUS_INVALID_DEVICE_STATE",
+    source: "BRIEF §3 (FILE_OBJECT_CONTEXT MCN count)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_ATTRS);
+      expectStatus(r.ioctl(a, IOCTL.STORAGE_MCN_CONTROL, new Uint8Array([1])), ST.SUCCESS);
+      expectStatus(r.ioctl(b, IOCTL.STORAGE_MCN_CONTROL, new Uint8Array([0])), ST.INVALID_DEVICE_STATE);
+      expect(r.lower(1).mcnTotal).toBe(1);
+      r.lib.close(r.sim, a);
+      expect(r.lower(1).mcnTotal).toBe(0);
+    },
+  },
+  {
+    rule: "cdrom: reads need media (removed or tray open -> STATUS_NO_MEDIA_IN_DEVICE) and sector alignment",
+    source: "issue 3 §5",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ);
+      expectStatus(r.read(a), ST.SUCCESS);
+      expectStatus(r.lib.read(r.sim, a, 100n, 2048).status, ST.INVALID_PARAMETER);
+      r.lib.setMedia(r.sim, 1, false);
+      expectStatus(r.read(a), ST.NO_MEDIA_IN_DEVICE);
+      r.lib.setMedia(r.sim, 1, true);
+      expectStatus(r.read(a), ST.SUCCESS);
+      expect(r.lower(1).reads).toBe(2n);
+    },
+  },
+  // ---- the I/O manager and the control device ----
+  {
+    rule: "I/O manager: CTL_CODE access bits vs granted access (FILE_READ_ATTRIBUTES only reaches FILE_ANY_ACCESS codes)",
+    source: "BRIEF §3 (codes and access); seed 003 ('open the device with FILE_READ_ATTRIBUTES')",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      expectStatus(r.secure(a, true), ST.SUCCESS); // EJECTION_CONTROL: FILE_ANY_ACCESS
+      expectStatus(r.simple(a, true), ST.ACCESS_DENIED); // MEDIA_REMOVAL: FILE_READ_ACCESS
+      expectStatus(r.eject(a), ST.ACCESS_DENIED);
+      expectStatus(r.passThrough(r.open(1, 100, "r.exe", READ), CDB.eject), ST.ACCESS_DENIED); // needs read|write
+      expect(r.ledger(1)).toMatchObject({ secureTotal: 1, simpleTotal: 0 });
+    },
+  },
+  {
+    rule: "control device: state changes need write access, queries read access",
+    source: "issue 3 §4; proto/cdfilter/control.proto",
+    run(r) {
+      const ro = r.lib.open(r.sim, 0, 300, "viewer.exe", READ).handle;
+      const req = new Uint8Array([0x08, 0x01, 0x10, 0x02]); // SetPolicyRequest{drive_id:1, policy:ENFORCE}
+      expectStatus(r.lib.ioctl(r.sim, ro, ControlIoctls.setPolicy.code, req, 256).status, ST.ACCESS_DENIED);
+      expectStatus(r.lib.ioctl(r.sim, ro, ControlIoctls.getLedger.code, new Uint8Array(0), 65536).status, ST.SUCCESS);
+      expectStatus(r.lib.ioctl(r.sim, r.control, ControlIoctls.setPolicy.code, req, 256).status, ST.SUCCESS);
+    },
+  },
+];
+
+describe("simulated stack: issue 3 rules", () => {
+  let rig: Rig;
+  beforeEach(() => {
+    rig = new Rig(2);
+  });
+  afterEach(() => {
+    rig.destroy();
+  });
+  for (const rule of rules) {
+    it(`${rule.rule} [${rule.source}]`, () => rule.run(rig));
+  }
+
+  it("WaitTrace blocks until a record arrives, and ends with STATUS_CANCELLED at cancel and at cleanup", async () => {
+    const r = rig;
+    const wt = ControlIoctls.waitTrace;
+    const cursor = r.snapshot().seq;
+    const req = TraceReadRequest.encode(TraceReadRequest.create({ afterSeq: cursor, maxRecords: 4 }));
+    const waiter = r.lib.ioctlAsync(r.sim, r.control, wt.code, req, wt.reply.maxSize);
+    let settled = false;
+    void waiter.then(() => {
+      settled = true;
+    });
+    await new Promise((res) => setTimeout(res, 50));
+    expect(settled).toBe(false);
+    const a = r.open(1, 100, "a.exe", READ);
+    r.read(a);
+    const got = await waiter;
+    expectStatus(got.status, ST.SUCCESS);
+    const batch = TraceBatch.decode(got.output);
+    expect(batch.records.length).toBeGreaterThan(0);
+    expect(batch.records[0]!.seq).toBeGreaterThan(cursor);
+
+    // Every record so far (the read may have completed after the first wake-up) is before this cursor.
+    const next = TraceReadRequest.encode(TraceReadRequest.create({ afterSeq: r.snapshot().seq }));
+    const w2 = r.lib.ioctlAsync(r.sim, r.control, wt.code, next, wt.reply.maxSize);
+    await new Promise((res) => setTimeout(res, 20));
+    expectStatus(r.lib.cancel(r.sim, r.control), ST.SUCCESS);
+    expectStatus((await w2).status, 0xc0000120);
+
+    const other = r.lib.open(r.sim, 0, 5, "tool.exe", READ).handle;
+    const w3 = r.lib.ioctlAsync(r.sim, other, wt.code, next, wt.reply.maxSize);
+    await new Promise((res) => setTimeout(res, 20));
+    r.lib.close(r.sim, other);
+    expectStatus((await w3).status, 0xc0000120);
+  });
+});
