@@ -209,7 +209,7 @@ function runScenario(ops: Op[]): void {
 describe("simulated stack vs reference model", () => {
   it(`agrees on statuses, ledger and lower state over ${RUNS} random multi-process scenarios`, () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
+      fc.property(fc.array(opArb, { minLength: 4, maxLength: 40, size: "max" }), (ops) => {
         runScenario(ops);
       }),
       { numRuns: RUNS },

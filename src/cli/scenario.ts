@@ -92,6 +92,8 @@ export interface ScenarioStep {
   args: string[];
   /** Drive id (1..N), default 1. */
   drive: number;
+  /** Whether the step named its drive (a `system: policy` step without one sets every drive). */
+  driveGiven: boolean;
   /** Handle label inside the process (a process may hold several handles), default "main". */
   handle: string;
   /** Times the step is performed (read bursts), default 1. */
@@ -270,6 +272,7 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
       verb: verb as ProcessVerb | SystemVerb,
       args,
       drive: 1,
+      driveGiven: false,
       handle: "main",
       repeat: 1,
       label: `${actor} ${words.join(" ")}`,
@@ -278,6 +281,7 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
     const driveNode = map.get("drive", true) as Node | undefined;
     if (driveNode) {
       step.drive = scalarInt(driveNode, "drive", 1, scenario.drives, step);
+      step.driveGiven = true;
     }
     const handleNode = map.get("handle", true) as Node | undefined;
     if (handleNode) {

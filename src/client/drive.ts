@@ -103,8 +103,9 @@ export class Drive {
     readonly image: string,
   ) {}
 
+  /** Drive IOCTLs can wait on the hardware (tray motion, spin-up): they run off the main thread. */
   private async send(ioctlCode: number, input: Uint8Array, outCap = 0): Promise<ActionResult> {
-    return actionResult(await this.handle.ioctl(ioctlCode, input, outCap));
+    return actionResult(await this.handle.ioctl(ioctlCode, input, outCap, { blocking: true }));
   }
 
   /** IOCTL_STORAGE_EJECTION_CONTROL TRUE: take a secure lock owned by this handle. */
@@ -147,7 +148,7 @@ export class Drive {
    */
   async passThrough(cdb: Uint8Array, opts: { timeoutSeconds?: number } = {}): Promise<PassThroughResult> {
     const input = encodePassThrough(cdb, opts.timeoutSeconds);
-    const r = await this.handle.ioctl(IOCTL_SCSI_PASS_THROUGH, input, input.length);
+    const r = await this.handle.ioctl(IOCTL_SCSI_PASS_THROUGH, input, input.length, { blocking: true });
     const res: PassThroughResult = actionResult(r);
     if (res.ok && r.output.length >= SCSI_PASS_THROUGH_SIZE) {
       res.scsiStatus = r.output[SPT.ScsiStatus];

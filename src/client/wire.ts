@@ -81,7 +81,6 @@ export interface MessageType<T> {
 /** Shared empty value of absent bytes fields (length 0, so nothing can be written into it). */
 export const EMPTY_BYTES = new Uint8Array(0);
 
-const SMALL_BIGINT: bigint[] = Array.from({ length: 128 }, (_v, i) => BigInt(i));
 const TWO_32 = 4294967296;
 const U64_MAX = 0xffffffffffffffffn;
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -91,11 +90,22 @@ export function err(code: number, detail?: string): WireError {
   return new WireError(code, detail);
 }
 
+/** Small values as preallocated bigints (generated decoders index it for 1-byte varints). */
+export const SMALL_BIGINT: readonly bigint[] = Array.from({ length: 128 }, (_v, i) => BigInt(i));
+
+// Consecutive 64-bit values (sequence numbers, timestamps) usually share their high word.
+let cachedHi = -1;
+let cachedHiBig = 0n;
+
 /** Unsigned 64-bit value of (hi, lo) as bigint, one BigInt construction below 2^53. */
 function u64Of(lo: number, hi: number): bigint {
   if (hi === 0) return lo < 128 ? SMALL_BIGINT[lo]! : BigInt(lo);
   if (hi < 0x200000) return BigInt(hi * TWO_32 + lo);
-  return (BigInt(hi) << 32n) | BigInt(lo);
+  if (hi !== cachedHi) {
+    cachedHiBig = BigInt(hi) << 32n;
+    cachedHi = hi;
+  }
+  return cachedHiBig + BigInt(lo);
 }
 
 /** Decoding cursor over one input buffer. Every read is bounded by an explicit `end`. */
@@ -114,6 +124,61 @@ export class Reader {
 
   /** Reads a varint of up to 10 bytes into lo/hi. */
   private varint64(end: number): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    if (end - pos < 10) {
+      this.varint64Checked(end);
+      return;
+    }
+    // At least 10 bytes remain: no bounds checks needed.
+    let b = buf[pos++]!;
+    let lo = b & 0x7f;
+    let hi = 0;
+    if (b >= 0x80) {
+      b = buf[pos++]!;
+      lo |= (b & 0x7f) << 7;
+      if (b >= 0x80) {
+        b = buf[pos++]!;
+        lo |= (b & 0x7f) << 14;
+        if (b >= 0x80) {
+          b = buf[pos++]!;
+          lo |= (b & 0x7f) << 21;
+          if (b >= 0x80) {
+            b = buf[pos++]!;
+            lo |= (b & 0x0f) << 28;
+            hi = (b & 0x7f) >>> 4;
+            if (b >= 0x80) {
+              b = buf[pos++]!;
+              hi |= (b & 0x7f) << 3;
+              if (b >= 0x80) {
+                b = buf[pos++]!;
+                hi |= (b & 0x7f) << 10;
+                if (b >= 0x80) {
+                  b = buf[pos++]!;
+                  hi |= (b & 0x7f) << 17;
+                  if (b >= 0x80) {
+                    b = buf[pos++]!;
+                    hi |= (b & 0x7f) << 24;
+                    if (b >= 0x80) {
+                      b = buf[pos++]!;
+                      if (b > 1) throw err(WireErrorCode.VARINT_TOO_LONG);
+                      hi |= b << 31;
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    this.lo = lo >>> 0;
+    this.hi = hi >>> 0;
+    this.pos = pos;
+  }
+
+  /** varint64 near the end of the input: every byte is bounds-checked. */
+  private varint64Checked(end: number): void {
     const buf = this.buf;
     let pos = this.pos;
     let lo = 0;

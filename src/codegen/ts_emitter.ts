@@ -331,30 +331,51 @@ function knownExpr(m: MessageModel): string {
     .join(" || ");
 }
 
+/** Inline 1-byte fast path for varint scalars: the value expression of byte `b`, if any. */
+function oneByteValue(kind: FieldKind): string | undefined {
+  switch (kind) {
+    case "int32": case "uint32": case "enum": return "b";
+    case "sint32": return "(b >>> 1) ^ -(b & 1)";
+    case "bool": return "b !== 0";
+    case "uint64": case "int64": return "pb.SMALL_BIGINT[b]!";
+    default: return undefined;
+  }
+}
+
+// Decoders keep the cursor in the local `pos` and call the Reader (syncing r.pos around the
+// call) only off the fast paths: 1- and 2-byte tags and 1-byte varints are read inline.
 function emitDecode(m: MessageModel): string[] {
   const o = new Out();
+  const call = (ind: number, stmt: string): void => {
+    o.push(ind, "r.pos = pos;");
+    o.push(ind, stmt);
+    o.push(ind, "pos = r.pos;");
+  };
   for (const f of m.byNumber) {
     const ref = fieldRef(f);
     if (f.label === "repeated") {
       if (f.packed) {
         const rd = READ[f.kind as ScalarK];
         o.push(3, `case ${tagValue(f, 2)}: { // ${f.name}, packed`);
+        o.push(4, "r.pos = pos;");
         o.push(4, "const e = r.len(end);");
         o.push(4, `const a = ${ref};`);
         o.push(4, "while (r.pos < e) {");
         o.push(5, `if (a.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
         o.push(5, `a.push(r.${rd}(e));`);
         o.push(4, "}");
+        o.push(4, "pos = r.pos;");
         o.push(4, "break;");
         o.push(3, "}");
         o.push(3, `case ${tagValue(f, WIRE_TYPE[f.kind])}: // ${f.name}, unpacked`);
         o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
-        o.push(4, `${ref}.push(r.${rd}(end));`);
+        call(4, `${ref}.push(r.${rd}(end));`);
         o.push(4, "break;");
         continue;
       }
       o.push(3, `case ${tagValue(f, 2)}: { // ${f.name}`);
       o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+      o.push(4, "r.pos = pos;");
       if (f.kind === "string") o.push(4, `${ref}.push(r.str(end, ${f.maxLen}));`);
       else if (f.kind === "bytes") o.push(4, `${ref}.push(r.bytes(end, ${f.maxLen}));`);
       else {
@@ -362,19 +383,16 @@ function emitDecode(m: MessageModel): string[] {
         o.push(4, "const e = r.len(end);");
         o.push(4, `${ref}.push(decode${st}(r, e, depth + 1, new${st}()));`);
       }
+      o.push(4, "pos = r.pos;");
       o.push(4, "break;");
       o.push(3, "}");
       continue;
     }
     const tag = tagValue(f, WIRE_TYPE[f.kind]);
-    let value: string;
-    if (f.kind === "string") value = `r.str(end, ${f.maxLen})`;
-    else if (f.kind === "bytes") value = `r.bytes(end, ${f.maxLen})`;
-    else if (f.kind === "message") value = "";
-    else value = `r.${READ[f.kind as ScalarK]}(end)`;
     if (f.kind === "message") {
       const st = f.messageType!.name;
       o.push(3, `case ${tag}: { // ${f.name}`);
+      o.push(4, "r.pos = pos;");
       o.push(4, "const e = r.len(end);");
       if (f.label === "oneof") {
         const key = camel(f.oneof!);
@@ -383,24 +401,58 @@ function emitDecode(m: MessageModel): string[] {
       } else {
         o.push(4, `${ref} = decode${st}(r, e, depth + 1, ${ref} ?? new${st}());`);
       }
+      o.push(4, "pos = r.pos;");
       o.push(4, "break;");
       o.push(3, "}");
       continue;
     }
+    let value: string;
+    if (f.kind === "string") value = `r.str(end, ${f.maxLen})`;
+    else if (f.kind === "bytes") value = `r.bytes(end, ${f.maxLen})`;
+    else value = `r.${READ[f.kind as ScalarK]}(end)`;
+    const assign = (v: string): string =>
+      f.label === "oneof" ? `m.${camel(f.oneof!)} = { case: "${camel(f.name)}", value: ${v} };` : `${ref} = ${v};`;
     o.push(3, `case ${tag}: // ${f.name}`);
-    if (f.label === "oneof") o.push(4, `m.${camel(f.oneof!)} = { case: "${camel(f.name)}", value: ${value} };`);
-    else o.push(4, `${ref} = ${value};`);
+    const fast = f.kind === "string" || f.kind === "bytes" ? undefined : oneByteValue(f.kind);
+    if (fast !== undefined) {
+      o.push(4, "if (pos < end && (b = buf[pos]!) < 0x80) {");
+      o.push(5, assign(fast));
+      o.push(5, "pos++;");
+      o.push(4, "} else {");
+      call(5, assign(value));
+      o.push(4, "}");
+    } else {
+      call(4, assign(value));
+    }
     o.push(4, "break;");
   }
+  const usesB = o.lines.some((l) => l.includes("(b = buf"));
   return [
     `function decode${m.name}(r: pb.Reader, end: number, depth: number, m: ${m.name}): ${m.name} {`,
     "  if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);",
-    "  while (r.pos < end) {",
-    "    const tag = r.tag(end);",
-    ...(o.lines.length
-      ? ["    switch (tag) {", ...o.lines, "      default:", `        r.skip(tag, end, ${knownExpr(m)});`, "    }"]
-      : [`    r.skip(tag, end, false);`]),
+    "  const buf = r.buf;",
+    "  let pos = r.pos;",
+    "  let b = 0;",
+    "  while (pos < end) {",
+    "    let tag = buf[pos]!;",
+    "    if (tag >= 8 && tag < 0x80) {",
+    "      pos++;",
+    "    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {",
+    "      tag = (tag & 0x7f) | (b << 7);",
+    "      pos += 2;",
+    "    } else {",
+    "      r.pos = pos;",
+    "      tag = r.tag(end);",
+    "      pos = r.pos;",
+    "    }",
+    ...(o.lines.length ? ["    switch (tag) {", ...o.lines, "      default:"] : ["    {"]),
+    "        r.pos = pos;",
+    `        r.skip(tag, end, ${o.lines.length ? knownExpr(m) : "false"});`,
+    "        pos = r.pos;",
+    "    }",
     "  }",
+    ...(usesB ? [] : []),
+    "  r.pos = pos;",
     "  return m;",
     "}",
   ];

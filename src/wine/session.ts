@@ -275,10 +275,14 @@ export class WineSession {
   }
 
   private async boot(): Promise<void> {
-    mkdirSync(this.prefix, { recursive: true });
     let t = Date.now();
+    // Create the prefix first (wine refuses to initialise a directory that already exists), then
+    // restart its server as a persistent one and boot again.
+    await this.wineCommand("wineboot-init", ["-i"], "wineboot", 180_000);
+    await this.wineCommand("wineserver-kill", ["-k"], "wineserver", 30_000).catch(() => undefined);
+    await this.wineCommand("wineserver-wait", ["-w"], "wineserver", 30_000);
     await this.wineCommand("wineserver-start", ["-p"], "wineserver");
-    await this.wineCommand("wineboot", ["-i"], "wineboot", 180_000);
+    await this.wineCommand("wineboot", [], "wineboot", 180_000);
     this.timings.bootMs = Date.now() - t;
     this.log(`wine: prefix ${this.prefix} booted in ${this.timings.bootMs} ms`);
 
@@ -379,7 +383,7 @@ export class WineSession {
     if (existsSync(this.prefix)) {
       await this.wineCommand("wineserver-stop", ["-k"], "wineserver", 30_000).catch(() => undefined);
       // wineserver -k returns before every process is gone: wait for the server to exit.
-      await this.wineCommand("wineserver-wait", ["-w"], "wineserver", 30_000).catch(() => undefined);
+      await this.wineCommand("wineserver-end", ["-w"], "wineserver", 30_000).catch(() => undefined);
       if (!this.keepPrefix) rmSync(this.prefix, { recursive: true, force: true });
     }
     this.log(`wine: session ${this.runId} stopped (logs: ${this.logDir})`);

@@ -174,64 +174,154 @@ function writeScalars(m: Scalars, w: pb.Writer): void {
 
 function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Scalars {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // i32
-        m.i32 = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.i32 = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.i32 = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 16: // i64
-        m.i64 = r.i64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.i64 = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.i64 = r.i64(end);
+          pos = r.pos;
+        }
         break;
       case 24: // u32
-        m.u32 = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.u32 = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.u32 = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 32: // u64
-        m.u64 = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.u64 = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.u64 = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 40: // s32
-        m.s32 = r.s32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.s32 = (b >>> 1) ^ -(b & 1);
+          pos++;
+        } else {
+          r.pos = pos;
+          m.s32 = r.s32(end);
+          pos = r.pos;
+        }
         break;
       case 48: // s64
+        r.pos = pos;
         m.s64 = r.s64(end);
+        pos = r.pos;
         break;
       case 61: // f32
+        r.pos = pos;
         m.f32 = r.fx32(end);
+        pos = r.pos;
         break;
       case 65: // f64
+        r.pos = pos;
         m.f64 = r.fx64(end);
+        pos = r.pos;
         break;
       case 77: // sf32
+        r.pos = pos;
         m.sf32 = r.sfx32(end);
+        pos = r.pos;
         break;
       case 81: // sf64
+        r.pos = pos;
         m.sf64 = r.sfx64(end);
+        pos = r.pos;
         break;
       case 88: // flag
-        m.flag = r.bool(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.flag = b !== 0;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.flag = r.bool(end);
+          pos = r.pos;
+        }
         break;
       case 96: // color
-        m.color = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.color = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.color = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 106: // text
+        r.pos = pos;
         m.text = r.str(end, 16);
+        pos = r.pos;
         break;
       case 114: // blob
+        r.pos = pos;
         m.blob = r.bytes(end, 16);
+        pos = r.pos;
         break;
       case 121: // dbl
+        r.pos = pos;
         m.dbl = r.f64(end);
+        pos = r.pos;
         break;
       case 133: // flt
+        r.pos = pos;
         m.flt = r.f32(end);
+        pos = r.pos;
         break;
       case 4294967288: // high_field
-        m.highField = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.highField = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.highField = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 16 || tag >>> 3 === 536870911);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -489,133 +579,187 @@ function writeRepeated(m: Repeated, w: pb.Writer): void {
 
 function decodeRepeated(r: pb.Reader, end: number, depth: number, m: Repeated): Repeated {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // i32, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.i32;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.i32(e));
         }
+        pos = r.pos;
         break;
       }
       case 8: // i32, unpacked
         if (m.i32.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.i32.push(r.i32(end));
+        pos = r.pos;
         break;
       case 18: { // u64, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.u64;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.u64(e));
         }
+        pos = r.pos;
         break;
       }
       case 16: // u64, unpacked
         if (m.u64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.u64.push(r.u64(end));
+        pos = r.pos;
         break;
       case 26: { // s64, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.s64;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.s64(e));
         }
+        pos = r.pos;
         break;
       }
       case 24: // s64, unpacked
         if (m.s64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.s64.push(r.s64(end));
+        pos = r.pos;
         break;
       case 34: { // f32, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.f32;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.fx32(e));
         }
+        pos = r.pos;
         break;
       }
       case 37: // f32, unpacked
         if (m.f32.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.f32.push(r.fx32(end));
+        pos = r.pos;
         break;
       case 42: { // sf64, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.sf64;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.sfx64(e));
         }
+        pos = r.pos;
         break;
       }
       case 41: // sf64, unpacked
         if (m.sf64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.sf64.push(r.sfx64(end));
+        pos = r.pos;
         break;
       case 50: { // flags, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.flags;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.bool(e));
         }
+        pos = r.pos;
         break;
       }
       case 48: // flags, unpacked
         if (m.flags.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.flags.push(r.bool(end));
+        pos = r.pos;
         break;
       case 58: { // colors, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.colors;
         while (r.pos < e) {
           if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.i32(e));
         }
+        pos = r.pos;
         break;
       }
       case 56: // colors, unpacked
         if (m.colors.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.colors.push(r.i32(end));
+        pos = r.pos;
         break;
       case 66: { // texts
         if (m.texts.length >= 3) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.texts.push(r.str(end, 8));
+        pos = r.pos;
         break;
       }
       case 74: { // blobs
         if (m.blobs.length >= 3) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.blobs.push(r.bytes(end, 8));
+        pos = r.pos;
         break;
       }
       case 82: { // items
         if (m.items.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         const e = r.len(end);
         m.items.push(decodeScalars(r, e, depth + 1, newScalars()));
+        pos = r.pos;
         break;
       }
       case 90: { // dbls, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.dbls;
         while (r.pos < e) {
           if (a.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.f64(e));
         }
+        pos = r.pos;
         break;
       }
       case 89: // dbls, unpacked
         if (m.dbls.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.dbls.push(r.f64(end));
+        pos = r.pos;
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 11);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -689,27 +833,56 @@ function writeOptionals(m: Optionals, w: pb.Writer): void {
 
 function decodeOptionals(r: pb.Reader, end: number, depth: number, m: Optionals): Optionals {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // maybe_u32
-        m.maybeU32 = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.maybeU32 = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.maybeU32 = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 18: // maybe_text
+        r.pos = pos;
         m.maybeText = r.str(end, 8);
+        pos = r.pos;
         break;
       case 24: // maybe_s64
+        r.pos = pos;
         m.maybeS64 = r.s64(end);
+        pos = r.pos;
         break;
       case 34: { // sub
+        r.pos = pos;
         const e = r.len(end);
         m.sub = decodeScalars(r, e, depth + 1, m.sub ?? newScalars());
+        pos = r.pos;
         break;
       }
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 4);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -818,37 +991,82 @@ function writeChoice(m: Choice, w: pb.Writer): void {
 
 function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choice {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // before
-        m.before = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.before = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.before = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 16: // number
-        m.pick = { case: "number", value: r.u32(end) };
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.pick = { case: "number", value: b };
+          pos++;
+        } else {
+          r.pos = pos;
+          m.pick = { case: "number", value: r.u32(end) };
+          pos = r.pos;
+        }
         break;
       case 26: // word
+        r.pos = pos;
         m.pick = { case: "word", value: r.str(end, 12) };
+        pos = r.pos;
         break;
       case 34: { // nested
+        r.pos = pos;
         const e = r.len(end);
         const prev = m.pick;
         m.pick = { case: "nested", value: decodeScalars(r, e, depth + 1, prev !== undefined && prev.case === "nested" ? prev.value : newScalars()) };
+        pos = r.pos;
         break;
       }
       case 40: // signed
+        r.pos = pos;
         m.pick = { case: "signed", value: r.s64(end) };
+        pos = r.pos;
         break;
       case 50: // raw
+        r.pos = pos;
         m.pick = { case: "raw", value: r.bytes(end, 8) };
+        pos = r.pos;
         break;
       case 56: // after
-        m.after = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.after = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.after = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 7);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -889,16 +1107,39 @@ function writeDepth4(m: Depth4, w: pb.Writer): void {
 
 function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Depth4 {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // leaf
-        m.leaf = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.leaf = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.leaf = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 === 1);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -952,21 +1193,46 @@ function writeDepth3(m: Depth3, w: pb.Writer): void {
 
 function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Depth3 {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // next
+        r.pos = pos;
         const e = r.len(end);
         m.next = decodeDepth4(r, e, depth + 1, m.next ?? newDepth4());
+        pos = r.pos;
         break;
       }
       case 16: // tag
-        m.tag = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.tag = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.tag = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1020,21 +1286,46 @@ function writeDepth2(m: Depth2, w: pb.Writer): void {
 
 function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Depth2 {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // next
+        r.pos = pos;
         const e = r.len(end);
         m.next = decodeDepth3(r, e, depth + 1, m.next ?? newDepth3());
+        pos = r.pos;
         break;
       }
       case 16: // tag
-        m.tag = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.tag = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.tag = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1088,21 +1379,46 @@ function writeDepth1(m: Depth1, w: pb.Writer): void {
 
 function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Depth1 {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // next
+        r.pos = pos;
         const e = r.len(end);
         m.next = decodeDepth2(r, e, depth + 1, m.next ?? newDepth2());
+        pos = r.pos;
         break;
       }
       case 16: // tag
-        m.tag = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.tag = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.tag = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 

@@ -102,6 +102,8 @@ interface ModelHandle {
   // filter ledger
   secure: number;
   simple: number;
+  /** Order of its first lock still held (0 = holds none): LockOwner.since as an ordinal. */
+  since: number;
   // cdrom FILE_OBJECT_CONTEXT
   lowerSecure: number;
 }
@@ -121,6 +123,7 @@ interface ModelDrive {
 export class LedgerModel {
   private readonly drives: ModelDrive[] = [];
   private readonly handles = new Map<number, ModelHandle>();
+  private clock = 0;
 
   constructor(driveCount: number) {
     for (let i = 0; i < driveCount; i++) {
@@ -275,9 +278,15 @@ export class LedgerModel {
     return this.soleSecureOwner(drive) !== h;
   }
 
+  /** Keep `since` in step with the counts: set at the first lock held, cleared when none is left. */
+  private touch(h: ModelHandle): void {
+    if (h.secure + h.simple === 0) h.since = 0;
+    else if (h.since === 0) h.since = ++this.clock;
+  }
+
   open(key: number, drive: number, pid: number, image: string): void {
     this.drive(drive);
-    this.handles.set(key, { key, drive, pid, image, open: true, cleaned: false, secure: 0, simple: 0, lowerSecure: 0 });
+    this.handles.set(key, { key, drive, pid, image, open: true, cleaned: false, secure: 0, simple: 0, since: 0, lowerSecure: 0 });
   }
 
   /** DeviceIoControl on a drive handle through the filter. Returns the NTSTATUS. */
@@ -300,6 +309,7 @@ export class LedgerModel {
       if (isSuccess(st)) {
         h.secure += lock ? 1 : -1;
         d.secureTotal += lock ? 1 : -1;
+        this.touch(h);
       }
       return st;
     }
@@ -311,11 +321,24 @@ export class LedgerModel {
         if (lock) {
           h.simple++;
           d.simpleTotal++;
+          this.touch(h);
         } else if (d.simpleTotal > 0) {
-          // Spec choice: an unlock releases the caller's own attribution when it has one; a
-          // foreign simple unlock (allowed) lowers only the drive total.
+          // An unlock releases the caller's own attribution when it has one. A foreign simple
+          // unlock (allowed: cdrom's count is not per caller) releases the attribution of the
+          // holder whose lock is oldest, so the attributions keep summing to the drive total and
+          // a later leak release at close never unlocks more than is held. (The spec leaves the
+          // victim open; this is the core's choice, checked here.)
           d.simpleTotal--;
-          if (h.simple > 0) h.simple--;
+          let victim: ModelHandle | undefined = h.simple > 0 ? h : undefined;
+          if (!victim) {
+            for (const x of this.handles.values()) {
+              if (x.open && x.drive === h.drive && x.simple > 0 && (!victim || x.since < victim.since)) victim = x;
+            }
+          }
+          if (victim) {
+            victim.simple--;
+            this.touch(victim);
+          }
         }
       }
       return st;
@@ -331,7 +354,9 @@ export class LedgerModel {
       if (input.length >= 56) {
         const op = input[36];
         const b4 = input[40] ?? 0;
-        const ejecting = op === 0x1b && (b4 & 0x02) !== 0;
+        // Issue 3 §2 says "START STOP UNIT with LoEj=1"; LoEj=1 with Start=1 is a load, which
+        // cannot take the medium away, so only LoEj=1 Start=0 (eject) counts (the core agrees).
+        const ejecting = op === 0x1b && (b4 & 0x03) === 0x02;
         const allowing = op === 0x1e && (b4 & 0x01) === 0;
         if ((ejecting || allowing) && this.ejectDenied(d, h.drive, h)) {
           d.denials++;
@@ -352,6 +377,7 @@ export class LedgerModel {
   private filterRelease(d: ModelDrive, h: ModelHandle): void {
     d.secureTotal -= h.secure;
     h.secure = 0;
+    this.touch(h);
   }
 
   cleanup(key: number): void {

@@ -335,94 +335,289 @@ function writeTraceRecord(m: TraceRecord, w: pb.Writer): void {
 
 function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRecord): TraceRecord {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // seq
-        m.seq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.seq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.seq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 16: // kind
-        m.kind = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.kind = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.kind = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 24: // request_id
-        m.requestId = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.requestId = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.requestId = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 32: // timestamp
-        m.timestamp = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.timestamp = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.timestamp = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 40: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 48: // handle_id
-        m.handleId = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.handleId = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.handleId = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 56: // pid
-        m.pid = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.pid = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.pid = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 64: // tid
-        m.tid = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.tid = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.tid = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 72: // requestor_pid
-        m.requestorPid = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.requestorPid = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.requestorPid = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 80: // opener_pid
-        m.openerPid = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.openerPid = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.openerPid = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 90: // opener_image
+        r.pos = pos;
         m.openerImage = r.str(end, 64);
+        pos = r.pos;
         break;
       case 96: // major
-        m.major = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.major = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.major = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 104: // minor
-        m.minor = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.minor = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.minor = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 112: // ioctl_code
-        m.ioctlCode = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.ioctlCode = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.ioctlCode = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 120: // normalized_code
-        m.normalizedCode = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.normalizedCode = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.normalizedCode = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 128: // input_length
-        m.inputLength = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.inputLength = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.inputLength = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 136: // output_length
-        m.outputLength = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.outputLength = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.outputLength = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 146: // input_head
+        r.pos = pos;
         m.inputHead = r.bytes(end, 256);
+        pos = r.pos;
         break;
       case 152: // truncated
-        m.truncated = r.bool(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.truncated = b !== 0;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.truncated = r.bool(end);
+          pos = r.pos;
+        }
         break;
       case 160: // status
-        m.status = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.status = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.status = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 168: // information
-        m.information = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.information = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.information = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 176: // duration
-        m.duration = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.duration = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.duration = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 184: // decision
-        m.decision = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.decision = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.decision = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 192: // reason
-        m.reason = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.reason = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.reason = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 200: // secure_total
-        m.secureTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.secureTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.secureTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 208: // simple_total
-        m.simpleTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.simpleTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.simpleTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 216: // count_released
-        m.countReleased = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.countReleased = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.countReleased = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 27);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -476,19 +671,44 @@ function writeInfoRequest(m: InfoRequest, w: pb.Writer): void {
 
 function decodeInfoRequest(r: pb.Reader, end: number, depth: number, m: InfoRequest): InfoRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // client_protocol_version
-        m.clientProtocolVersion = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.clientProtocolVersion = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.clientProtocolVersion = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 18: // client_name
+        r.pos = pos;
         m.clientName = r.str(end, 64);
+        pos = r.pos;
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -654,61 +874,184 @@ function writeInfoReply(m: InfoReply, w: pb.Writer): void {
 
 function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply): InfoReply {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // protocol_version
-        m.protocolVersion = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.protocolVersion = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.protocolVersion = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 16: // compatible
-        m.compatible = r.bool(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.compatible = b !== 0;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.compatible = r.bool(end);
+          pos = r.pos;
+        }
         break;
       case 26: // driver_version
+        r.pos = pos;
         m.driverVersion = r.str(end, 32);
+        pos = r.pos;
         break;
       case 32: // host
-        m.host = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.host = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.host = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 40: // wall_clock_anchor
-        m.wallClockAnchor = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.wallClockAnchor = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.wallClockAnchor = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 48: // monotonic_anchor
-        m.monotonicAnchor = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.monotonicAnchor = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.monotonicAnchor = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 56: // drive_count
-        m.driveCount = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveCount = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveCount = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 64: // ring_capacity
-        m.ringCapacity = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.ringCapacity = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.ringCapacity = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 72: // ring_bytes
-        m.ringBytes = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.ringBytes = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.ringBytes = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 80: // max_capture_bytes
-        m.maxCaptureBytes = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.maxCaptureBytes = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.maxCaptureBytes = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 88: // records_written
-        m.recordsWritten = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.recordsWritten = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.recordsWritten = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 96: // records_overwritten
-        m.recordsOverwritten = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.recordsOverwritten = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.recordsOverwritten = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 104: // requests_seen
-        m.requestsSeen = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.requestsSeen = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.requestsSeen = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 112: // requests_denied
-        m.requestsDenied = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.requestsDenied = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.requestsDenied = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 120: // oldest_seq
-        m.oldestSeq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.oldestSeq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.oldestSeq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 128: // newest_seq
-        m.newestSeq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.newestSeq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.newestSeq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 16);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -802,34 +1145,94 @@ function writeDriveInfo(m: DriveInfo, w: pb.Writer): void {
 
 function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo): DriveInfo {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 18: // name
+        r.pos = pos;
         m.name = r.str(end, 64);
+        pos = r.pos;
         break;
       case 24: // policy
-        m.policy = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.policy = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.policy = r.i32(end);
+          pos = r.pos;
+        }
         break;
       case 32: // open_handles
-        m.openHandles = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.openHandles = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.openHandles = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 40: // secure_total
-        m.secureTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.secureTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.secureTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 48: // simple_total
-        m.simpleTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.simpleTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.simpleTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 56: // exclusive_owner
-        m.exclusiveOwner = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.exclusiveOwner = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.exclusiveOwner = r.u64(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 7);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -864,10 +1267,28 @@ function writeDrivesRequest(m: DrivesRequest, w: pb.Writer): void {
 
 function decodeDrivesRequest(r: pb.Reader, end: number, depth: number, m: DrivesRequest): DrivesRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    r.skip(tag, end, false);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
+    {
+        r.pos = pos;
+        r.skip(tag, end, false);
+        pos = r.pos;
+    }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -920,19 +1341,37 @@ function writeDrivesReply(m: DrivesReply, w: pb.Writer): void {
 
 function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesReply): DrivesReply {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // drives
         if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         const e = r.len(end);
         m.drives.push(decodeDriveInfo(r, e, depth + 1, newDriveInfo()));
+        pos = r.pos;
         break;
       }
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 === 1);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1034,37 +1473,104 @@ function writeLockOwner(m: LockOwner, w: pb.Writer): void {
 
 function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner): LockOwner {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // handle_id
-        m.handleId = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.handleId = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.handleId = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 16: // pid
-        m.pid = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.pid = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.pid = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 26: // image_name
+        r.pos = pos;
         m.imageName = r.str(end, 64);
+        pos = r.pos;
         break;
       case 32: // secure_count
-        m.secureCount = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.secureCount = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.secureCount = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 40: // simple_count
-        m.simpleCount = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.simpleCount = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.simpleCount = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 48: // mcn_count
-        m.mcnCount = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.mcnCount = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.mcnCount = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 56: // since
-        m.since = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.since = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.since = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 64: // exclusive
-        m.exclusive = r.bool(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.exclusive = b !== 0;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.exclusive = r.bool(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 8);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1173,40 +1679,107 @@ function writeDriveLedger(m: DriveLedger, w: pb.Writer): void {
 
 function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLedger): DriveLedger {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 16: // secure_total
-        m.secureTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.secureTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.secureTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 24: // simple_total
-        m.simpleTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.simpleTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.simpleTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 32: // mcn_total
-        m.mcnTotal = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.mcnTotal = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.mcnTotal = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 40: // foreign_unlocks
-        m.foreignUnlocks = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.foreignUnlocks = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.foreignUnlocks = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 48: // denials
-        m.denials = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.denials = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.denials = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 58: { // owners
         if (m.owners.length >= 64) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         const e = r.len(end);
         m.owners.push(decodeLockOwner(r, e, depth + 1, newLockOwner()));
+        pos = r.pos;
         break;
       }
       case 64: // owners_truncated
-        m.ownersTruncated = r.bool(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.ownersTruncated = b !== 0;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.ownersTruncated = r.bool(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 8);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1246,16 +1819,39 @@ function writeLedgerRequest(m: LedgerRequest, w: pb.Writer): void {
 
 function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: LedgerRequest): LedgerRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 === 1);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1324,25 +1920,57 @@ function writeLedgerSnapshot(m: LedgerSnapshot, w: pb.Writer): void {
 
 function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: LedgerSnapshot): LedgerSnapshot {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // taken_at
-        m.takenAt = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.takenAt = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.takenAt = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 16: // seq
-        m.seq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.seq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.seq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 26: { // drives
         if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         const e = r.len(end);
         m.drives.push(decodeDriveLedger(r, e, depth + 1, newDriveLedger()));
+        pos = r.pos;
         break;
       }
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 3);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1390,19 +2018,49 @@ function writeDrivePolicy(m: DrivePolicy, w: pb.Writer): void {
 
 function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePolicy): DrivePolicy {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 16: // policy
-        m.policy = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.policy = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.policy = r.i32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1442,16 +2100,39 @@ function writePolicyRequest(m: PolicyRequest, w: pb.Writer): void {
 
 function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: PolicyRequest): PolicyRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 === 1);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1499,19 +2180,49 @@ function writeSetPolicyRequest(m: SetPolicyRequest, w: pb.Writer): void {
 
 function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: SetPolicyRequest): SetPolicyRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // drive_id
-        m.driveId = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.driveId = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.driveId = r.u32(end);
+          pos = r.pos;
+        }
         break;
       case 16: // policy
-        m.policy = r.i32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.policy = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.policy = r.i32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1564,19 +2275,37 @@ function writePolicyReply(m: PolicyReply, w: pb.Writer): void {
 
 function decodePolicyReply(r: pb.Reader, end: number, depth: number, m: PolicyReply): PolicyReply {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // drives
         if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         const e = r.len(end);
         m.drives.push(decodeDrivePolicy(r, e, depth + 1, newDrivePolicy()));
+        pos = r.pos;
         break;
       }
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 === 1);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1678,55 +2407,90 @@ function writeTraceConfig(m: TraceConfig, w: pb.Writer): void {
 
 function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceConfig): TraceConfig {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // majors, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.majors;
         while (r.pos < e) {
           if (a.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.u32(e));
         }
+        pos = r.pos;
         break;
       }
       case 8: // majors, unpacked
         if (m.majors.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.majors.push(r.u32(end));
+        pos = r.pos;
         break;
       case 18: { // ioctl_codes, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.ioctlCodes;
         while (r.pos < e) {
           if (a.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.u32(e));
         }
+        pos = r.pos;
         break;
       }
       case 16: // ioctl_codes, unpacked
         if (m.ioctlCodes.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.ioctlCodes.push(r.u32(end));
+        pos = r.pos;
         break;
       case 26: { // drive_ids, packed
+        r.pos = pos;
         const e = r.len(end);
         const a = m.driveIds;
         while (r.pos < e) {
           if (a.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
           a.push(r.u32(e));
         }
+        pos = r.pos;
         break;
       }
       case 24: // drive_ids, unpacked
         if (m.driveIds.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         m.driveIds.push(r.u32(end));
+        pos = r.pos;
         break;
       case 32: // capture_bytes
-        m.captureBytes = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.captureBytes = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.captureBytes = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 4);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1761,10 +2525,28 @@ function writeTraceConfigRequest(m: TraceConfigRequest, w: pb.Writer): void {
 
 function decodeTraceConfigRequest(r: pb.Reader, end: number, depth: number, m: TraceConfigRequest): TraceConfigRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    r.skip(tag, end, false);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
+    {
+        r.pos = pos;
+        r.skip(tag, end, false);
+        pos = r.pos;
+    }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1812,19 +2594,49 @@ function writeTraceReadRequest(m: TraceReadRequest, w: pb.Writer): void {
 
 function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: TraceReadRequest): TraceReadRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // after_seq
-        m.afterSeq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.afterSeq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.afterSeq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 16: // max_records
-        m.maxRecords = r.u32(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.maxRecords = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.maxRecords = r.u32(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 2);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1909,31 +2721,77 @@ function writeTraceBatch(m: TraceBatch, w: pb.Writer): void {
 
 function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatch): TraceBatch {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 10: { // records
         if (m.records.length >= 256) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
         const e = r.len(end);
         m.records.push(decodeTraceRecord(r, e, depth + 1, newTraceRecord()));
+        pos = r.pos;
         break;
       }
       case 16: // dropped
-        m.dropped = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.dropped = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.dropped = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 24: // next_cursor
-        m.nextCursor = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.nextCursor = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.nextCursor = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 32: // oldest_seq
-        m.oldestSeq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.oldestSeq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.oldestSeq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       case 40: // newest_seq
-        m.newestSeq = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.newestSeq = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.newestSeq = r.u64(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 <= 5);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -1968,10 +2826,28 @@ function writeClearTraceRequest(m: ClearTraceRequest, w: pb.Writer): void {
 
 function decodeClearTraceRequest(r: pb.Reader, end: number, depth: number, m: ClearTraceRequest): ClearTraceRequest {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    r.skip(tag, end, false);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
+    {
+        r.pos = pos;
+        r.skip(tag, end, false);
+        pos = r.pos;
+    }
   }
+  r.pos = pos;
   return m;
 }
 
@@ -2011,16 +2887,39 @@ function writeClearTraceReply(m: ClearTraceReply, w: pb.Writer): void {
 
 function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: ClearTraceReply): ClearTraceReply {
   if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
-  while (r.pos < end) {
-    const tag = r.tag(end);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
     switch (tag) {
       case 8: // cleared_through
-        m.clearedThrough = r.u64(end);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.clearedThrough = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          r.pos = pos;
+          m.clearedThrough = r.u64(end);
+          pos = r.pos;
+        }
         break;
       default:
+        r.pos = pos;
         r.skip(tag, end, tag >>> 3 === 1);
+        pos = r.pos;
     }
   }
+  r.pos = pos;
   return m;
 }
 
