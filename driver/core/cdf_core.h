@@ -35,7 +35,9 @@ typedef struct cdf_config {
 /* Fill *cfg with the defaults above. */
 void cdf_config_default(cdf_config *cfg);
 
-/* Reserve every byte the core will ever use. PASSIVE_LEVEL.
+/* Reserve every byte the core will ever use. PASSIVE_LEVEL. cfg NULL = defaults.
+ * Ranges: max_drives 1..16, max_handles 1..65536, ring_bytes 8192..268435456 (the ring holds
+ * ring_bytes / sizeof(cdf_slot) = 440-byte records), host_kind 0..3, driver_version <= 32 bytes.
  * Returns STATUS_SUCCESS, STATUS_INVALID_PARAMETER (a config value out of range) or
  * STATUS_INSUFFICIENT_RESOURCES. */
 uint32_t cdf_core_create(const cdf_config *cfg, cdf_core **out);
@@ -48,7 +50,11 @@ uint32_t cdf_core_add_drive(cdf_core *core, const char *name, uint32_t *drive_id
 void cdf_core_remove_drive(cdf_core *core, uint32_t drive_id);
 
 /* Called (outside every core lock, at IRQL <= DISPATCH_LEVEL) after records were appended, so a
- * host can complete parked WaitTrace requests. NULL disables. */
+ * host can complete parked WaitTrace requests. NULL disables.
+ * Edge-triggered: a WaitTrace that returns STATUS_PENDING arms it; the next append fires it once
+ * and disarms it. On the callback the host retries every parked WaitTrace (each one still
+ * pending re-arms it). Park the request and handle the callback under one host lock, or retry
+ * once after parking, so that a record appended in between is not missed. */
 typedef void cdf_notify_fn(void *context);
 void cdf_core_set_notify(cdf_core *core, cdf_notify_fn *fn, void *context);
 
@@ -99,7 +105,16 @@ typedef struct cdf_verdict {
 } cdf_verdict;
 
 /* Decide what to do with a request reaching drive_id. Never fails: an unknown drive gives
- * CDF_ACTION_FORWARD. Writes the dispatch record (and any decision/auto-release records). */
+ * CDF_ACTION_FORWARD. Writes the dispatch record (and any decision/auto-release records).
+ * rq->input: the METHOD_BUFFERED/DIRECT SystemBuffer only (never a METHOD_NEITHER user pointer).
+ * CDF_ACTION_COMPLETE statuses (docs/core.md has the full table): STATUS_INFO_LENGTH_MISMATCH
+ * (media-lock IOCTL with less than 1 byte of input), STATUS_INVALID_HANDLE (secure request
+ * without a file object), STATUS_INVALID_DEVICE_STATE (enforce: foreign secure unlock),
+ * STATUS_DEVICE_BUSY (enforce: eject or pass-through eject/allow under another owner's secure
+ * lock), STATUS_INSUFFICIENT_RESOURCES (enforce: secure lock from a handle the full handle table
+ * could not track). verdict.simple_unlocks (IRP_MJ_CLOSE under enforce): the host sends that
+ * many IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below itself, without passing them through
+ * cdf_core_dispatch (the ledger already released them). */
 void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq, cdf_verdict *v);
 
 /* Report the final status and Information of a CDF_ACTION_FORWARD_TRACK request (or of a
@@ -124,6 +139,11 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
 uint32_t cdf_control_dispatch(cdf_core *core, uint32_t ioctl_code, uint32_t granted_access,
                               const uint8_t *in, uint32_t in_len,
                               uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* cdrom.sys NormalizeIoctl: CDROM/DISK/DVD/TAPE/SCSI-base codes with function 0x200..0x300 are
+ * rebased onto IOCTL_STORAGE_BASE (e.g. 0x24804 -> 0x2D4804); other codes are returned as is.
+ * (Addition: for hosts and tests that name codes the way the core sees them.) */
+uint32_t cdf_normalize_ioctl(uint32_t code);
 
 /* Self-check for tests and stress runs: every drive's totals equal the sums over its handles,
  * no count wrapped, ring cursors consistent. Returns 0 when consistent, else a nonzero code. */

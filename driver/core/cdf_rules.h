@@ -8,12 +8,8 @@
 
 #include <stdint.h>
 
-/* cdrom.sys NormalizeIoctl (storage/class/cdrom/src/ioctl.c): a code whose device type is
- * IOCTL_SCSI_BASE, IOCTL_DISK_BASE, IOCTL_TAPE_BASE, IOCTL_DVD_BASE or IOCTL_CDROM_BASE and whose
- * function is 0x200..0x300 is rebased onto IOCTL_STORAGE_BASE (access, function and method
- * kept), so IOCTL_CDROM_MEDIA_REMOVAL (0x24804) behaves as IOCTL_STORAGE_MEDIA_REMOVAL
- * (0x2D4804). Every other code is returned unchanged. */
-uint32_t cdf_normalize_ioctl(uint32_t code);
+/* cdf_normalize_ioctl (cdrom.sys NormalizeIoctl) is declared in cdf_core.h. */
+#include "cdf_core.h"
 
 /* Ledger operation a request carries to its completion (cdf_verdict.op bits 0-7). */
 enum cdf_op {

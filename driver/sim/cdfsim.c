@@ -52,6 +52,10 @@
  * (proto/cdfilter/control.proto; the generated cdfilter_ioctl.h has the same value). */
 #define SIM_IOCTL_WAIT_TRACE 0x8CDF6020u
 
+/* Per-thread SystemBuffer for large METHOD_BUFFERED requests (kept for the thread's life). */
+static _Thread_local uint8_t *tls_sysbuf;
+static _Thread_local uint32_t tls_sysbuf_size;
+
 typedef struct sim_handle {
     uint8_t in_use;
     uint8_t cleaned;          /* IRP_MJ_CLEANUP done: blocked and later waits are cancelled */
@@ -437,17 +441,25 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     if (!access_allowed(code, h.access)) {
         return SIM_STATUS_ACCESS_DENIED;
     }
-    /* METHOD_BUFFERED: one SystemBuffer of max(in, out) bytes holds the input and then the output. */
+    /* METHOD_BUFFERED: one SystemBuffer of max(in, out) bytes holds the input and then the output.
+     * Large ones come from a per-thread cache (trace drains ask for ~100 KiB per call). */
     if (size > SIM_STACK_SYSBUF) {
-        sysbuf = (uint8_t *)malloc(size);
-        if (sysbuf == NULL) {
-            return SIM_STATUS_INSUFFICIENT_RESOURCES;
+        if (size > tls_sysbuf_size) {
+            uint8_t *grown = (uint8_t *)realloc(tls_sysbuf, size);
+            if (grown == NULL) {
+                return SIM_STATUS_INSUFFICIENT_RESOURCES;
+            }
+            tls_sysbuf = grown;
+            tls_sysbuf_size = size;
         }
+        sysbuf = tls_sysbuf;
     }
     if (in_len != 0) {
         memcpy(sysbuf, in, in_len);
     }
-    if (size > in_len) {
+    /* Zero only what a small reply can occupy: the lower device and the core write what they
+     * return, and only Information bytes are copied back. */
+    if (size > in_len && size <= SIM_STACK_SYSBUF) {
         memset(sysbuf + in_len, 0, size - in_len);
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
@@ -466,9 +478,6 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     }
     if (returned != NULL) {
         *returned = info;
-    }
-    if (sysbuf != stackbuf) {
-        free(sysbuf);
     }
     return st;
 }

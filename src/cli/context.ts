@@ -38,6 +38,8 @@ export function makeOutput(g: GlobalOptions): Output {
 }
 
 export interface ConnectNeeds {
+  /** Do not print the transport note (the command shows it itself). */
+  silent?: boolean;
   /** The command plays simulated processes (scenario, burst, audit, demo). */
   simulator?: boolean;
   /** Drives the simulator must have at least (a scenario's `drives`). */
@@ -61,8 +63,14 @@ export async function connect(g: GlobalOptions, out: Output, needs: ConnectNeeds
   } catch (e) {
     throw connectError(e);
   }
-  out.note(`transport: ${client.transportKind} (${client.transportReason})`);
+  if (!needs.silent) out.note(`transport: ${transportText(client, needs)}`);
   return client;
+}
+
+/** "simulator (embedded: ...)": which transport and why. */
+export function transportText(client: FilterClient, needs: ConnectNeeds = {}): string {
+  if (needs.simulator && client.transportKind === "simulator") return "simulator (embedded: this command plays simulated processes)";
+  return `${client.transportKind} (${client.transportReason})`;
 }
 
 function connectError(e: unknown): unknown {

@@ -42,7 +42,7 @@ export type Align = "left" | "right" | "center";
 export function renderTable(head: string[], rows: string[][], c: Colors, aligns?: Align[]): string {
   const table = new Table({
     head: head.map((h) => c.bold(h)),
-    colAligns: aligns,
+    colAligns: aligns ?? head.map(() => "left" as const),
     chars: {
       top: "", "top-mid": "", "top-left": "", "top-right": "",
       bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",

@@ -339,7 +339,7 @@ export class HumanFormatter {
     const seq = c.dim(String(r.seq).padStart(6));
     const t = c.dim(`+${formatSeconds(r.timestamp - this.base)}`);
     const who = `${r.openerImage || (r.kind === RecordKind.RECORD_KIND_DISPATCH && r.major === 0 ? "(create)" : "?")}:${r.pid}`;
-    const drive = `d${r.driveId}`;
+    const drive = r.handleId ? `d${r.driveId} h${String(r.handleId).padEnd(2)}` : `d${r.driveId}    `;
     let what: string;
     let tail = "";
     switch (r.kind) {

@@ -182,7 +182,11 @@ export class SimLibrary {
     return p as SimPointer;
   }
 
-  /** cdfsim_destroy. Every later call with `sim` throws. */
+  /**
+   * cdfsim_destroy. Every later call with `sim` throws. Cancel or close handles with pending
+   * `ioctlAsync` calls (WaitTrace) and await them first: destroying under a blocked call is a
+   * use-after-free in C.
+   */
   destroy(sim: SimPointer): void {
     this.call("destroy", this.live(sim));
     this.destroyed.add(sim);

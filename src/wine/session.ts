@@ -15,12 +15,13 @@
  * Prerequisites come from scripts/wine/setup.sh; a missing one is a WineUnavailableError (never a
  * silent skip).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ActorEvent, type Command, decodeValue, encodeValue, lineSplitter, type RemoteError, type Reply } from "./protocol.ts";
+import { ActorChannel, WineActor } from "./actors.ts";
+
+export { ActorCommandError, WineActor } from "./actors.ts";
 
 /** Repository root (this file is src/wine/session.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -42,14 +43,6 @@ export class WineUnavailableError extends Error {
   constructor(message: string, readonly hint?: string) {
     super(hint ? `${message} (${hint})` : message);
     this.name = "WineUnavailableError";
-  }
-}
-
-/** A command an actor failed: the client's typed error, flattened. */
-export class ActorCommandError extends Error {
-  constructor(readonly actor: string, readonly op: string, readonly remote: RemoteError) {
-    super(`${actor}: ${op} failed: ${remote.name}: ${remote.message}`);
-    this.name = "ActorCommandError";
   }
 }
 
@@ -96,122 +89,14 @@ export interface WineSessionOptions {
   keepPrefix?: boolean;
 }
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  op: string;
-}
-
-/** One Windows process (node.exe under Wine) running actor.mjs. */
-export class WineActor {
-  /** The Windows pid Wine gave the process (process.pid inside it). */
-  pid = 0;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private readonly listeners = new Set<(e: ActorEvent) => void>();
-  private socket: net.Socket | undefined;
-  private exitCode: number | null | undefined;
-  /** Resolves when the Unix process of the actor has exited. */
-  readonly exited: Promise<number | null>;
-
-  constructor(readonly name: string, readonly logFile: string, private readonly child: ChildProcess, private readonly session: WineSession) {
-    this.exited = new Promise((res) => {
-      child.on("exit", (code) => {
-        this.exitCode = code;
-        this.failAll(new Error(`${name}: the process exited (${code})`));
-        res(code);
-      });
-    });
-  }
-
-  /** @internal The orchestrator accepted this actor's connection. */
-  attach(socket: net.Socket, hello: ActorEvent & { event: "hello" }, rest: (handler: (line: string) => void) => void): void {
-    this.socket = socket;
-    this.pid = hello.pid;
-    rest((line) => this.onLine(line));
-    socket.on("close", () => this.failAll(new Error(`${this.name}: connection closed`)));
-  }
-
-  private onLine(line: string): void {
-    const msg = decodeValue(line) as Reply | ActorEvent;
-    if ("event" in msg) {
-      for (const l of this.listeners) l(msg);
-      return;
-    }
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.value);
-    else p.reject(new ActorCommandError(this.name, p.op, msg.error));
-  }
-
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-
-  /** Send a command; resolves with its value or rejects with ActorCommandError. */
-  call<T = unknown>(cmd: Command, timeoutMs = 60_000): Promise<T> {
-    const socket = this.socket;
-    if (!socket || this.exitCode !== undefined) return Promise.reject(new Error(`${this.name}: not running`));
-    const id = this.nextId++;
-    return new Promise<T>((res, rej) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        rej(new Error(`${this.name}: ${cmd.op} timed out after ${timeoutMs} ms (log: ${this.logFile})`));
-      }, timeoutMs);
-      this.pending.set(id, {
-        op: cmd.op,
-        resolve: (v) => { clearTimeout(timer); res(v as T); },
-        reject: (e) => { clearTimeout(timer); rej(e); },
-      });
-      socket.write(encodeValue({ id, cmd }) + "\n");
-    });
-  }
-
-  /** Subscribe to the actor's events (trace items); returns the unsubscribe function. */
-  on(listener: (e: ActorEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Whether the process has exited. */
-  get running(): boolean {
-    return this.exitCode === undefined;
-  }
-
-  /**
-   * TerminateProcess from another Windows process: `wine taskkill /F /PID <pid>`. Wine then
-   * closes the process's handles: the driver gets IRP_MJ_CLOSE for each (no IRP_MJ_CLEANUP).
-   * Resolves once the process is gone.
-   */
-  async kill(): Promise<void> {
-    if (!this.running) return;
-    await this.session.wineCommand(`taskkill-${this.name}`, ["taskkill", "/F", "/PID", String(this.pid)]);
-    await this.exited;
-  }
-
-  /** @internal Last resort at session stop. */
-  forceKill(): void {
-    if (this.running) this.child.kill("SIGKILL");
-  }
-
-  /** The actor's log (its stdout and stderr). */
-  log(): string {
-    return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8") : "";
-  }
-}
-
 export class WineSession {
   readonly runId: string;
   readonly prefix: string;
   readonly logDir: string;
   private readonly env: NodeJS.ProcessEnv;
   private readonly log: (line: string) => void;
-  private server: net.Server | undefined;
-  private port = 0;
+  private readonly channel = new ActorChannel();
   private readonly actors = new Map<string, WineActor>();
-  private readonly waiting = new Map<string, (socket: net.Socket, hello: ActorEvent & { event: "hello" }, rest: (h: (line: string) => void) => void) => void>();
   private stopped = false;
   /** Milliseconds each start phase took (boot, driver). */
   readonly timings: Record<string, number> = {};
@@ -274,7 +159,22 @@ export class WineSession {
     }
   }
 
+  /**
+   * Remove what earlier runs left: log directories beyond the newest few, and prefixes older than
+   * an hour (a run that was killed before stop(); a live run is never that old).
+   */
+  private prune(): void {
+    if (!existsSync(WINE_BUILD)) return;
+    const entries = readdirSync(WINE_BUILD).map((name) => ({ name, path: join(WINE_BUILD, name), mtime: statSync(join(WINE_BUILD, name)).mtimeMs }));
+    const logs = entries.filter((e) => e.name.startsWith("logs-")).sort((x, y) => y.mtime - x.mtime);
+    for (const e of logs.slice(4)) rmSync(e.path, { recursive: true, force: true });
+    for (const e of entries.filter((x) => x.name.startsWith("prefix-") && Date.now() - x.mtime > 3_600_000)) {
+      rmSync(e.path, { recursive: true, force: true });
+    }
+  }
+
   private async boot(): Promise<void> {
+    this.prune();
     let t = Date.now();
     // Create the prefix first (wine refuses to initialise a directory that already exists), then
     // restart its server as a persistent one and boot again.
@@ -301,37 +201,7 @@ export class WineSession {
     this.timings.driverMs = Date.now() - t;
     this.log(`wine: driver ${WINE_DRIVER_FILE} started in ${this.timings.driverMs} ms`);
 
-    this.server = net.createServer((socket) => this.accept(socket));
-    await new Promise<void>((res, rej) => {
-      this.server!.once("error", rej);
-      this.server!.listen(0, "127.0.0.1", () => res());
-    });
-    this.port = (this.server.address() as net.AddressInfo).port;
-  }
-
-  private accept(socket: net.Socket): void {
-    let handler: ((line: string) => void) | undefined;
-    let hello = true;
-    socket.on("data", lineSplitter((line) => {
-      if (!hello) {
-        handler?.(line);
-        return;
-      }
-      hello = false;
-      const msg = decodeValue(line) as ActorEvent;
-      if (msg.event !== "hello") {
-        socket.destroy();
-        return;
-      }
-      const attach = this.waiting.get(msg.name);
-      if (!attach) {
-        socket.destroy();
-        return;
-      }
-      this.waiting.delete(msg.name);
-      attach(socket, msg, (h) => { handler = h; });
-    }));
-    socket.on("error", () => undefined);
+    await this.channel.listen();
   }
 
   /**
@@ -346,38 +216,31 @@ export class WineSession {
     const fd = openSync(logFile, "w");
     const t = Date.now();
     // Relative Windows path to the bundle: the wine process runs in the repository root (Z:).
-    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, "build\\wine\\actor.mjs", String(this.port), name], {
+    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, "build\\wine\\actor.mjs", String(this.channel.port), name], {
       env: this.env,
       cwd: REPO_ROOT,
       stdio: ["ignore", fd, fd],
     });
     closeSync(fd);
-    const actor = new WineActor(name, logFile, child, this);
+    const actor = new WineActor(name, logFile, child, (x) => this.taskkill(x));
     this.actors.set(name, actor);
-    await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(name);
-        rej(new WineUnavailableError(`actor ${name} did not connect in ${timeoutMs} ms; its log:\n${actor.log().slice(-2000)}`));
-      }, timeoutMs);
-      void actor.exited.then((code) => {
-        clearTimeout(timer);
-        if (this.waiting.delete(name)) rej(new WineUnavailableError(`actor ${name} exited (${code}) before connecting; its log:\n${actor.log().slice(-2000)}`));
-      });
-      this.waiting.set(name, (socket, hello, rest) => {
-        clearTimeout(timer);
-        actor.attach(socket, hello, rest);
-        res();
-      });
+    await this.channel.connect(actor, timeoutMs).catch((e: Error) => {
+      throw new WineUnavailableError(e.message);
     });
     this.log(`wine: ${name} is Windows pid ${actor.pid} (started in ${Date.now() - t} ms)`);
     return actor;
+  }
+
+  /** TerminateProcess from another Windows process: `wine taskkill /F /PID <pid>`. */
+  private async taskkill(actor: WineActor): Promise<void> {
+    await this.wineCommand(`taskkill-${actor.name}`, ["taskkill", "/F", "/PID", String(actor.pid)]);
   }
 
   /** End every actor, stop the wineserver, delete the prefix. Idempotent; never throws. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.server?.close();
+    this.channel.close();
     for (const a of this.actors.values()) a.forceKill();
     await Promise.all([...this.actors.values()].map((a) => Promise.race([a.exited, new Promise((r) => setTimeout(r, 5000))])));
     if (existsSync(this.prefix)) {

@@ -139,7 +139,6 @@ static void test_normalize_and_scsi(void)
 {
     uint8_t spt[CDF_SPT64_SIZE];
     uint32_t n;
-    extern uint32_t cdf_normalize_ioctl(uint32_t code);
     CHECK_EQ(cdf_normalize_ioctl(CDF_IOCTL_CDROM_MEDIA_REMOVAL), CDF_IOCTL_STORAGE_MEDIA_REMOVAL);
     CHECK_EQ(cdf_normalize_ioctl(CDF_IOCTL_DISK_EJECT_MEDIA), CDF_IOCTL_STORAGE_EJECT_MEDIA);
     CHECK_EQ(cdf_normalize_ioctl(0x00334808u), CDF_IOCTL_STORAGE_EJECT_MEDIA);           /* DVD base */

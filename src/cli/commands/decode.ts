@@ -54,7 +54,7 @@ export function registerDecode(program: Command, globals: () => GlobalOptions): 
         decoded.map((d) => [
           d.hex,
           d.entry ? c.bold(d.entry.name) : c.dim("(not in the catalog)"),
-          `${d.deviceTypeName} (0x${d.deviceType.toString(16).toUpperCase()})`,
+          d.deviceTypeName.startsWith("FILE_DEVICE_") ? `${d.deviceTypeName} (0x${d.deviceType.toString(16).toUpperCase()})` : d.deviceTypeName,
           `0x${d.function.toString(16).toUpperCase().padStart(3, "0")}${d.customFunction ? " (vendor)" : ""}`,
           d.methodName,
           d.accessName,

@@ -1,0 +1,157 @@
+/**
+ * `trace`: the live request trace, human lines or JSON Lines (--json), filtered client-side by
+ * drive, pid, IRP major function and IOCTL; drops appear in the stream.
+ *
+ * With the real driver it follows until Ctrl-C (or --limit). With the embedded simulator the
+ * activity comes from --scenario/--burst, played while tracing; the trace ends once every record
+ * of that activity is printed (--follow keeps waiting).
+ */
+import type { Command } from "commander";
+import { type FilterClient, OperationAbortedError, type TraceEvent } from "../../client/index.ts";
+import { ExitCode, usageError } from "../errors.ts";
+import { type ActivityOptions, type GlobalOptions, connect, hasActivity, loadScenario, makeOutput, parseCount, playActivity } from "../context.ts";
+import type { Output } from "../output.ts";
+import { HumanFormatter, type TraceFilter, eventJsonLine, filterIsEmpty, matchesFilter, parseFilter } from "../records.ts";
+import type { Scenario } from "../scenario.ts";
+import { activityFrom, addActivityOptions } from "./status.ts";
+
+interface TraceOpts {
+  drive?: string[];
+  pid?: string[];
+  major?: string[];
+  ioctl?: string[];
+  from?: string;
+  limit?: string;
+  completed?: boolean;
+  follow?: boolean;
+  pace: boolean;
+  scenario?: string;
+  burst?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerTrace(program: Command, globals: () => GlobalOptions): void {
+  addActivityOptions(
+    program
+      .command("trace")
+      .description("stream the request trace live (JSON Lines with --json); drops are shown in the stream")
+      .option("--drive <id>", "only these drives (repeatable, or comma-separated)", collect)
+      .option("--pid <pid>", "only requests sent by, or on handles opened by, these processes", collect)
+      .option("--major <name>", "only these IRP major functions: DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE, ... or 0..27", collect)
+      .option("--ioctl <code>", "only these IOCTLs (name or code, as sent or normalized)", collect)
+      .option("--from <seq>", "start at this sequence number (default: the oldest record in the ring)")
+      .option("--limit <n>", "stop after printing N records")
+      .option("--completed", "one line per request (its completion) plus the filter's own releases")
+      .option("--follow", "simulator: keep waiting after the played activity (until Ctrl-C)")
+      .option("--no-pace", "simulator: send the burst as fast as possible, letting the ring overflow (shows drops)"),
+  ).action(async (o: TraceOpts) => {
+    const g = globals();
+    const out = makeOutput(g);
+    const filter = parseFilter(o);
+    const activity: ActivityOptions = { ...activityFrom(o), pace: o.pace };
+    const from = o.from === undefined ? undefined : parseSeq(o.from);
+    const limit = o.limit === undefined ? undefined : parseCount(o.limit, "--limit");
+    const scenario = activity.scenario ? loadScenario(activity.scenario) : undefined;
+    const client = await connect(g, out, { simulator: hasActivity(activity), drives: scenario?.drives });
+    try {
+      if (client.transportKind === "simulator" && !hasActivity(activity)) {
+        throw usageError("the embedded simulator has no activity of its own: nothing would ever be traced",
+          "add --scenario scenarios/demo.yaml or --burst 10000 (or run `npm start` for the demo)");
+      }
+      process.exitCode = await streamTrace(client, out, { filter, from, limit, completed: o.completed === true, follow: o.follow === true, activity, scenario });
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+function parseSeq(s: string): bigint {
+  if (!/^\d{1,20}$/.test(s.trim())) throw usageError(`--from expects a sequence number, got "${s}"`);
+  const v = BigInt(s.trim());
+  if (v > 0xffff_ffff_ffff_ffffn) throw usageError(`--from ${s} is past 2^64-1`);
+  return v;
+}
+
+export interface StreamOptions {
+  filter: TraceFilter;
+  from?: bigint;
+  limit?: number;
+  completed: boolean;
+  follow: boolean;
+  activity: ActivityOptions;
+  scenario?: Scenario;
+  /** Called for every event that passes the filter (export --live collects them). */
+  onEvent?: (ev: TraceEvent) => void;
+  /** Do not print (export). */
+  silent?: boolean;
+}
+
+/** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
+export async function streamTrace(client: FilterClient, out: Output, o: StreamOptions): Promise<number> {
+  const ctl = new AbortController();
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    ctl.abort();
+  };
+  process.once("SIGINT", onSigint);
+  // --from N includes record N: the client's cursor is "after".
+  const stream = client.trace({ from: o.from === undefined ? undefined : o.from > 0n ? o.from - 1n : 0n, signal: ctl.signal, highWaterMark: 8192 });
+  const human = out.json ? undefined : new HumanFormatter(out.c, o.completed);
+  let lastSeq = o.from ?? 0n;
+  let endSeq: bigint | undefined;
+  let printed = 0;
+  let dropped = 0n;
+  let chunk = "";
+  const idleCheck = setInterval(() => {
+    if (endSeq !== undefined && lastSeq >= endSeq && !o.follow) ctl.abort();
+  }, 20);
+
+  const activity = hasActivity(o.activity)
+    ? playActivity(client, o.activity, o.scenario, { readerSeq: () => lastSeq, signal: ctl.signal }).then(async () => {
+        endSeq = (await client.info()).newestSeq;
+      })
+    : undefined;
+  activity?.catch(() => ctl.abort());
+
+  const filtered = !filterIsEmpty(o.filter);
+  try {
+    for await (const ev of stream) {
+      if (ev.type === "record") {
+        lastSeq = ev.record.seq;
+        if (!filtered || matchesFilter(ev.record, o.filter)) {
+          o.onEvent?.(ev);
+          if (!o.silent) {
+            const line = human ? human.format(ev) : eventJsonLine(ev);
+            if (line !== undefined) {
+              chunk += line + "\n";
+              printed++;
+            }
+          }
+        }
+      } else {
+        dropped += ev.count;
+        lastSeq = ev.afterSeq + ev.count;
+        o.onEvent?.(ev);
+        if (!o.silent) chunk += (human ? human.format(ev) : eventJsonLine(ev)) + "\n";
+      }
+      if (chunk.length > 65536 || (chunk && stream.buffered === 0)) {
+        await out.write(chunk);
+        chunk = "";
+      }
+      if (o.limit !== undefined && printed >= o.limit) break;
+      if (endSeq !== undefined && lastSeq >= endSeq && !o.follow) break;
+    }
+  } catch (e) {
+    if (!(e instanceof OperationAbortedError)) throw e;
+  } finally {
+    clearInterval(idleCheck);
+    process.off("SIGINT", onSigint);
+    if (chunk) await out.write(chunk);
+  }
+  await stream.return();
+  if (activity && !interrupted) await activity;
+  if (!o.silent) out.note(`${printed} record(s) printed${dropped > 0n ? `, ${dropped} dropped` : ""}`);
+  return interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
+}
