@@ -26,6 +26,7 @@ interface Codec {
 }
 
 const CDF_PB_ERR_BOUND = 6;
+const CDF_PB_ERR_STRING = 10;
 const MIN_TOTAL_MESSAGES = 10_000;
 /** Generated values per type; the big reply types cost more per value. */
 const RUNS_DEFAULT = 450;
@@ -145,6 +146,47 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
       });
     }
   }
+
+  const stringFields = schemas[pkg].flatMap((info) =>
+    info.fields.filter((f) => f.kind === "string" && (f.maxLen ?? 0) >= 3).map((f) => [info, f] as const));
+  it("encode rejects strings the C decoder would reject (NUL, lone surrogate) with CDF_PB_ERR_STRING", () => {
+    for (const [info, f] of stringFields) {
+      for (const bad of ["a\0b", "a\ud800", "\udfff"]) {
+        const value = defaultMessage(info);
+        const v = f.repeated ? [bad] : bad;
+        if (f.oneof) value[f.oneof] = { case: f.tsName, value: v };
+        else value[f.tsName] = v;
+        let code = -1;
+        try {
+          codecOf(info).encode(value);
+        } catch (e) {
+          if (e instanceof WireError) code = e.code;
+        }
+        expect(code, `${info.fullName}.${f.protoName} = ${JSON.stringify(bad)}`).toBe(CDF_PB_ERR_STRING);
+      }
+    }
+  });
+
+  it("encode never wraps an out-of-range integer silently (throws WireError)", () => {
+    const bad: Record<string, unknown[]> = {
+      int32: [2 ** 31, -(2 ** 31) - 1, 1.5, NaN], sint32: [2 ** 31], sfixed32: [-(2 ** 31) - 1],
+      uint32: [-1, 2 ** 32, 0.5], fixed32: [2 ** 32],
+      int64: [2n ** 63n, -(2n ** 63n) - 1n], sint64: [2n ** 63n], sfixed64: [-(2n ** 63n) - 1n],
+      uint64: [-1n, 2n ** 64n], fixed64: [2n ** 64n],
+      enum: [2 ** 31],
+    };
+    for (const info of schemas[pkg]) {
+      for (const f of info.fields) {
+        for (const v of bad[f.kind] ?? []) {
+          const value = defaultMessage(info);
+          const x = f.repeated ? [v] : v;
+          if (f.oneof) value[f.oneof] = { case: f.tsName, value: x };
+          else value[f.tsName] = x;
+          expect(() => codecOf(info).encode(value), `${info.fullName}.${f.protoName} = ${String(v)}`).toThrow(WireError);
+        }
+      }
+    }
+  });
 
   it("C and TS decoders agree on arbitrary and mutated bytes", () => {
     const infos = schemas[pkg];

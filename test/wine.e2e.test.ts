@@ -219,6 +219,29 @@ describe("Windows end to end under Wine", () => {
       expect(at, `${what} (after record ${from})`).toBeGreaterThanOrEqual(0);
       from = at + 1;
     }
+  });
+
+  it("a Windows process runs scenario processes as Windows processes (ActorWorld, npm start -- --wine)", async () => {
+    let output = "";
+    const code = await session.runNode("world-check", ["build\\wine\\world-check.mjs", "2", `${session.logDir}/world-check`], {
+      onOutput: (t) => { output += t; },
+      timeoutMs: 120_000,
+    });
+    expect(code, output).toBe(0);
+    const line = output.trim().split("\n").at(-1) ?? "";
+    const r = JSON.parse(line) as {
+      self: number; burner: number; player: number;
+      lock: ActionResult; ejectLocked: ActionResult; ejectFree: ActionResult;
+      before: { pid: number; image: string; secure: number }[]; after: unknown[];
+    };
+    expect(new Set([r.self, r.burner, r.player]).size).toBe(3);
+    expect(r.lock).toMatchObject({ ok: true, status: 0 });
+    // Drive 2 is under observe: cdrom.sys itself refuses the eject while the burner's lock is held.
+    expect(r.ejectLocked).toMatchObject({ ok: false, win32Error: WIN32_ERROR.ERROR_BUSY });
+    // The burner runs as burner.exe (a hard link to node.exe): the driver reports that image name.
+    expect(r.before).toEqual([{ pid: r.burner, image: "burner.exe", secure: 1 }]);
+    expect(r.after).toEqual([]);
+    expect(r.ejectFree).toMatchObject({ ok: true, status: 0 });
     log(`suite: ${((Date.now() - started) / 1000).toFixed(1)} s so far`);
   });
 });

@@ -30,6 +30,10 @@ codec-kernel-check: $(CODEC_CORE_SRCS) $(CODEC_HDRS) | $(BUILD)
 	  $(CLANG) -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wvla -Wstrict-prototypes \
 	    -Wmissing-prototypes $(CORE_INC) -c $$f -o $(CODEC_KCHECK)/$$(basename $$f .c).clang.o || exit 1; \
 	done
+	@# The kernel objects may only call each other and memcpy/memset (no other libc, no heap).
+	@bad=$$(x86_64-w64-mingw32-nm -u $(CODEC_KCHECK)/*.kernel.o | awk 'NF==2 {print $$2}' | \
+	  grep -v -E '^(cdf_pb_[a-z0-9_]+|memcpy|memset)$$' | sort -u); \
+	  if [ -n "$$bad" ]; then echo "codec-kernel-check: unexpected external symbols: $$bad"; exit 1; fi
 	@echo "codec-kernel-check: pb_wire.c and cdfilter.pb.c compile in kernel mode and as pedantic C11"
 
 CHECK_TARGETS += codec-kernel-check

@@ -113,7 +113,7 @@ core-fuzz-run: $(CORE_FUZZ_BINS)
 	       -artifact_prefix=$(CORE_OUT)/fuzz-artifacts/$$t- $$work ../test/fuzz/corpus/$$t >$$log 2>&1; \
 	  then st=ok; else st=FAILED; fail=1; fi; \
 	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log | tail -n 1); \
-	  cov=$$(grep -o 'cov: [0-9]*' $$log | tail -n 1 | cut -d' ' -f2); \
+	  cov=$$(grep -ao 'cov: [0-9]*' $$log | tail -n 1 | cut -d' ' -f2); \
 	  printf 'fuzz %-26s %-6s %3ss  %10s execs  cov %s\n' $$t $$st $$per "$${execs:-?}" "$${cov:-?}"; \
 	  if [ $$st = FAILED ]; then tail -n 40 $$log; fi; \
 	done; exit $$fail

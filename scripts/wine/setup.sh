@@ -6,6 +6,7 @@
 #   - node_modules/@koromix/koffi-win32-x64   koffi's Windows binary, same version as koffi
 #   - build/wine/cdfilter_wine.sys    the WDM kernel host (make -C driver wine-sys)
 #   - build/wine/actor.mjs            src/wine/actor.ts bundled for node.exe (esbuild)
+#   - build/wine/cli.mjs              src/cli/main.ts bundled the same way (npm start -- --wine)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -61,9 +62,16 @@ make -s -C "$root/driver" wine-sys
 # The actor, bundled: tsx under node.exe would need esbuild's Windows binary and a slow
 # transform at every start; one ESM file starts in well under a second. koffi stays external
 # (node.exe loads its Windows binary from node_modules).
-"$root/node_modules/.bin/esbuild" "$root/src/wine/actor.ts" --bundle --platform=node --format=esm \
-  --target=node20 --keep-names --external:koffi --log-level=warning \
-  --banner:js="import { createRequire as __cdfCreateRequire } from 'node:module'; const require = __cdfCreateRequire(import.meta.url);" \
-  --outfile="$out/actor.mjs"
+# The CLI is bundled the same way for the main job on Wine (demo-runner.ts runs it as node.exe).
+bundle() {
+  "$root/node_modules/.bin/esbuild" "$1" --bundle --platform=node --format=esm \
+    --target=node20 --keep-names --external:koffi --log-level=warning \
+    --banner:js="import { createRequire as __cdfCreateRequire } from 'node:module'; const require = __cdfCreateRequire(import.meta.url);" \
+    --outfile="$2"
+}
+bundle "$root/src/wine/actor.ts" "$out/actor.mjs"
+bundle "$root/src/cli/main.ts" "$out/cli.mjs"
+# A Windows-side check of ActorWorld, run by test/wine.e2e.test.ts.
+bundle "$root/test/wine/world-check.ts" "$out/world-check.mjs"
 
-echo "wine setup: ready (node.exe $(cat "$node_dir/MAJOR").x, koffi $koffi_version, $(basename "$out")/cdfilter_wine.sys, actor.mjs)"
+echo "wine setup: ready (node.exe $(cat "$node_dir/MAJOR").x, koffi $koffi_version, $(basename "$out")/cdfilter_wine.sys, actor.mjs, cli.mjs)"

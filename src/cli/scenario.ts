@@ -335,9 +335,14 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
       const k = keyName(pair);
       const v = pair.value as Node;
       switch (k) {
-        case "status":
-          e.status = checkStatus(scalarString(v, "expect.status", step), v, step);
+        case "status": {
+          // YAML reads 0xC0000184 as a number: keep it as the NTSTATUS value it is.
+          const raw = isScalar(v) && typeof v.value === "number" && Number.isInteger(v.value) && v.value >= 0 && v.value <= 0xffff_ffff
+            ? `0x${v.value.toString(16)}`
+            : scalarString(v, "expect.status", step);
+          e.status = checkStatus(raw, v, step);
           break;
+        }
         case "secure":
         case "simple":
         case "released":

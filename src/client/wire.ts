@@ -89,6 +89,12 @@ export function err(code: number, detail?: string): WireError {
   return new WireError(code, detail);
 }
 
+/** Error for a known field seen with another wire type (BAD_WIRE_TYPE for 3/4/6/7, as in C). */
+export function wrongWireType(tag: number): WireError {
+  const wt = tag & 7;
+  return err(wt === 3 || wt === 4 || wt > 5 ? WireErrorCode.BAD_WIRE_TYPE : WireErrorCode.WIRE_MISMATCH);
+}
+
 /** Small values as preallocated bigints (generated decoders index it for 1-byte varints). */
 export const SMALL_BIGINT: readonly bigint[] = Array.from({ length: 128 }, (_v, i) => BigInt(i));
 

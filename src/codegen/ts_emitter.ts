@@ -343,7 +343,9 @@ function oneByteValue(kind: FieldKind): string | undefined {
 }
 
 // Decoders keep the cursor in the local `pos` and call the Reader (syncing r.pos around the
-// call) only off the fast paths: 1- and 2-byte tags and 1-byte varints are read inline.
+// call) only off the fast paths: 1- and 2-byte tags and 1-byte varints are read inline. The
+// switch is on the field number (dense cases compile to a jump table); each case checks the
+// wire type and reports a mismatch exactly as the C decoder does.
 function emitDecode(m: MessageModel): string[] {
   const o = new Out();
   const call = (ind: number, stmt: string): void => {
@@ -351,82 +353,85 @@ function emitDecode(m: MessageModel): string[] {
     o.push(ind, stmt);
     o.push(ind, "pos = r.pos;");
   };
+  const scalarRead = (ind: number, f: FieldModel, assign: (v: string) => string): void => {
+    const fast = oneByteValue(f.kind);
+    const value = `r.${READ[f.kind as ScalarK]}(end)`;
+    if (fast === undefined) {
+      call(ind, assign(value));
+      return;
+    }
+    o.push(ind, "if (pos < end && (b = buf[pos]!) < 0x80) {");
+    o.push(ind + 1, assign(fast));
+    o.push(ind + 1, "pos++;");
+    if (f.kind === "uint32" || f.kind === "enum" || f.kind === "int32") {
+      // Two-byte values (128..16383: process ids, sizes, counts) are common enough to inline.
+      o.push(ind, "} else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {");
+      o.push(ind + 1, assign("(buf[pos]! & 0x7f) | (b << 7)"));
+      o.push(ind + 1, "pos += 2;");
+    }
+    o.push(ind, "} else {");
+    call(ind + 1, assign(value));
+    o.push(ind, "}");
+  };
   for (const f of m.byNumber) {
     const ref = fieldRef(f);
+    const wt = WIRE_TYPE[f.kind];
+    o.push(3, `case ${f.number}: // ${f.name}`);
+    if (f.label === "repeated" && f.packed) {
+      const rd = READ[f.kind as ScalarK];
+      o.push(4, "if ((tag & 7) === 2) {");
+      o.push(5, "r.pos = pos;");
+      o.push(5, "const e = r.len(end);");
+      o.push(5, `const a = ${ref};`);
+      o.push(5, "while (r.pos < e) {");
+      o.push(6, `if (a.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+      o.push(6, `a.push(r.${rd}(e));`);
+      o.push(5, "}");
+      o.push(5, "pos = r.pos;");
+      o.push(4, `} else if ((tag & 7) === ${wt}) {`);
+      o.push(5, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+      call(5, `${ref}.push(r.${rd}(end));`);
+      o.push(4, "} else {");
+      o.push(5, "throw pb.wrongWireType(tag);");
+      o.push(4, "}");
+      o.push(4, "break;");
+      continue;
+    }
+    o.push(4, `if ((tag & 7) !== ${wt}) throw pb.wrongWireType(tag);`);
     if (f.label === "repeated") {
-      if (f.packed) {
-        const rd = READ[f.kind as ScalarK];
-        o.push(3, `case ${tagValue(f, 2)}: { // ${f.name}, packed`);
-        o.push(4, "r.pos = pos;");
-        o.push(4, "const e = r.len(end);");
-        o.push(4, `const a = ${ref};`);
-        o.push(4, "while (r.pos < e) {");
-        o.push(5, `if (a.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
-        o.push(5, `a.push(r.${rd}(e));`);
-        o.push(4, "}");
-        o.push(4, "pos = r.pos;");
-        o.push(4, "break;");
-        o.push(3, "}");
-        o.push(3, `case ${tagValue(f, WIRE_TYPE[f.kind])}: // ${f.name}, unpacked`);
-        o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
-        call(4, `${ref}.push(r.${rd}(end));`);
-        o.push(4, "break;");
-        continue;
-      }
-      o.push(3, `case ${tagValue(f, 2)}: { // ${f.name}`);
       o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
       o.push(4, "r.pos = pos;");
       if (f.kind === "string") o.push(4, `${ref}.push(r.str(end, ${f.maxLen}));`);
       else if (f.kind === "bytes") o.push(4, `${ref}.push(r.bytes(end, ${f.maxLen}));`);
       else {
         const st = f.messageType!.name;
-        o.push(4, "const e = r.len(end);");
-        o.push(4, `${ref}.push(decode${st}(r, e, depth + 1, new${st}()));`);
+        o.push(4, `${ref}.push(decode${st}(r, r.len(end), depth + 1, new${st}()));`);
       }
       o.push(4, "pos = r.pos;");
       o.push(4, "break;");
-      o.push(3, "}");
       continue;
     }
-    const tag = tagValue(f, WIRE_TYPE[f.kind]);
     if (f.kind === "message") {
       const st = f.messageType!.name;
-      o.push(3, `case ${tag}: { // ${f.name}`);
       o.push(4, "r.pos = pos;");
-      o.push(4, "const e = r.len(end);");
       if (f.label === "oneof") {
         const key = camel(f.oneof!);
-        o.push(4, `const prev = m.${key};`);
-        o.push(4, `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, e, depth + 1, prev !== undefined && prev.case === "${camel(f.name)}" ? prev.value : new${st}()) };`);
+        o.push(4, `const prev${f.number} = m.${key};`);
+        o.push(4, `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, r.len(end), depth + 1, prev${f.number} !== undefined && prev${f.number}.case === "${camel(f.name)}" ? prev${f.number}.value : new${st}()) };`);
       } else {
-        o.push(4, `${ref} = decode${st}(r, e, depth + 1, ${ref} ?? new${st}());`);
+        o.push(4, `${ref} = decode${st}(r, r.len(end), depth + 1, ${ref} ?? new${st}());`);
       }
       o.push(4, "pos = r.pos;");
       o.push(4, "break;");
-      o.push(3, "}");
       continue;
     }
-    let value: string;
-    if (f.kind === "string") value = `r.str(end, ${f.maxLen})`;
-    else if (f.kind === "bytes") value = `r.bytes(end, ${f.maxLen})`;
-    else value = `r.${READ[f.kind as ScalarK]}(end)`;
     const assign = (v: string): string =>
       f.label === "oneof" ? `m.${camel(f.oneof!)} = { case: "${camel(f.name)}", value: ${v} };` : `${ref} = ${v};`;
-    o.push(3, `case ${tag}: // ${f.name}`);
-    const fast = f.kind === "string" || f.kind === "bytes" ? undefined : oneByteValue(f.kind);
-    if (fast !== undefined) {
-      o.push(4, "if (pos < end && (b = buf[pos]!) < 0x80) {");
-      o.push(5, assign(fast));
-      o.push(5, "pos++;");
-      o.push(4, "} else {");
-      call(5, assign(value));
-      o.push(4, "}");
-    } else {
-      call(4, assign(value));
-    }
+    if (f.kind === "string") call(4, assign(`r.str(end, ${f.maxLen})`));
+    else if (f.kind === "bytes") call(4, assign(`r.bytes(end, ${f.maxLen})`));
+    else scalarRead(4, f, assign);
     o.push(4, "break;");
   }
-  const usesB = o.lines.some((l) => l.includes("(b = buf"));
   return [
     `function decode${m.name}(r: pb.Reader, end: number, depth: number, m: ${m.name}): ${m.name} {`,
     "  if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);",
@@ -437,7 +442,9 @@ function emitDecode(m: MessageModel): string[] {
     "    let tag = buf[pos]!;",
     "    if (tag >= 8 && tag < 0x80) {",
     "      pos++;",
-    "    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {",
+    // Two-byte tags with a nonzero second byte have field numbers 16..2047; anything else
+    // (including an overlong encoding of field 0) takes the checked path.
+    "    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {",
     "      tag = (tag & 0x7f) | (b << 7);",
     "      pos += 2;",
     "    } else {",
@@ -445,13 +452,12 @@ function emitDecode(m: MessageModel): string[] {
     "      tag = r.tag(end);",
     "      pos = r.pos;",
     "    }",
-    ...(o.lines.length ? ["    switch (tag) {", ...o.lines, "      default:"] : ["    {"]),
+    ...(o.lines.length ? ["    switch (tag >>> 3) {", ...o.lines, "      default:"] : ["    {"]),
     "        r.pos = pos;",
-    `        r.skip(tag, end, ${o.lines.length ? knownExpr(m) : "false"});`,
+    "        r.skip(tag, end, false);",
     "        pos = r.pos;",
     "    }",
     "  }",
-    ...(usesB ? [] : []),
     "  r.pos = pos;",
     "  return m;",
     "}",

@@ -90,6 +90,8 @@ class Actor {
       }
       case "action":
         return this.action(cmd.verb, this.drive(cmd.handle), cmd.args ?? []);
+      case "passthrough":
+        return this.drive(cmd.handle).passThrough(cmd.cdb);
       case "close": {
         const label = cmd.handle ?? "main";
         const d = this.drive(label);

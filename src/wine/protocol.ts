@@ -43,6 +43,8 @@ export type Command =
   | { op: "open"; drive: number; handle?: string; access?: number }
   /** One drive verb on an open handle; read takes [offset, length] in bytes (default 0 2048). */
   | { op: "action"; verb: DriveVerb; handle?: string; args?: string[] }
+  /** IOCTL_SCSI_PASS_THROUGH with this CDB (no data transfer) on an open handle. */
+  | { op: "passthrough"; handle?: string; cdb: Uint8Array }
   | { op: "close"; handle?: string }
   /** Start streaming the trace (TraceStream, follow) from `from` (seq; absent = oldest): Events. */
   | { op: "follow"; from?: bigint }

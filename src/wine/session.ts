@@ -231,6 +231,49 @@ export class WineSession {
     return actor;
   }
 
+  /**
+   * Run node.exe with `args` (paths relative to the repository root, which is the process's
+   * current directory) to completion; its output (stdout and stderr, through a file: never a
+   * pipe) is passed to onOutput as it is written. Resolves with the exit code.
+   */
+  async runNode(label: string, args: string[], opts: { env?: Record<string, string>; onOutput?: (text: string) => void; timeoutMs?: number } = {}): Promise<number | null> {
+    mkdirSync(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${label}.log`);
+    const fd = openSync(logFile, "w");
+    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, ...args], { env: { ...this.env, ...opts.env }, cwd: REPO_ROOT, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    let offset = 0;
+    const pump = () => {
+      if (!opts.onOutput || !existsSync(logFile)) return;
+      const buf = readFileSync(logFile);
+      if (buf.length > offset) {
+        // Hold back a UTF-8 sequence cut at the end until the rest is written.
+        let end = buf.length;
+        let back = 0;
+        while (back < 3 && end - back - 1 >= offset && ((buf[end - back - 1] ?? 0) & 0xc0) === 0x80) back++;
+        const lead = buf[end - back - 1] ?? 0;
+        const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        if (end - back - 1 >= offset && need > back + 1) end = end - back - 1;
+        opts.onOutput(buf.subarray(offset, end).toString("utf8"));
+        offset = end;
+      }
+    };
+    const timer = setInterval(pump, 50);
+    try {
+      return await new Promise<number | null>((res, rej) => {
+        const limit = setTimeout(() => {
+          child.kill("SIGKILL");
+          rej(new Error(`${label}: node.exe did not finish in ${opts.timeoutMs} ms (log: ${logFile})`));
+        }, opts.timeoutMs ?? 600_000);
+        child.on("error", (e) => { clearTimeout(limit); rej(e); });
+        child.on("exit", (code) => { clearTimeout(limit); res(code); });
+      });
+    } finally {
+      clearInterval(timer);
+      pump();
+    }
+  }
+
   /** TerminateProcess from another Windows process: `wine taskkill /F /PID <pid>`. */
   private async taskkill(actor: WineActor): Promise<void> {
     await this.wineCommand(`taskkill-${actor.name}`, ["taskkill", "/F", "/PID", String(actor.pid)]);

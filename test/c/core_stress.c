@@ -334,7 +334,7 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cdf_config_default(&cfg);
     cfg.max_handles = 256;
-    cfg.ring_bytes = 65536; /* small: the readers must see drops */
+    cfg.ring_bytes = 262144; /* small (595 records): the readers must see drops */
     if (cdf_core_create(&cfg, &g_core) != CDF_STATUS_SUCCESS) return 2;
     cdf_core_set_notify(g_core, on_notify, NULL);
     for (i = 0; i < DRIVES; i++) {

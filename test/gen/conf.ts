@@ -181,7 +181,7 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -189,18 +189,23 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // i32
+    switch (tag >>> 3) {
+      case 1: // i32
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.i32 = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.i32 = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.i32 = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 16: // i64
+      case 2: // i64
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.i64 = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -210,17 +215,22 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           pos = r.pos;
         }
         break;
-      case 24: // u32
+      case 3: // u32
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.u32 = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.u32 = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.u32 = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 32: // u64
+      case 4: // u64
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.u64 = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -230,7 +240,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           pos = r.pos;
         }
         break;
-      case 40: // s32
+      case 5: // s32
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.s32 = (b >>> 1) ^ -(b & 1);
           pos++;
@@ -240,32 +251,38 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           pos = r.pos;
         }
         break;
-      case 48: // s64
+      case 6: // s64
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.s64 = r.s64(end);
         pos = r.pos;
         break;
-      case 61: // f32
+      case 7: // f32
+        if ((tag & 7) !== 5) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.f32 = r.fx32(end);
         pos = r.pos;
         break;
-      case 65: // f64
+      case 8: // f64
+        if ((tag & 7) !== 1) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.f64 = r.fx64(end);
         pos = r.pos;
         break;
-      case 77: // sf32
+      case 9: // sf32
+        if ((tag & 7) !== 5) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.sf32 = r.sfx32(end);
         pos = r.pos;
         break;
-      case 81: // sf64
+      case 10: // sf64
+        if ((tag & 7) !== 1) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.sf64 = r.sfx64(end);
         pos = r.pos;
         break;
-      case 88: // flag
+      case 11: // flag
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.flag = b !== 0;
           pos++;
@@ -275,40 +292,52 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           pos = r.pos;
         }
         break;
-      case 96: // color
+      case 12: // color
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.color = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.color = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.color = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 106: // text
+      case 13: // text
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.text = r.str(end, 16);
         pos = r.pos;
         break;
-      case 114: // blob
+      case 14: // blob
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.blob = r.bytes(end, 16);
         pos = r.pos;
         break;
-      case 121: // dbl
+      case 15: // dbl
+        if ((tag & 7) !== 1) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.dbl = r.f64(end);
         pos = r.pos;
         break;
-      case 133: // flt
+      case 16: // flt
+        if ((tag & 7) !== 5) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.flt = r.f32(end);
         pos = r.pos;
         break;
-      case 4294967288: // high_field
+      case 536870911: // high_field
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.highField = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.highField = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.highField = r.u32(end);
@@ -317,7 +346,7 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 16 || tag >>> 3 === 536870911);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -586,7 +615,7 @@ function decodeRepeated(r: pb.Reader, end: number, depth: number, m: Repeated): 
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -594,168 +623,183 @@ function decodeRepeated(r: pb.Reader, end: number, depth: number, m: Repeated): 
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // i32, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.i32;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.i32(e));
+    switch (tag >>> 3) {
+      case 1: // i32
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.i32;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.i32(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.i32.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.i32.push(r.i32(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 8: // i32, unpacked
-        if (m.i32.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.i32.push(r.i32(end));
-        pos = r.pos;
-        break;
-      case 18: { // u64, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.u64;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.u64(e));
+      case 2: // u64
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.u64;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.u64(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.u64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.u64.push(r.u64(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 16: // u64, unpacked
-        if (m.u64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.u64.push(r.u64(end));
-        pos = r.pos;
-        break;
-      case 26: { // s64, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.s64;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.s64(e));
+      case 3: // s64
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.s64;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.s64(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.s64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.s64.push(r.s64(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 24: // s64, unpacked
-        if (m.s64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.s64.push(r.s64(end));
-        pos = r.pos;
-        break;
-      case 34: { // f32, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.f32;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.fx32(e));
+      case 4: // f32
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.f32;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.fx32(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 5) {
+          if (m.f32.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.f32.push(r.fx32(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 37: // f32, unpacked
-        if (m.f32.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.f32.push(r.fx32(end));
-        pos = r.pos;
-        break;
-      case 42: { // sf64, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.sf64;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.sfx64(e));
+      case 5: // sf64
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.sf64;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.sfx64(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 1) {
+          if (m.sf64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.sf64.push(r.sfx64(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 41: // sf64, unpacked
-        if (m.sf64.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.sf64.push(r.sfx64(end));
-        pos = r.pos;
-        break;
-      case 50: { // flags, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.flags;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.bool(e));
+      case 6: // flags
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.flags;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.bool(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.flags.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.flags.push(r.bool(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 48: // flags, unpacked
-        if (m.flags.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.flags.push(r.bool(end));
-        pos = r.pos;
-        break;
-      case 58: { // colors, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.colors;
-        while (r.pos < e) {
-          if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.i32(e));
+      case 7: // colors
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.colors;
+          while (r.pos < e) {
+            if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.i32(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.colors.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.colors.push(r.i32(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 56: // colors, unpacked
-        if (m.colors.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.colors.push(r.i32(end));
-        pos = r.pos;
-        break;
-      case 66: { // texts
+      case 8: // texts
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.texts.length >= 3) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
         m.texts.push(r.str(end, 8));
         pos = r.pos;
         break;
-      }
-      case 74: { // blobs
+      case 9: // blobs
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.blobs.length >= 3) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
         m.blobs.push(r.bytes(end, 8));
         pos = r.pos;
         break;
-      }
-      case 82: { // items
+      case 10: // items
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.items.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
-        const e = r.len(end);
-        m.items.push(decodeScalars(r, e, depth + 1, newScalars()));
+        m.items.push(decodeScalars(r, r.len(end), depth + 1, newScalars()));
         pos = r.pos;
         break;
-      }
-      case 90: { // dbls, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.dbls;
-        while (r.pos < e) {
-          if (a.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.f64(e));
+      case 11: // dbls
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.dbls;
+          while (r.pos < e) {
+            if (a.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.f64(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 1) {
+          if (m.dbls.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.dbls.push(r.f64(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
-        break;
-      }
-      case 89: // dbls, unpacked
-        if (m.dbls.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.dbls.push(r.f64(end));
-        pos = r.pos;
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 11);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -840,7 +884,7 @@ function decodeOptionals(r: pb.Reader, end: number, depth: number, m: Optionals)
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -848,37 +892,42 @@ function decodeOptionals(r: pb.Reader, end: number, depth: number, m: Optionals)
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // maybe_u32
+    switch (tag >>> 3) {
+      case 1: // maybe_u32
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.maybeU32 = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.maybeU32 = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.maybeU32 = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 18: // maybe_text
+      case 2: // maybe_text
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.maybeText = r.str(end, 8);
         pos = r.pos;
         break;
-      case 24: // maybe_s64
+      case 3: // maybe_s64
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.maybeS64 = r.s64(end);
         pos = r.pos;
         break;
-      case 34: { // sub
+      case 4: // sub
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
-        const e = r.len(end);
-        m.sub = decodeScalars(r, e, depth + 1, m.sub ?? newScalars());
+        m.sub = decodeScalars(r, r.len(end), depth + 1, m.sub ?? newScalars());
         pos = r.pos;
         break;
-      }
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 4);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -998,7 +1047,7 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1006,54 +1055,68 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // before
+    switch (tag >>> 3) {
+      case 1: // before
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.before = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.before = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.before = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 16: // number
+      case 2: // number
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.pick = { case: "number", value: b };
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.pick = { case: "number", value: (buf[pos]! & 0x7f) | (b << 7) };
+          pos += 2;
         } else {
           r.pos = pos;
           m.pick = { case: "number", value: r.u32(end) };
           pos = r.pos;
         }
         break;
-      case 26: // word
+      case 3: // word
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.pick = { case: "word", value: r.str(end, 12) };
         pos = r.pos;
         break;
-      case 34: { // nested
+      case 4: // nested
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
-        const e = r.len(end);
-        const prev = m.pick;
-        m.pick = { case: "nested", value: decodeScalars(r, e, depth + 1, prev !== undefined && prev.case === "nested" ? prev.value : newScalars()) };
+        const prev4 = m.pick;
+        m.pick = { case: "nested", value: decodeScalars(r, r.len(end), depth + 1, prev4 !== undefined && prev4.case === "nested" ? prev4.value : newScalars()) };
         pos = r.pos;
         break;
-      }
-      case 40: // signed
+      case 5: // signed
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.pick = { case: "signed", value: r.s64(end) };
         pos = r.pos;
         break;
-      case 50: // raw
+      case 6: // raw
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.pick = { case: "raw", value: r.bytes(end, 8) };
         pos = r.pos;
         break;
-      case 56: // after
+      case 7: // after
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.after = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.after = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.after = r.u32(end);
@@ -1062,7 +1125,7 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 7);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1114,7 +1177,7 @@ function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Dept
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1122,11 +1185,15 @@ function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Dept
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // leaf
+    switch (tag >>> 3) {
+      case 1: // leaf
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.leaf = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.leaf = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.leaf = r.u32(end);
@@ -1135,7 +1202,7 @@ function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Dept
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 === 1);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1200,7 +1267,7 @@ function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Dept
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1208,18 +1275,21 @@ function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Dept
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // next
+    switch (tag >>> 3) {
+      case 1: // next
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
-        const e = r.len(end);
-        m.next = decodeDepth4(r, e, depth + 1, m.next ?? newDepth4());
+        m.next = decodeDepth4(r, r.len(end), depth + 1, m.next ?? newDepth4());
         pos = r.pos;
         break;
-      }
-      case 16: // tag
+      case 2: // tag
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.tag = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.tag = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.tag = r.u32(end);
@@ -1228,7 +1298,7 @@ function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Dept
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1293,7 +1363,7 @@ function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Dept
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1301,18 +1371,21 @@ function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Dept
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // next
+    switch (tag >>> 3) {
+      case 1: // next
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
-        const e = r.len(end);
-        m.next = decodeDepth3(r, e, depth + 1, m.next ?? newDepth3());
+        m.next = decodeDepth3(r, r.len(end), depth + 1, m.next ?? newDepth3());
         pos = r.pos;
         break;
-      }
-      case 16: // tag
+      case 2: // tag
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.tag = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.tag = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.tag = r.u32(end);
@@ -1321,7 +1394,7 @@ function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Dept
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1386,7 +1459,7 @@ function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Dept
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1394,18 +1467,21 @@ function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Dept
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // next
+    switch (tag >>> 3) {
+      case 1: // next
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
-        const e = r.len(end);
-        m.next = decodeDepth2(r, e, depth + 1, m.next ?? newDepth2());
+        m.next = decodeDepth2(r, r.len(end), depth + 1, m.next ?? newDepth2());
         pos = r.pos;
         break;
-      }
-      case 16: // tag
+      case 2: // tag
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.tag = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.tag = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.tag = r.u32(end);
@@ -1414,7 +1490,7 @@ function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Dept
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }

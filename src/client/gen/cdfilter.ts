@@ -342,7 +342,7 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -350,8 +350,9 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // seq
+    switch (tag >>> 3) {
+      case 1: // seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.seq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -361,17 +362,22 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 16: // kind
+      case 2: // kind
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.kind = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.kind = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.kind = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 24: // request_id
+      case 3: // request_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.requestId = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -381,7 +387,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 32: // timestamp
+      case 4: // timestamp
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.timestamp = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -391,17 +398,22 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 40: // drive_id
+      case 5: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 48: // handle_id
+      case 6: // handle_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.handleId = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -411,117 +423,160 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 56: // pid
+      case 7: // pid
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.pid = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.pid = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.pid = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 64: // tid
+      case 8: // tid
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.tid = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.tid = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.tid = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 72: // requestor_pid
+      case 9: // requestor_pid
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.requestorPid = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.requestorPid = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.requestorPid = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 80: // opener_pid
+      case 10: // opener_pid
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.openerPid = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.openerPid = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.openerPid = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 90: // opener_image
+      case 11: // opener_image
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.openerImage = r.str(end, 64);
         pos = r.pos;
         break;
-      case 96: // major
+      case 12: // major
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.major = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.major = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.major = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 104: // minor
+      case 13: // minor
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.minor = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.minor = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.minor = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 112: // ioctl_code
+      case 14: // ioctl_code
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.ioctlCode = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.ioctlCode = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.ioctlCode = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 120: // normalized_code
+      case 15: // normalized_code
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.normalizedCode = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.normalizedCode = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.normalizedCode = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 128: // input_length
+      case 16: // input_length
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.inputLength = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.inputLength = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.inputLength = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 136: // output_length
+      case 17: // output_length
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.outputLength = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.outputLength = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.outputLength = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 146: // input_head
+      case 18: // input_head
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.inputHead = r.bytes(end, 256);
         pos = r.pos;
         break;
-      case 152: // truncated
+      case 19: // truncated
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.truncated = b !== 0;
           pos++;
@@ -531,17 +586,22 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 160: // status
+      case 20: // status
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.status = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.status = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.status = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 168: // information
+      case 21: // information
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.information = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -551,7 +611,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 176: // duration
+      case 22: // duration
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.duration = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -561,50 +622,70 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           pos = r.pos;
         }
         break;
-      case 184: // decision
+      case 23: // decision
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.decision = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.decision = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.decision = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 192: // reason
+      case 24: // reason
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.reason = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.reason = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.reason = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 200: // secure_total
+      case 25: // secure_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.secureTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.secureTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 208: // simple_total
+      case 26: // simple_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.simpleTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.simpleTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 216: // count_released
+      case 27: // count_released
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.countReleased = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.countReleased = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.countReleased = r.u32(end);
@@ -613,7 +694,7 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 27);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -678,7 +759,7 @@ function decodeInfoRequest(r: pb.Reader, end: number, depth: number, m: InfoRequ
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -686,25 +767,30 @@ function decodeInfoRequest(r: pb.Reader, end: number, depth: number, m: InfoRequ
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // client_protocol_version
+    switch (tag >>> 3) {
+      case 1: // client_protocol_version
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.clientProtocolVersion = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.clientProtocolVersion = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.clientProtocolVersion = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 18: // client_name
+      case 2: // client_name
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.clientName = r.str(end, 64);
         pos = r.pos;
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -881,7 +967,7 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -889,18 +975,23 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // protocol_version
+    switch (tag >>> 3) {
+      case 1: // protocol_version
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.protocolVersion = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.protocolVersion = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.protocolVersion = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 16: // compatible
+      case 2: // compatible
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.compatible = b !== 0;
           pos++;
@@ -910,22 +1001,28 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 26: // driver_version
+      case 3: // driver_version
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.driverVersion = r.str(end, 32);
         pos = r.pos;
         break;
-      case 32: // host
+      case 4: // host
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.host = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.host = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.host = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 40: // wall_clock_anchor
+      case 5: // wall_clock_anchor
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.wallClockAnchor = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -935,7 +1032,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 48: // monotonic_anchor
+      case 6: // monotonic_anchor
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.monotonicAnchor = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -945,47 +1043,64 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 56: // drive_count
+      case 7: // drive_count
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveCount = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveCount = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveCount = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 64: // ring_capacity
+      case 8: // ring_capacity
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.ringCapacity = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.ringCapacity = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.ringCapacity = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 72: // ring_bytes
+      case 9: // ring_bytes
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.ringBytes = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.ringBytes = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.ringBytes = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 80: // max_capture_bytes
+      case 10: // max_capture_bytes
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.maxCaptureBytes = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.maxCaptureBytes = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.maxCaptureBytes = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 88: // records_written
+      case 11: // records_written
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.recordsWritten = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -995,7 +1110,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 96: // records_overwritten
+      case 12: // records_overwritten
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.recordsOverwritten = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1005,7 +1121,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 104: // requests_seen
+      case 13: // requests_seen
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.requestsSeen = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1015,7 +1132,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 112: // requests_denied
+      case 14: // requests_denied
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.requestsDenied = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1025,7 +1143,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 120: // oldest_seq
+      case 15: // oldest_seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.oldestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1035,7 +1154,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           pos = r.pos;
         }
         break;
-      case 128: // newest_seq
+      case 16: // newest_seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.newestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1047,7 +1167,7 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 16);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1152,7 +1272,7 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1160,63 +1280,85 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // drive_id
+    switch (tag >>> 3) {
+      case 1: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 18: // name
+      case 2: // name
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.name = r.str(end, 64);
         pos = r.pos;
         break;
-      case 24: // policy
+      case 3: // policy
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.policy = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.policy = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.policy = r.i32(end);
           pos = r.pos;
         }
         break;
-      case 32: // open_handles
+      case 4: // open_handles
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.openHandles = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.openHandles = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.openHandles = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 40: // secure_total
+      case 5: // secure_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.secureTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.secureTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 48: // simple_total
+      case 6: // simple_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.simpleTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.simpleTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 56: // exclusive_owner
+      case 7: // exclusive_owner
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.exclusiveOwner = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1228,7 +1370,7 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 7);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1274,7 +1416,7 @@ function decodeDrivesRequest(r: pb.Reader, end: number, depth: number, m: Drives
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1348,7 +1490,7 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1356,18 +1498,17 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // drives
+    switch (tag >>> 3) {
+      case 1: // drives
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
-        const e = r.len(end);
-        m.drives.push(decodeDriveInfo(r, e, depth + 1, newDriveInfo()));
+        m.drives.push(decodeDriveInfo(r, r.len(end), depth + 1, newDriveInfo()));
         pos = r.pos;
         break;
-      }
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 === 1);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1480,7 +1621,7 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1488,8 +1629,9 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // handle_id
+    switch (tag >>> 3) {
+      case 1: // handle_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.handleId = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1499,52 +1641,70 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           pos = r.pos;
         }
         break;
-      case 16: // pid
+      case 2: // pid
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.pid = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.pid = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.pid = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 26: // image_name
+      case 3: // image_name
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         r.pos = pos;
         m.imageName = r.str(end, 64);
         pos = r.pos;
         break;
-      case 32: // secure_count
+      case 4: // secure_count
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.secureCount = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.secureCount = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.secureCount = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 40: // simple_count
+      case 5: // simple_count
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.simpleCount = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.simpleCount = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.simpleCount = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 48: // mcn_count
+      case 6: // mcn_count
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.mcnCount = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.mcnCount = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.mcnCount = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 56: // since
+      case 7: // since
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.since = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1554,7 +1714,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           pos = r.pos;
         }
         break;
-      case 64: // exclusive
+      case 8: // exclusive
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.exclusive = b !== 0;
           pos++;
@@ -1566,7 +1727,7 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 8);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1686,7 +1847,7 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1694,48 +1855,65 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // drive_id
+    switch (tag >>> 3) {
+      case 1: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 16: // secure_total
+      case 2: // secure_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.secureTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.secureTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 24: // simple_total
+      case 3: // simple_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.simpleTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.simpleTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 32: // mcn_total
+      case 4: // mcn_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.mcnTotal = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.mcnTotal = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.mcnTotal = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 40: // foreign_unlocks
+      case 5: // foreign_unlocks
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.foreignUnlocks = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1745,7 +1923,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           pos = r.pos;
         }
         break;
-      case 48: // denials
+      case 6: // denials
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.denials = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1755,15 +1934,15 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           pos = r.pos;
         }
         break;
-      case 58: { // owners
+      case 7: // owners
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.owners.length >= 64) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
-        const e = r.len(end);
-        m.owners.push(decodeLockOwner(r, e, depth + 1, newLockOwner()));
+        m.owners.push(decodeLockOwner(r, r.len(end), depth + 1, newLockOwner()));
         pos = r.pos;
         break;
-      }
-      case 64: // owners_truncated
+      case 8: // owners_truncated
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.ownersTruncated = b !== 0;
           pos++;
@@ -1775,7 +1954,7 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 8);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1826,7 +2005,7 @@ function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: Ledger
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1834,11 +2013,15 @@ function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: Ledger
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // drive_id
+    switch (tag >>> 3) {
+      case 1: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
@@ -1847,7 +2030,7 @@ function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: Ledger
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 === 1);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -1927,7 +2110,7 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -1935,8 +2118,9 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // taken_at
+    switch (tag >>> 3) {
+      case 1: // taken_at
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.takenAt = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1946,7 +2130,8 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
           pos = r.pos;
         }
         break;
-      case 16: // seq
+      case 2: // seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.seq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -1956,17 +2141,16 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
           pos = r.pos;
         }
         break;
-      case 26: { // drives
+      case 3: // drives
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
-        const e = r.len(end);
-        m.drives.push(decodeDriveLedger(r, e, depth + 1, newDriveLedger()));
+        m.drives.push(decodeDriveLedger(r, r.len(end), depth + 1, newDriveLedger()));
         pos = r.pos;
         break;
-      }
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 3);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2025,7 +2209,7 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2033,21 +2217,29 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // drive_id
+    switch (tag >>> 3) {
+      case 1: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 16: // policy
+      case 2: // policy
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.policy = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.policy = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.policy = r.i32(end);
@@ -2056,7 +2248,7 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2107,7 +2299,7 @@ function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: Policy
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2115,11 +2307,15 @@ function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: Policy
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // drive_id
+    switch (tag >>> 3) {
+      case 1: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
@@ -2128,7 +2324,7 @@ function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: Policy
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 === 1);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2187,7 +2383,7 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2195,21 +2391,29 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // drive_id
+    switch (tag >>> 3) {
+      case 1: // drive_id
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.driveId = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.driveId = r.u32(end);
           pos = r.pos;
         }
         break;
-      case 16: // policy
+      case 2: // policy
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.policy = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.policy = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.policy = r.i32(end);
@@ -2218,7 +2422,7 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2282,7 +2486,7 @@ function decodePolicyReply(r: pb.Reader, end: number, depth: number, m: PolicyRe
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2290,18 +2494,17 @@ function decodePolicyReply(r: pb.Reader, end: number, depth: number, m: PolicyRe
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // drives
+    switch (tag >>> 3) {
+      case 1: // drives
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
-        const e = r.len(end);
-        m.drives.push(decodeDrivePolicy(r, e, depth + 1, newDrivePolicy()));
+        m.drives.push(decodeDrivePolicy(r, r.len(end), depth + 1, newDrivePolicy()));
         pos = r.pos;
         break;
-      }
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 === 1);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2414,7 +2617,7 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2422,62 +2625,72 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // majors, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.majors;
-        while (r.pos < e) {
-          if (a.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.u32(e));
+    switch (tag >>> 3) {
+      case 1: // majors
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.majors;
+          while (r.pos < e) {
+            if (a.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.u32(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.majors.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.majors.push(r.u32(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 8: // majors, unpacked
-        if (m.majors.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.majors.push(r.u32(end));
-        pos = r.pos;
-        break;
-      case 18: { // ioctl_codes, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.ioctlCodes;
-        while (r.pos < e) {
-          if (a.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.u32(e));
+      case 2: // ioctl_codes
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.ioctlCodes;
+          while (r.pos < e) {
+            if (a.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.u32(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.ioctlCodes.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.ioctlCodes.push(r.u32(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 16: // ioctl_codes, unpacked
-        if (m.ioctlCodes.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.ioctlCodes.push(r.u32(end));
-        pos = r.pos;
-        break;
-      case 26: { // drive_ids, packed
-        r.pos = pos;
-        const e = r.len(end);
-        const a = m.driveIds;
-        while (r.pos < e) {
-          if (a.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
-          a.push(r.u32(e));
+      case 3: // drive_ids
+        if ((tag & 7) === 2) {
+          r.pos = pos;
+          const e = r.len(end);
+          const a = m.driveIds;
+          while (r.pos < e) {
+            if (a.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+            a.push(r.u32(e));
+          }
+          pos = r.pos;
+        } else if ((tag & 7) === 0) {
+          if (m.driveIds.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+          r.pos = pos;
+          m.driveIds.push(r.u32(end));
+          pos = r.pos;
+        } else {
+          throw pb.wrongWireType(tag);
         }
-        pos = r.pos;
         break;
-      }
-      case 24: // drive_ids, unpacked
-        if (m.driveIds.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
-        r.pos = pos;
-        m.driveIds.push(r.u32(end));
-        pos = r.pos;
-        break;
-      case 32: // capture_bytes
+      case 4: // capture_bytes
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.captureBytes = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.captureBytes = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.captureBytes = r.u32(end);
@@ -2486,7 +2699,7 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 4);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2532,7 +2745,7 @@ function decodeTraceConfigRequest(r: pb.Reader, end: number, depth: number, m: T
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2601,7 +2814,7 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2609,8 +2822,9 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // after_seq
+    switch (tag >>> 3) {
+      case 1: // after_seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.afterSeq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -2620,10 +2834,14 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
           pos = r.pos;
         }
         break;
-      case 16: // max_records
+      case 2: // max_records
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.maxRecords = b;
           pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.maxRecords = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
         } else {
           r.pos = pos;
           m.maxRecords = r.u32(end);
@@ -2632,7 +2850,7 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 2);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2728,7 +2946,7 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2736,16 +2954,16 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 10: { // records
+    switch (tag >>> 3) {
+      case 1: // records
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
         if (m.records.length >= 256) throw pb.err(pb.WireErrorCode.BOUND);
         r.pos = pos;
-        const e = r.len(end);
-        m.records.push(decodeTraceRecord(r, e, depth + 1, newTraceRecord()));
+        m.records.push(decodeTraceRecord(r, r.len(end), depth + 1, newTraceRecord()));
         pos = r.pos;
         break;
-      }
-      case 16: // dropped
+      case 2: // dropped
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.dropped = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -2755,7 +2973,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           pos = r.pos;
         }
         break;
-      case 24: // next_cursor
+      case 3: // next_cursor
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.nextCursor = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -2765,7 +2984,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           pos = r.pos;
         }
         break;
-      case 32: // oldest_seq
+      case 4: // oldest_seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.oldestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -2775,7 +2995,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           pos = r.pos;
         }
         break;
-      case 40: // newest_seq
+      case 5: // newest_seq
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.newestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -2787,7 +3008,7 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 <= 5);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
@@ -2833,7 +3054,7 @@ function decodeClearTraceRequest(r: pb.Reader, end: number, depth: number, m: Cl
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2894,7 +3115,7 @@ function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: Clea
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
       pos++;
-    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
       tag = (tag & 0x7f) | (b << 7);
       pos += 2;
     } else {
@@ -2902,8 +3123,9 @@ function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: Clea
       tag = r.tag(end);
       pos = r.pos;
     }
-    switch (tag) {
-      case 8: // cleared_through
+    switch (tag >>> 3) {
+      case 1: // cleared_through
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
         if (pos < end && (b = buf[pos]!) < 0x80) {
           m.clearedThrough = pb.SMALL_BIGINT[b]!;
           pos++;
@@ -2915,7 +3137,7 @@ function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: Clea
         break;
       default:
         r.pos = pos;
-        r.skip(tag, end, tag >>> 3 === 1);
+        r.skip(tag, end, false);
         pos = r.pos;
     }
   }
