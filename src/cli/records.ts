@@ -165,12 +165,19 @@ export function matchesFilter(r: TraceRecord, f: TraceFilter): boolean {
 
 /** One record as a JSON line (no trailing newline). Built by hand: this is the hot path of
  * `trace --json` (bench/trace-cli.ts). */
+let lastImage = "";
+let lastImageJson = '""';
+
 export function recordJsonLine(r: TraceRecord): string {
+  if (r.openerImage !== lastImage) {
+    lastImage = r.openerImage;
+    lastImageJson = JSON.stringify(r.openerImage);
+  }
   const ioctl = r.major === IRP_MJ_DEVICE_CONTROL ? ioctlName(r.ioctlCode) : undefined;
   return (
     `{"type":"record","seq":"${r.seq}","kind":"${kindName(r.kind)}","requestId":"${r.requestId}",` +
     `"timestamp":"${r.timestamp}","driveId":${r.driveId},"handleId":"${r.handleId}","pid":${r.pid},"tid":${r.tid},` +
-    `"requestorPid":${r.requestorPid},"openerPid":${r.openerPid},"openerImage":${JSON.stringify(r.openerImage)},` +
+    `"requestorPid":${r.requestorPid},"openerPid":${r.openerPid},"openerImage":${lastImageJson},` +
     `"major":${r.major},"minor":${r.minor},"ioctlCode":${r.ioctlCode >>> 0},"normalizedCode":${r.normalizedCode >>> 0},` +
     `"inputLength":${r.inputLength},"outputLength":${r.outputLength},"inputHead":"${r.inputHead.length ? Buffer.from(r.inputHead.buffer, r.inputHead.byteOffset, r.inputHead.byteLength).toString("base64") : ""}",` +
     `"truncated":${r.truncated},"status":${r.status >>> 0},"information":"${r.information}","duration":"${r.duration}",` +

@@ -16,6 +16,8 @@ import { runWineSetup, WineSession, WineUnavailableError } from "./session.ts";
 export interface WineDemoOptions {
   /** Arguments after `demo` for the Windows CLI (e.g. ["--scenario", "scenarios/demo.yaml"]): paths relative to the repository root. */
   demoArgs?: string[];
+  /** Global CLI options to put before `demo` (e.g. ["--json"]). */
+  globalArgs?: string[];
   /** Where the CLI's output goes (default process.stdout). */
   write?: (text: string) => void;
   /** Progress of the Wine side (default: to stderr). */
@@ -33,8 +35,8 @@ export async function runDemoOnWine(opts: WineDemoOptions = {}): Promise<number>
   runWineSetup();
   const session = await WineSession.start({ log });
   try {
-    const code = await session.runNode("cli-demo", ["build\\wine\\cli.mjs", "demo", ...(opts.demoArgs ?? [])], {
-      env: { [WINE_WORLD_ENV]: "actors", FORCE_COLOR: process.stdout.isTTY ? "1" : "0" },
+    const code = await session.runNode("cli-demo", ["build\\wine\\cli.mjs", ...(opts.globalArgs ?? []), "demo", ...(opts.demoArgs ?? [])], {
+      env: { [WINE_WORLD_ENV]: "actors", ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) },
       onOutput: write,
     });
     if (code === null) throw new WineUnavailableError("the Windows CLI was killed");
