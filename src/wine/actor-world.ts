@@ -10,7 +10,7 @@
  * scenario runner can play a scenario on either.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, linkSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ActionResult, PassThroughResult } from "../client/drive.ts";
@@ -50,6 +50,8 @@ export interface ScenarioWorld {
 
 /** Environment variable demo-runner.ts sets for the Windows CLI: "actors" selects ActorWorld. */
 export const WINE_WORLD_ENV = "CDFILTER_WINE_WORLD";
+/** Where ActorWorld.fromEnvironment puts the processes' logs (demo-runner.ts: the session's log directory). */
+export const WINE_LOG_DIR_ENV = "CDFILTER_WINE_LOG_DIR";
 
 /** build/wine/actor.mjs next to the running bundle (cli.mjs), or CDFILTER_WINE_ACTOR. */
 function defaultActorScript(): string {
@@ -99,7 +101,9 @@ export class ActorWorld implements ScenarioWorld {
 
   /** ActorWorld when demo-runner.ts asked for it (CDFILTER_WINE_WORLD=actors), else undefined. */
   static async fromEnvironment(): Promise<ActorWorld | undefined> {
-    return process.env[WINE_WORLD_ENV] === "actors" ? ActorWorld.create() : undefined;
+    if (process.env[WINE_WORLD_ENV] !== "actors") return undefined;
+    const logDir = process.env[WINE_LOG_DIR_ENV];
+    return ActorWorld.create(logDir ? { logDir } : {});
   }
 
   /** The process, started on first use. */
@@ -115,17 +119,22 @@ export class ActorWorld implements ScenarioWorld {
   }
 
   /**
-   * The executable to start for image name `image` ("burner.exe"): a hard link to node.exe with
-   * that name, so the driver, which reads the image name from the process, reports it as the
-   * scenario says. node.exe itself when the name is unusable or the link cannot be made.
+   * The executable to start for image name `image` ("burner.exe"): a copy of node.exe with that
+   * name, so the driver, which reads the image name from the process, reports it as the scenario
+   * says. A copy, not a hard link: Wine shares one image mapping per file (inode), and with it
+   * the first name it was mapped under. node.exe itself when the name is unusable or the copy
+   * fails. Copies are kept beside the bundle for later runs.
    */
   private executableFor(image: string): string {
     if (!/^[A-Za-z0-9_.-]{1,60}\.exe$/i.test(image) || image.toLowerCase() === "node.exe") return process.execPath;
     const dir = join(dirname(this.actorScript), "images");
     const target = join(dir, image);
     try {
+      if (existsSync(target) && statSync(target).size === statSync(process.execPath).size) return target;
       mkdirSync(dir, { recursive: true });
-      if (!existsSync(target)) linkSync(process.execPath, target);
+      const partial = `${target}.${process.pid}.tmp`;
+      copyFileSync(process.execPath, partial, constants.COPYFILE_FICLONE);
+      renameSync(partial, target);
       return target;
     } catch {
       return process.execPath;

@@ -10,7 +10,7 @@
  * here as it is written, so the story prints as on the simulator. The prefix and its wineserver
  * are gone when the promise settles.
  */
-import { WINE_WORLD_ENV } from "./actor-world.ts";
+import { WINE_LOG_DIR_ENV, WINE_WORLD_ENV } from "./actor-world.ts";
 import { runWineSetup, WineSession, WineUnavailableError } from "./session.ts";
 
 export interface WineDemoOptions {
@@ -36,7 +36,7 @@ export async function runDemoOnWine(opts: WineDemoOptions = {}): Promise<number>
   const session = await WineSession.start({ log });
   try {
     const code = await session.runNode("cli-demo", ["build\\wine\\cli.mjs", ...(opts.globalArgs ?? []), "demo", ...(opts.demoArgs ?? [])], {
-      env: { [WINE_WORLD_ENV]: "actors", ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) },
+      env: { [WINE_WORLD_ENV]: "actors", [WINE_LOG_DIR_ENV]: session.logDir, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}) },
       onOutput: write,
     });
     if (code === null) throw new WineUnavailableError("the Windows CLI was killed");

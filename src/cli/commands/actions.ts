@@ -131,7 +131,9 @@ async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<v
       await sleepInterruptible(hold * 1000);
     }
     if (verb === "lock" && r.ok && !out.json) {
-      out.note(`the handle closes now: the filter releases this handle's secure locks at close${sim ? " (and the embedded simulator ends with this command)" : ""}`);
+      out.note(o.media
+        ? `the handle closes now: simple locks outlive it (cdrom.sys), unless the policy is enforce (leak release)${sim ? "; the embedded simulator ends with this command" : ""}`
+        : `the handle closes now: the filter releases this handle's secure locks at close${sim ? "; the embedded simulator ends with this command" : ""}`);
     }
     await drive.close();
     if (!r.ok) process.exitCode = ExitCode.CHECK_FAILED;

@@ -1,0 +1,36 @@
+/**
+ * npm run bench: every benchmark of the project, one after another, each printing its figures
+ * beside a baseline measured in the same run (nanopb, protobufjs, a memcpy floor, ...).
+ *
+ *   codec      C encode/decode vs nanopb 0.4.7; TS decode vs protobufjs        (issue 2 §5)
+ *   core       cost of tracing one request vs a memcpy floor, ns + callgrind   (issue 3 §7)
+ *   drain      ring -> ReadTrace IOCTL -> decoded TS records, records/s         (issue 3 §7)
+ *   trace-cli  `cdfilter trace --json` under a burst: records/s, p50/p99 latency (issue 4 §5)
+ *
+ * `npm run bench -- core drain` runs a subset. Exit status: non-zero if a benchmark failed to
+ * run (timings are reported, never asserted).
+ */
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const all = ["codec", "core", "drain", "trace-cli"] as const;
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !(all as readonly string[]).includes(w));
+if (unknown.length > 0) {
+  console.error(`bench: unknown benchmark ${unknown.join(", ")} (known: ${all.join(", ")})`);
+  process.exit(2);
+}
+const selected = wanted.length > 0 ? wanted : [...all];
+const tsx = join(here, "..", "node_modules", ".bin", "tsx");
+let failed = 0;
+for (const name of selected) {
+  console.log(`\n=== ${name} ${"=".repeat(Math.max(0, 60 - name.length))}`);
+  const r = spawnSync(tsx, [join(here, `${name}.ts`)], { stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error(`bench: ${name} failed (exit ${r.status ?? r.signal})`);
+    failed++;
+  }
+}
+process.exit(failed === 0 ? 0 : 1);
