@@ -416,6 +416,7 @@ static uint32_t trace_config(cdf_core *core, const cdf_TraceConfig *req, cdf_Tra
         }
         f.drives_count = req->drive_ids_count;
         f.capture_bytes = req->capture_bytes;
+        cdf_filter_finish(&f);
     }
     cdf_lock_acquire(&core->lock);
     if (req != NULL) core->filter = f;

@@ -63,7 +63,7 @@ typedef struct cdf_handle {
     uint8_t exclusive;        /* owns IOCTL_CDROM_EXCLUSIVE_ACCESS */
     uint8_t in_use;
     uint8_t cleaned_up;       /* IRP_MJ_CLEANUP seen */
-    uint8_t pad_;
+    uint8_t image_len;        /* bytes of image in use (0..CDF_IMAGE_MAX) */
     char image[CDF_IMAGE_MAX];/* opener image, zero padded, not necessarily NUL-terminated */
 } cdf_handle;
 
@@ -91,22 +91,27 @@ typedef struct cdf_drive {
     uint64_t denials;
 } cdf_drive;
 
-/* One trace record in the ring: a compact fixed-size C struct (not protobuf). */
+/* One trace record in the ring: a compact fixed-size C struct (not protobuf). Only the first
+ * image_len bytes of opener_image and head_len bytes of head belong to the record: the rest of
+ * those arrays is left over from older records and never read. */
 typedef struct cdf_slot {
     uint64_t seq, request_id, timestamp, handle_id, information, duration;
     uint32_t drive_id, pid, tid, requestor_pid, opener_pid;
     uint32_t major, minor, ioctl_code, normalized_code, input_length, output_length, status;
     uint32_t secure_total, simple_total, count_released;
     uint8_t kind, decision, reason, truncated;
-    uint16_t head_len, pad_;
+    uint16_t head_len, image_len;
     char opener_image[CDF_IMAGE_MAX];
     uint8_t head[CDF_CAPTURE_MAX];
 } cdf_slot;
 
-/* Records with seq in [oldest_seq, next_seq) are in the ring, at slots[seq % capacity]. */
+/* Records with seq in [oldest_seq, next_seq) are in the ring, at slots[seq % capacity];
+ * next_index tracks next_seq % capacity so that appending needs no division. */
 typedef struct cdf_ring {
     cdf_slot *slots;
     uint32_t capacity;        /* records */
+    uint32_t next_index;      /* next_seq % capacity */
+    uint64_t last_timestamp;  /* newest record's timestamp: an append never goes below it */
     uint64_t next_seq;        /* starts at 1 */
     uint64_t oldest_seq;
     uint64_t written;         /* records produced since load */
@@ -123,6 +128,7 @@ typedef struct cdf_trace_filter {
     uint32_t drives_count;
     uint32_t drives_mask;     /* bit (id - 1), all ones when the list is empty */
     uint32_t capture_bytes;
+    uint8_t pass_all;         /* no list constrains anything: every request passes */
 } cdf_trace_filter;
 
 struct cdf_core {

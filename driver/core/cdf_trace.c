@@ -13,6 +13,7 @@ int cdf_ring_init(cdf_ring *r, uint32_t ring_bytes)
     r->slots = (cdf_slot *)cdf_mem_reserve((size_t)r->capacity * sizeof(cdf_slot));
     if (r->slots == NULL) return -1;
     r->next_seq = 1u;
+    r->next_index = 1u % r->capacity;
     r->oldest_seq = 1u;
     return 0;
 }
@@ -21,23 +22,6 @@ void cdf_ring_fini(cdf_ring *r)
 {
     cdf_mem_release(r->slots);
     memset(r, 0, sizeof(*r));
-}
-
-cdf_slot *cdf_ring_append(cdf_ring *r, uint8_t kind, uint64_t timestamp)
-{
-    uint64_t seq = r->next_seq;
-    cdf_slot *s;
-    if (seq - r->oldest_seq >= r->capacity) {
-        r->oldest_seq++;
-        r->overwritten++;
-    }
-    s = &r->slots[seq % r->capacity];
-    s->seq = seq;
-    s->kind = kind;
-    s->timestamp = timestamp;
-    r->next_seq = seq + 1u;
-    r->written++;
-    return s;
 }
 
 const cdf_slot *cdf_ring_get(const cdf_ring *r, uint64_t seq)
@@ -59,6 +43,7 @@ int cdf_ring_check(const cdf_ring *r)
     if (r->oldest_seq < r->next_seq && r->slots[r->oldest_seq % r->capacity].seq != r->oldest_seq)
         return 3;
     if (r->written != r->next_seq - 1u) return 4;
+    if (r->next_index != r->next_seq % r->capacity) return 5;
     return 0;
 }
 
@@ -68,10 +53,17 @@ void cdf_filter_default(cdf_trace_filter *f)
     f->majors_mask = 0xFFFFFFFFu;
     f->drives_mask = 0xFFFFFFFFu;
     f->capture_bytes = CDF_CAPTURE_DEFAULT;
+    cdf_filter_finish(f);
 }
 
-int cdf_filter_wants(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
-                     uint32_t code, uint32_t normalized)
+void cdf_filter_finish(cdf_trace_filter *f)
+{
+    f->pass_all = f->majors_count == 0u && f->codes_count == 0u && f->drives_count == 0u &&
+                  f->majors_mask == 0xFFFFFFFFu && f->drives_mask == 0xFFFFFFFFu;
+}
+
+int cdf_filter_wants_slow(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
+                          uint32_t code, uint32_t normalized)
 {
     uint32_t i;
     if (major >= 32u || ((f->majors_mask >> major) & 1u) == 0u) return 0;

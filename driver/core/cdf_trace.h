@@ -20,8 +20,27 @@ int cdf_ring_init(cdf_ring *r, uint32_t ring_bytes);
 void cdf_ring_fini(cdf_ring *r);
 
 /* Claim the slot for the next sequence number (evicting the oldest record when full) and set
- * its seq, kind and timestamp. The caller fills every other field before releasing the lock. */
-cdf_slot *cdf_ring_append(cdf_ring *r, uint8_t kind, uint64_t timestamp);
+ * its seq, kind and timestamp. The caller fills every other field before releasing the lock.
+ * The timestamp is raised to the previous record's if the clock ever stepped back, so
+ * timestamps never decrease along seq whatever the host clock does. */
+static inline cdf_slot *cdf_ring_append(cdf_ring *r, uint8_t kind, uint64_t timestamp)
+{
+    uint64_t seq = r->next_seq;
+    cdf_slot *s = &r->slots[r->next_index];
+    if (seq - r->oldest_seq >= r->capacity) {
+        r->oldest_seq++;
+        r->overwritten++;
+    }
+    if (++r->next_index == r->capacity) r->next_index = 0u;
+    if (timestamp < r->last_timestamp) timestamp = r->last_timestamp;
+    r->last_timestamp = timestamp;
+    s->seq = seq;
+    s->kind = kind;
+    s->timestamp = timestamp;
+    r->next_seq = seq + 1u;
+    r->written++;
+    return s;
+}
 
 /* Newest sequence number ever assigned (0 before the first record). */
 static inline uint64_t cdf_ring_newest(const cdf_ring *r) { return r->next_seq - 1u; }
@@ -41,8 +60,15 @@ void cdf_filter_default(cdf_trace_filter *f);
 /* Whether a request passes the kernel-side filter. ioctl_codes constrain device-control
  * requests only (matched against the code as sent and the normalized code); other majors are
  * constrained by majors and drive_ids only. */
-int cdf_filter_wants(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
-                     uint32_t code, uint32_t normalized);
+int cdf_filter_wants_slow(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
+                          uint32_t code, uint32_t normalized);
+static inline int cdf_filter_wants(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
+                                   uint32_t code, uint32_t normalized)
+{
+    return f->pass_all ? 1 : cdf_filter_wants_slow(f, drive_id, major, code, normalized);
+}
+/* Set pass_all from the lists (after any change to them). */
+void cdf_filter_finish(cdf_trace_filter *f);
 
 /* Copy the head of rq's input into slot->head: at most capture_bytes, sets head_len and
  * truncated. Kernel-mode requestors (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel

@@ -388,7 +388,7 @@ export class Reader {
     const start = this.pos;
     if (stop - start > max) throw err(WireErrorCode.BOUND);
     this.pos = stop;
-    return start === stop ? EMPTY_BYTES : this.buf.slice(start, stop);
+    return copyBytes(this.buf, start, stop);
   }
 
   /** Unknown field: BAD_WIRE_TYPE for 3/4/6/7, WIRE_MISMATCH if `known`, else skips it. */
@@ -412,6 +412,34 @@ export class Reader {
         this.pos = this.len(end);
     }
   }
+}
+
+// Decoded bytes values are copies, never views of the input (callers reuse their reply
+// buffers). V8 keeps typed arrays of up to 64 bytes on the JS heap, but a larger one gets its own
+// off-heap backing store: ~400 ns per allocation, more than the rest of a TraceRecord's decode.
+// Values above 64 bytes are therefore copied into a shared 8 KiB chunk and returned as views of
+// their own disjoint range of it (as Node's Buffer pool does): a value's `.buffer` may be larger
+// than the value and shared with other decoded values; `byteOffset`/`byteLength` delimit it.
+const HEAP_BYTES_MAX = 64;
+const POOL_SIZE = 8192;
+let pool = new Uint8Array(POOL_SIZE);
+let poolUsed = 0;
+
+/** A copy of buf[start, stop) that shares no memory with buf. */
+export function copyBytes(buf: Uint8Array, start: number, stop: number): Uint8Array {
+  const n = stop - start;
+  if (n <= HEAP_BYTES_MAX) return n === 0 ? EMPTY_BYTES : buf.slice(start, stop);
+  if (n > POOL_SIZE >>> 2) return buf.slice(start, stop);
+  let used = poolUsed;
+  if (used + n > POOL_SIZE) {
+    pool = new Uint8Array(POOL_SIZE);
+    used = 0;
+  }
+  const p = pool;
+  p.set(buf.subarray(start, stop), used);
+  // 8-byte alignment keeps every value's byteOffset usable for wider typed-array views.
+  poolUsed = (used + n + 7) & ~7;
+  return p.subarray(used, used + n);
 }
 
 /** ASCII bytes (checked by the caller) as a string: short ones by 8-argument fromCharCode calls
