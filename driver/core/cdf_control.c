@@ -133,7 +133,8 @@ static void slot_to_record(const cdf_slot *s, cdf_TraceRecord *r)
     r->tid = s->tid;
     r->requestor_pid = s->requestor_pid;
     r->opener_pid = s->opener_pid;
-    copy_fixed_string(r->opener_image, s->opener_image, CDF_IMAGE_MAX);
+    /* r was zeroed by init: the image is NUL-terminated after its image_len bytes */
+    memcpy(r->opener_image, s->opener_image, s->image_len <= CDF_IMAGE_MAX ? s->image_len : CDF_IMAGE_MAX);
     r->major = s->major;
     r->minor = s->minor;
     r->ioctl_code = s->ioctl_code;
@@ -164,7 +165,7 @@ static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int 
     uint64_t after = req->after_seq, start, end, newest, oldest, dropped = 0u, seq, next_cursor;
     uint32_t limit = req->max_records, delivered = 0u, pos = 0u, trailer;
     int evicted = 0, too_small = 0;
-    const size_t head_at = offsetof(cdf_slot, head);
+    const size_t image_at = offsetof(cdf_slot, opener_image);
 
     if (limit == 0u || limit > CDF_TRACE_BATCH_MAX) limit = CDF_TRACE_BATCH_MAX;
     cdf_lock_acquire(&core->lock);
@@ -196,7 +197,9 @@ static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int 
         cdf_lock_acquire(&core->lock);
         s = cdf_ring_get(&core->ring, seq);
         if (s != NULL) {
-            memcpy(&slot, s, head_at);
+            memcpy(&slot, s, image_at);
+            memcpy(slot.opener_image, s->opener_image,
+                   s->image_len <= CDF_IMAGE_MAX ? s->image_len : CDF_IMAGE_MAX);
             memcpy(slot.head, s->head, s->head_len <= CDF_CAPTURE_MAX ? s->head_len : CDF_CAPTURE_MAX);
         }
         cdf_lock_release(&core->lock);

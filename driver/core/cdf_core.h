@@ -102,6 +102,8 @@ typedef struct cdf_verdict {
     uint64_t request_id;          /* pairs the dispatch and completion records */
     uint64_t dispatched_at;       /* 100 ns monotonic */
     uint64_t handle_id;           /* core-private */
+    uint32_t handle_slot;         /* core-private: handle table hint for the completion */
+    uint32_t reserved_;           /* core-private */
 } cdf_verdict;
 
 /* Decide what to do with a request reaching drive_id. Never fails: an unknown drive gives

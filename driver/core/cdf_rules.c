@@ -16,16 +16,25 @@
 #include "cdf_scsi.h"
 #include "cdf_text.h"
 
-uint32_t cdf_normalize_ioctl(uint32_t code)
+/* Device types NormalizeIoctl rebases: bit n set for device type n (all are below 64). */
+#define CDF_NORMALIZED_TYPES ((1ull << CDF_FILE_DEVICE_CONTROLLER) | (1ull << CDF_FILE_DEVICE_DISK) | \
+                              (1ull << CDF_FILE_DEVICE_TAPE) | (1ull << CDF_FILE_DEVICE_DVD) | \
+                              (1ull << CDF_FILE_DEVICE_CD_ROM))
+_Static_assert(CDF_FILE_DEVICE_DVD < 64u && CDF_FILE_DEVICE_TAPE < 64u && CDF_FILE_DEVICE_DISK < 64u &&
+               CDF_FILE_DEVICE_CONTROLLER < 64u && CDF_FILE_DEVICE_CD_ROM < 64u, "type bit mask");
+
+static inline uint32_t normalize(uint32_t code)
 {
     uint32_t base = CDF_CTL_DEVICE_TYPE(code);
     uint32_t function = CDF_CTL_FUNCTION(code);
-    if ((base == CDF_FILE_DEVICE_CONTROLLER || base == CDF_FILE_DEVICE_DISK ||
-         base == CDF_FILE_DEVICE_TAPE || base == CDF_FILE_DEVICE_DVD ||
-         base == CDF_FILE_DEVICE_CD_ROM) &&
-        function >= 0x200u && function <= 0x300u)
+    if (base < 64u && ((CDF_NORMALIZED_TYPES >> base) & 1u) != 0u && function - 0x200u <= 0x100u)
         return (code & 0x0000FFFFu) | (CDF_FILE_DEVICE_MASS_STORAGE << 16);
     return code;
+}
+
+uint32_t cdf_normalize_ioctl(uint32_t code)
+{
+    return normalize(code);
 }
 
 /* Device types whose IOCTLs cdrom.sys refuses to non-owners under exclusive access. */
@@ -36,23 +45,25 @@ static int storage_family(uint32_t code)
            base == CDF_FILE_DEVICE_DVD || base == CDF_FILE_DEVICE_MASS_STORAGE;
 }
 
-static cdf_slot *put_record(cdf_core *core, uint8_t kind, uint64_t now, uint32_t drive_id,
-                            const cdf_drive *d, const cdf_request *rq, const cdf_handle *h,
-                            uint32_t normalized, uint64_t request_id, uint8_t decision,
-                            uint8_t reason)
+/* Append a record and fill every field but the kind-specific ones (status, information,
+ * duration, count_released, the input head), which the caller sets when they are not zero.
+ * Written straight into the claimed slot under core->lock. Only the opener image's image_len
+ * bytes are copied: a reader never looks past them. */
+static inline cdf_slot *put_record(cdf_core *core, uint8_t kind, uint64_t now, uint32_t drive_id,
+                                   const cdf_drive *d, const cdf_request *rq, const cdf_handle *h,
+                                   uint32_t normalized, uint64_t request_id, uint8_t decision,
+                                   uint8_t reason)
 {
     cdf_slot *s = cdf_ring_append(&core->ring, kind, now);
     int is_ioctl = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ||
                    rq->major == CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL;
     s->request_id = request_id;
-    s->handle_id = h != NULL ? h->handle_id : 0u;
     s->information = 0u;
     s->duration = 0u;
     s->drive_id = drive_id;
     s->pid = rq->pid;
     s->tid = rq->tid;
     s->requestor_pid = rq->requestor_pid;
-    s->opener_pid = h != NULL ? h->pid : 0u;
     s->major = rq->major;
     s->minor = rq->minor;
     s->ioctl_code = is_ioctl ? rq->ioctl_code : 0u;
@@ -67,8 +78,19 @@ static cdf_slot *put_record(cdf_core *core, uint8_t kind, uint64_t now, uint32_t
     s->reason = reason;
     s->truncated = 0u;
     s->head_len = 0u;
-    if (h != NULL) memcpy(s->opener_image, h->image, CDF_IMAGE_MAX);
-    else memset(s->opener_image, 0, CDF_IMAGE_MAX);
+    if (h != NULL) {
+        uint32_t n = h->image_len, i;
+        s->handle_id = h->handle_id;
+        s->opener_pid = h->pid;
+        s->image_len = (uint16_t)n;
+        /* 16-byte blocks: both arrays are CDF_IMAGE_MAX bytes, a multiple of 16, so the last
+         * block stays inside them; bytes past image_len are never read */
+        for (i = 0; i < n; i += 16u) memcpy(s->opener_image + i, h->image + i, 16u);
+    } else {
+        s->handle_id = 0u;
+        s->opener_pid = 0u;
+        s->image_len = 0u;
+    }
     return s;
 }
 
@@ -128,7 +150,7 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
 
     memset(v, 0, sizeof(*v));
     v->action = CDF_ACTION_FORWARD_TRACK;
-    if (rq->major == CDF_IRP_MJ_DEVICE_CONTROL) normalized = cdf_normalize_ioctl(rq->ioctl_code);
+    if (rq->major == CDF_IRP_MJ_DEVICE_CONTROL) normalized = normalize(rq->ioctl_code);
 
     cdf_lock_acquire(&core->lock);
     /* read under the lock so that timestamps never go backwards along the sequence */
@@ -219,7 +241,8 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         } else {
             cdf_scsi_effect fx = CDF_SCSI_NOT_PASSTHROUGH;
             int ejects = normalized == CDF_IOCTL_STORAGE_EJECT_MEDIA;
-            if (!ejects) {
+            if (!ejects && (rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH ||
+                            rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT)) {
                 fx = cdf_scsi_classify(rq->ioctl_code, rq->input, rq->input_length,
                                        (rq->flags & CDF_RQ_CALLER_32BIT) != 0u, NULL);
             }
@@ -313,7 +336,10 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
 
     v->op = op | flags | (traced ? CDF_OPF_TRACED : 0u) |
             ((uint32_t)decision << CDF_OP_DECISION_SHIFT) | ((uint32_t)reason << CDF_OP_REASON_SHIFT);
-    v->handle_id = h != NULL ? h->handle_id : 0u;
+    if (h != NULL) {
+        v->handle_id = h->handle_id;
+        v->handle_slot = (uint32_t)(h - core->handles.pool) + 1u;
+    }
     fn = take_notify(core, appended, &fn_context);
     cdf_lock_release(&core->lock);
     if (fn != NULL) fn(fn_context);
@@ -335,8 +361,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     uint32_t normalized;
 
     if (v->action == CDF_ACTION_FORWARD) return;
-    normalized = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ? cdf_normalize_ioctl(rq->ioctl_code)
-                                                        : rq->ioctl_code;
+    normalized = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ? normalize(rq->ioctl_code) : rq->ioctl_code;
     cdf_lock_acquire(&core->lock);
     now = cdf_clock_now();
     d = cdf_drive_get(core, drive_id);
@@ -344,9 +369,19 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         cdf_lock_release(&core->lock);
         return;
     }
-    h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
-    if (h != NULL && op != CDF_OP_CREATE && v->handle_id != 0u && h->handle_id != v->handle_id)
-        h = NULL; /* the file object was closed and reused while this request was in flight */
+    h = NULL;
+    if (v->handle_slot - 1u < core->handles.max) {
+        /* the dispatch's entry, if it still is that handle: what the lookup below would find */
+        cdf_handle *c = &core->handles.pool[v->handle_slot - 1u];
+        if (c->in_use && c->key == rq->file.opaque && c->key != 0u && c->drive_id == drive_id &&
+            c->handle_id == v->handle_id)
+            h = c;
+    }
+    if (h == NULL) {
+        h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
+        if (h != NULL && op != CDF_OP_CREATE && v->handle_id != 0u && h->handle_id != v->handle_id)
+            h = NULL; /* the file object was closed and reused while this request was in flight */
+    }
     if (orphan && h != NULL) h = NULL;
 
     if (v->action == CDF_ACTION_COMPLETE) {
@@ -371,7 +406,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         if (h != NULL) {
             h->handle_id = ++core->next_handle_id;
             h->pid = rq->pid;
-            (void)cdf_utf8_copy(h->image, CDF_IMAGE_MAX, rq->image_name);
+            h->image_len = (uint8_t)cdf_utf8_copy(h->image, CDF_IMAGE_MAX, rq->image_name);
             d->open_handles++;
             opened = 1;
         } else {

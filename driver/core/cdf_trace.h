@@ -65,7 +65,8 @@ int cdf_filter_wants_slow(const cdf_trace_filter *f, uint32_t drive_id, uint32_t
 static inline int cdf_filter_wants(const cdf_trace_filter *f, uint32_t drive_id, uint32_t major,
                                    uint32_t code, uint32_t normalized)
 {
-    return f->pass_all ? 1 : cdf_filter_wants_slow(f, drive_id, major, code, normalized);
+    if (f->pass_all) return major < 32u && drive_id - 1u < 32u; /* as the masks would answer */
+    return cdf_filter_wants_slow(f, drive_id, major, code, normalized);
 }
 /* Set pass_all from the lists (after any change to them). */
 void cdf_filter_finish(cdf_trace_filter *f);

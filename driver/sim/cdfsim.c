@@ -482,6 +482,47 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     return st;
 }
 
+uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t code,
+                              const void *in, uint32_t in_len, void *out, uint32_t out_cap,
+                              uint32_t *returned)
+{
+    handle_view h;
+    uint8_t sysbuf[SIM_STACK_SYSBUF];
+    uint32_t size = in_len > out_cap ? in_len : out_cap;
+    uint32_t st;
+    uint32_t info = 0;
+    if (returned != NULL) {
+        *returned = 0;
+    }
+    if (sim == NULL || drive == CDFSIM_CONTROL_DEVICE || drive > sim->drive_count) {
+        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    if ((in_len != 0 && in == NULL) || (out_cap != 0 && out == NULL)) {
+        return SIM_STATUS_INVALID_PARAMETER;
+    }
+    if (size > SIM_STACK_SYSBUF) {
+        return SIM_STATUS_INVALID_PARAMETER; /* kernel callers of this kind send small buffers */
+    }
+    memset(&h, 0, sizeof(h));
+    h.drive = drive;
+    h.pid = pid;
+    h.access = CDFSIM_GENERIC_READ | CDFSIM_GENERIC_WRITE;
+    memset(sysbuf, 0, sizeof(sysbuf));
+    if (in_len != 0) {
+        memcpy(sysbuf, in, in_len);
+    }
+    st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
+    if ((st & 0xC0000000u) != 0xC0000000u && info != 0 && info <= out_cap) {
+        memcpy(out, sysbuf, info);
+    } else {
+        info = 0;
+    }
+    if (returned != NULL) {
+        *returned = info;
+    }
+    return st;
+}
+
 uint32_t cdfsim_read(cdfsim *sim, uint64_t handle, uint64_t offset, uint32_t length,
                      uint32_t *returned)
 {

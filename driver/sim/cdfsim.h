@@ -39,6 +39,13 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
 uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
                       const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                       uint32_t *returned);
+/* A device control with no file object, as a kernel component sends it
+ * (IoBuildDeviceIoControlRequest on the drive's device object), on behalf of process pid.
+ * in_len and out_cap are at most 4096 bytes (else STATUS_INVALID_PARAMETER);
+ * STATUS_OBJECT_NAME_NOT_FOUND for an unknown drive. */
+uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t code,
+                              const void *in, uint32_t in_len, void *out, uint32_t out_cap,
+                              uint32_t *returned);
 /* ReadFile of length bytes at offset (bytes) from a drive handle; data is discarded. */
 uint32_t cdfsim_read(cdfsim *sim, uint64_t handle, uint64_t offset, uint32_t length,
                      uint32_t *returned);

@@ -120,6 +120,9 @@ export class SimLibrary {
       ioctl:
         "uint32_t cdfsim_ioctl(cdfsim_ptr sim, uint64_t handle, uint32_t code, const uint8_t *in, " +
         "uint32_t in_len, uint8_t *out, uint32_t out_cap, uint32_t *returned)",
+      ioctlNoFile:
+        "uint32_t cdfsim_ioctl_no_file(cdfsim_ptr sim, uint32_t drive, uint32_t pid, uint32_t code, " +
+        "const uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t out_cap, uint32_t *returned)",
       read:
         "uint32_t cdfsim_read(cdfsim_ptr sim, uint64_t handle, uint64_t offset, uint32_t length, " +
         "uint32_t *returned)",
@@ -225,6 +228,21 @@ export class SimLibrary {
       inBuf.length ? inBuf : null, inBuf.length, out.length ? out : null, out.length, this.u32a,
     ) as number;
     return { status, returned: this.u32a[0] ?? 0 };
+  }
+
+  /**
+   * cdfsim_ioctl_no_file: a device control with no file object, as a kernel component sends it
+   * (IoBuildDeviceIoControlRequest), on behalf of `pid`. Buffers of at most 4096 bytes.
+   */
+  ioctlNoFile(sim: SimPointer, drive: number, pid: number, code: number, input: Uint8Array | null, outCap: number): IoctlResult {
+    const inBuf = input ?? EMPTY;
+    const out = new Uint8Array(outCap);
+    const status = this.call(
+      "ioctlNoFile", this.live(sim), drive, pid, code >>> 0,
+      inBuf.length ? inBuf : null, inBuf.length, out.length ? out : null, out.length, this.u32a,
+    ) as number;
+    const returned = this.u32a[0] ?? 0;
+    return { status, returned, output: out.slice(0, returned) };
   }
 
   /**
