@@ -20,6 +20,12 @@ export interface CoreBenchResult {
   floorInstructions: number | undefined;
   slotBytes: number;
   ringRecords: number;
+  /** bytes a dispatch / completion record holds (and the floor copies), see core_bench.c */
+  dispatchBytes: number;
+  completionBytes: number;
+  /** platform_host.c clock behind the timestamps: "tsc" or "clock_gettime" */
+  clock: string;
+  tscHz: number;
 }
 
 function run(cmd: string, args: string[]): { stdout: string; stderr: string } {
@@ -46,6 +52,7 @@ export function runCoreBench(requests = 2_000_000, callgrindRequests = 100_000):
   if (!existsSync(BENCH_BIN)) throw new Error(`${BENCH_BIN} was not built`);
   const timing = JSON.parse(run(BENCH_BIN, ["time", String(requests)]).stdout.trim()) as {
     traced_ns: number; floor_ns: number; slot_bytes: number; ring_records: number; check: number;
+    dispatch_bytes: number; completion_bytes: number; clock: string; tsc_hz: number;
   };
   if (timing.check !== 0) throw new Error(`core invariants broken after the benchmark: ${timing.check}`);
   let tracedInstructions: number | undefined;
@@ -68,6 +75,10 @@ export function runCoreBench(requests = 2_000_000, callgrindRequests = 100_000):
     floorInstructions,
     slotBytes: timing.slot_bytes,
     ringRecords: timing.ring_records,
+    dispatchBytes: timing.dispatch_bytes,
+    completionBytes: timing.completion_bytes,
+    clock: timing.clock,
+    tscHz: timing.tsc_hz,
   };
 }
 
@@ -87,6 +98,9 @@ export function formatCoreBench(r: CoreBenchResult): string {
   const goal = r.tracedNs <= 150 && r.tracedNs <= 2 * r.floorNs ? "met" : "NOT met";
   return [
     `core tracing: dispatch + completion record per request; ${r.ringRecords}-record ring of ${r.slotBytes}-byte slots`,
+    `records hold ${r.dispatchBytes} + ${r.completionBytes} bytes (fixed fields, opener image, captured input); ` +
+      `the floor memcpys exactly that many per request`,
+    `host clock: ${r.clock}${r.tscHz ? ` (${(r.tscHz / 1e6).toFixed(1)} MHz, calibrated against CLOCK_MONOTONIC)` : ""}`,
     ...lines,
     `goal (<= 150 ns and <= 2x floor): ${goal}`,
   ].join("\n");

@@ -125,6 +125,9 @@ export class WineSession {
   static async start(opts: WineSessionOptions = {}): Promise<WineSession> {
     checkWinePrerequisites();
     const s = new WineSession(opts);
+    // If this process ends without stop() (an uncaught error, process.exit), the persistent
+    // wineserver must not outlive it.
+    process.once("exit", s.exitHook);
     try {
       await s.boot();
       return s;
@@ -169,6 +172,8 @@ export class WineSession {
     const logs = entries.filter((e) => e.name.startsWith("logs-")).sort((x, y) => y.mtime - x.mtime);
     for (const e of logs.slice(4)) rmSync(e.path, { recursive: true, force: true });
     for (const e of entries.filter((x) => x.name.startsWith("prefix-") && Date.now() - x.mtime > 3_600_000)) {
+      // Its persistent wineserver may still run: end it before deleting the prefix under it.
+      spawnSync("wineserver", ["-k"], { env: { ...process.env, WINEPREFIX: e.path }, stdio: "ignore", timeout: 30_000 });
       rmSync(e.path, { recursive: true, force: true });
     }
   }
@@ -279,10 +284,15 @@ export class WineSession {
     await this.wineCommand(`taskkill-${actor.name}`, ["taskkill", "/F", "/PID", String(actor.pid)]);
   }
 
+  private readonly exitHook = (): void => {
+    if (!this.stopped) spawnSync("wineserver", ["-k"], { env: this.env, stdio: "ignore", timeout: 10_000 });
+  };
+
   /** End every actor, stop the wineserver, delete the prefix. Idempotent; never throws. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    process.removeListener("exit", this.exitHook);
     this.channel.close();
     for (const a of this.actors.values()) a.forceKill();
     await Promise.all([...this.actors.values()].map((a) => Promise.race([a.exited, new Promise((r) => setTimeout(r, 5000))])));
