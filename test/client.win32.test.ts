@@ -142,13 +142,11 @@ class FakeKernel32 implements Kernel32 {
     }
   }
 
-  ReadFile(_h: number | bigint, _b: Uint8Array, len: number, read: number[]): number {
-    this.log.push({ fn: "ReadFile", args: [len] });
+  ReadFile(_h: number | bigint, _b: Uint8Array, len: number, read: number[], ov: Uint8Array): number {
+    const v = new DataView(ov.buffer, ov.byteOffset, ov.byteLength);
+    const offset = (BigInt(v.getUint32(20, true)) << 32n) | BigInt(v.getUint32(16, true));
+    this.log.push({ fn: "ReadFile", args: [len, ov.byteLength, offset] });
     read[0] = len;
-    return 1;
-  }
-  SetFilePointerEx(_h: number | bigint, distance: bigint): number {
-    this.log.push({ fn: "SetFilePointerEx", args: [distance] });
     return 1;
   }
   CancelIoEx(h: number | bigint): number {
@@ -269,7 +267,10 @@ describe("Win32 transport over a fake kernel32", () => {
     expect(k.log.filter((x) => x.fn === "CreateFileW").at(-1)!.args.slice(0, 2)).toEqual(["\\\\.\\D:", 0x80000080]);
     expect(await e.eject()).toEqual({ ok: false, status: 0x80000011, statusName: "STATUS_DEVICE_BUSY", win32Error: 170, statusExact: false, returned: 0 });
     expect(await e.read(4096n, 2048)).toMatchObject({ ok: true, returned: 2048 });
-    expect(k.log.find((x) => x.fn === "SetFilePointerEx")!.args).toEqual([4096n]);
+    // The position travels in an OVERLAPPED (Offset/OffsetHigh), not through SetFilePointerEx.
+    expect(k.log.find((x) => x.fn === "ReadFile")!.args).toEqual([2048, 32, 4096n]);
+    expect(await e.read(0x1_0000_0800n, 2048)).toMatchObject({ ok: true });
+    expect(k.log.filter((x) => x.fn === "ReadFile").at(-1)!.args).toEqual([2048, 32, 0x1_0000_0800n]);
     await e.close();
     expect(k.log.at(-1)!.fn).toBe("CloseHandle");
     await expect(c.openDrive("not a drive!")).rejects.toThrow(/not a drive/);

@@ -67,7 +67,8 @@ bundle() {
   "$root/node_modules/.bin/esbuild" "$1" --bundle --platform=node --format=esm \
     --target=node20 --keep-names --external:koffi --log-level=warning \
     --banner:js="import { createRequire as __cdfCreateRequire } from 'node:module'; const require = __cdfCreateRequire(import.meta.url);" \
-    --outfile="$2"
+    --outfile="$2.tmp.$$"
+  mv -f "$2.tmp.$$" "$2"  # atomically: a concurrent run may be starting node.exe on the old one
 }
 bundle "$root/src/wine/actor.ts" "$out/actor.mjs"
 bundle "$root/src/cli/main.ts" "$out/cli.mjs"

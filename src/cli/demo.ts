@@ -15,6 +15,8 @@ import { jsonReplacer } from "./output.ts";
 import { HumanFormatter, eventJsonLine } from "./records.ts";
 import type { ScenarioStep } from "./scenario.ts";
 import { chromeTrace, lockTimeline, renderTimeline } from "./timeline.ts";
+import { ActorWorld } from "../wine/actor-world.ts";
+import { runDemoOnWine } from "../wine/demo-runner.ts";
 import { printVerdicts, writeOut } from "./commands/audit.ts";
 
 export const DEMO_SCENARIO = fileURLToPath(new URL("../../scenarios/demo.yaml", import.meta.url));
@@ -26,6 +28,7 @@ interface DemoOpts {
   junitOut?: string;
   traceOut?: string;
   chromeOut?: string;
+  wine?: boolean;
 }
 
 export function registerDemo(program: Command, globals: () => GlobalOptions): void {
@@ -38,8 +41,14 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
     .option("--junit-out <file>", "write the verdicts as JUnit XML")
     .option("--trace-out <file>", "write the trace as JSON Lines")
     .option("--chrome-out <file>", "write the trace as Chrome/Perfetto trace-event JSON")
+    .option("--wine", "play it under Wine: every process a real Windows process against the kernel-mode host (docs/wine.md)")
     .action(async (o: DemoOpts) => {
       const g = globals();
+      if (o.wine && process.platform !== "win32") {
+        // Linux: boot Wine with the kernel host and run this same command there (docs/wine.md).
+        process.exitCode = await runDemoOnWine({ ...o, json: g.json, color: g.color });
+        return;
+      }
       const out = makeOutput(g);
       process.exitCode = await runDemo(g, out, o);
     });
@@ -50,14 +59,19 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
   const file = o.scenario ?? DEMO_SCENARIO;
   const scenario = loadScenario(file);
   const delay = o.stepDelay !== undefined ? parseCount(o.stepDelay, "--step-delay", 0, 60_000) : process.stdout.isTTY ? 250 : 0;
-  const client = await connect(g, out, { simulator: true, drives: scenario.drives, silent: true });
+  const world = await ActorWorld.fromEnvironment();
+  const client = world
+    ? await connect({ ...g, transport: "win32" }, out, { silent: true })
+    : await connect(g, out, { simulator: true, drives: scenario.drives, silent: true });
   const started = performance.now();
   const events: TraceEvent[] = [];
   try {
     if (!out.json) {
       out.line(c.bold(`cdfilter demo: ${scenario.name}`));
       if (scenario.description) out.line(c.dim(scenario.description));
-      out.line(c.dim(`transport: ${transportText(client, { simulator: true })}; processes: ${[...scenario.processes.values()].map((p) => `${p.image}:${p.pid}`).join(", ")}`));
+      out.line(c.dim(world
+        ? `transport: ${transportText(client)}; processes: ${[...scenario.processes.values()].map((p) => p.image).join(", ")}, each a Windows process (node.exe under Wine)`
+        : `transport: ${transportText(client, { simulator: true })}; processes: ${[...scenario.processes.values()].map((p) => `${p.image}:${p.pid}`).join(", ")}`));
       out.line();
     }
     const tracer = liveTrace(client, out, events);
@@ -71,7 +85,7 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
         if (!out.json) out.line(verdictLine(out, v));
         if (delay) await new Promise((r) => setTimeout(r, delay));
       },
-    });
+    }, world);
     await tracer.stop();
     const timeline = lockTimeline(events);
     const doc = auditJson(res, client.transportKind);
@@ -92,6 +106,7 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
     if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events, timeline)) + "\n", "trace (Chrome trace-event JSON)");
     return res.failed > 0 ? ExitCode.CHECK_FAILED : ExitCode.OK;
   } finally {
+    await world?.close();
     await client.close();
   }
 }

@@ -19,6 +19,7 @@ import {
   hex32,
   ntStatusName,
 } from "../client/index.ts";
+import type { DriveActions, ScenarioWorld } from "../wine/actor-world.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { shortDecision, shortReason } from "./records.ts";
 import type { Expectation, Scenario, ScenarioStep } from "./scenario.ts";
@@ -77,12 +78,16 @@ export function requireSimulator(client: FilterClient): NonNullable<FilterClient
   return sim;
 }
 
-export async function runScenario(client: FilterClient, scenario: Scenario, hooks: RunHooks = {}): Promise<AuditResult> {
-  const sim = requireSimulator(client);
+export async function runScenario(client: FilterClient, scenario: Scenario, hooks: RunHooks = {}, world?: ScenarioWorld): Promise<AuditResult> {
+  const sim = world ? undefined : requireSimulator(client);
   const startedAt = new Date();
   const t0 = performance.now();
-  const handles = new Map<string, Drive>();
+  const handles = new Map<string, DriveActions>();
   const pidNames = new Map<number, string>([...scenario.processes.values()].map((p) => [p.pid, p.name]));
+  const nameOfPid = (pid: number): string | undefined => {
+    if (world) for (const p of scenario.processes.values()) if (world.pidOf(p.name) === pid) return p.name;
+    return pidNames.get(pid);
+  };
   if (scenario.policy) {
     await client.setPolicy(scenario.policy === "enforce" ? Policy.POLICY_ENFORCE : Policy.POLICY_OBSERVE);
   }
@@ -113,12 +118,14 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
   const passed = verdicts.filter((v) => v.passed).length;
   return { scenario, verdicts, passed, failed: verdicts.length - passed, startedAt, durationMs: performance.now() - t0 };
 
-  async function handleOf(step: ScenarioStep): Promise<Drive> {
+  async function handleOf(step: ScenarioStep): Promise<DriveActions> {
     const key = `${step.actor}\u0000${step.handle}\u0000${step.drive}`;
     let d = handles.get(key);
     if (!d) {
       const p = scenario.processes.get(step.actor)!;
-      d = await client.openDrive(step.drive, { pid: p.pid, image: p.image, access: FULL_ACCESS });
+      d = world
+        ? await world.openDrive(p, step.drive, step.handle, FULL_ACCESS)
+        : await client.openDrive(step.drive, { pid: p.pid, image: p.image, access: FULL_ACCESS });
       handles.set(key, d);
     }
     return d;
@@ -133,13 +140,16 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
           await client.setPolicy(a === "enforce" ? Policy.POLICY_ENFORCE : Policy.POLICY_OBSERVE, step.driveGiven ? step.drive : 0);
           return undefined;
         case "media":
+          if (!sim) throw new Error(`system ${step.verb} needs the simulator (no simulated hardware under Wine)`);
           sim.setMedia(step.drive, a === "present");
           return undefined;
         case "connect":
         case "disconnect":
+          if (!sim) throw new Error(`system ${step.verb} needs the simulator (no simulated hardware under Wine)`);
           sim.setConnected(step.drive, step.verb === "connect");
           return undefined;
         case "fail-next":
+          if (!sim) throw new Error(`system ${step.verb} needs the simulator (no simulated hardware under Wine)`);
           sim.failNext(step.drive, statusValue(a));
           return undefined;
       }
@@ -164,7 +174,8 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
         }
         case "exit":
         case "crash":
-          sim.processExit(p.pid);
+          if (world) await world.exit(p);
+          else sim!.processExit(p.pid);
           for (const [k] of handles) if (k.startsWith(`${step.actor}\u0000`)) handles.delete(k);
           return undefined;
         default: {
@@ -177,7 +188,7 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
     return last;
   }
 
-  async function act(d: Drive, step: ScenarioStep): Promise<number> {
+  async function act(d: DriveActions, step: ScenarioStep): Promise<number> {
     switch (step.verb) {
       case "lock": return (await d.lock()).status;
       case "unlock": return (await d.unlock()).status;
@@ -209,7 +220,7 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
       const owners = new Map<string, number>();
       for (const o of ledger?.owners ?? []) {
         if (o.secureCount === 0) continue;
-        const name = pidNames.get(o.pid) ?? `pid ${o.pid}`;
+        const name = nameOfPid(o.pid) ?? `pid ${o.pid}`;
         owners.set(name, (owners.get(name) ?? 0) + o.secureCount);
       }
       if (e.secure !== undefined) checks.push(numCheck("secure", e.secure, ledger?.secureTotal ?? 0));

@@ -52,8 +52,8 @@ export interface Kernel32 {
     handle: Win32Handle, code: number, inBuf: Uint8Array | null, inLen: number,
     outBuf: Uint8Array | null, outLen: number, returned: number[], overlapped: null,
   ): number | boolean;
-  ReadFile(handle: Win32Handle, buf: Uint8Array, len: number, read: number[], overlapped: null): number | boolean;
-  SetFilePointerEx(handle: Win32Handle, distance: bigint, newPosition: null, method: number): number | boolean;
+  /** `overlapped`: a 32-byte OVERLAPPED whose Offset/OffsetHigh give the byte position. */
+  ReadFile(handle: Win32Handle, buf: Uint8Array, len: number, read: number[], overlapped: Uint8Array): number | boolean;
   CancelIoEx(handle: Win32Handle, overlapped: null): number | boolean;
   CloseHandle(handle: Win32Handle): number | boolean;
   GetLastError(): number;
@@ -77,7 +77,21 @@ export const CONTROL_DEVICE_PATH = "\\\\.\\CdFilter";
 const FILE_SHARE_READ = 0x1;
 const FILE_SHARE_WRITE = 0x2;
 const OPEN_EXISTING = 3;
-const FILE_BEGIN = 0;
+/** sizeof(OVERLAPPED) on x64: Internal, InternalHigh (ULONG_PTR), Offset/OffsetHigh (DWORD), hEvent. */
+const OVERLAPPED_BYTES = 32;
+
+/**
+ * An OVERLAPPED carrying only a byte position. On a handle opened without FILE_FLAG_OVERLAPPED,
+ * ReadFile reads synchronously at Offset/OffsetHigh (ReadFile docs, "synchronous and file
+ * position"); this avoids SetFilePointerEx, which Wine 8 fails on device handles (error 66).
+ */
+export function overlappedAt(offset: bigint): Uint8Array {
+  const o = new Uint8Array(OVERLAPPED_BYTES);
+  const v = new DataView(o.buffer);
+  v.setUint32(16, Number(offset & 0xffffffffn), true);
+  v.setUint32(20, Number((offset >> 32n) & 0xffffffffn), true);
+  return o;
+}
 
 function isInvalid(h: Win32Handle): boolean {
   return h === -1 || h === -1n || h === 0 || h === 0n || h === 0xffffffffffffffffn;
@@ -87,7 +101,6 @@ const KERNEL32_SIGNATURES = {
   CreateFileW: ["intptr", ["str16", "uint32", "uint32", "void *", "uint32", "uint32", "void *"]],
   DeviceIoControl: ["int", ["intptr", "uint32", "void *", "uint32", "void *", "uint32", "_Out_ uint32 *", "void *"]],
   ReadFile: ["int", ["intptr", "void *", "uint32", "_Out_ uint32 *", "void *"]],
-  SetFilePointerEx: ["int", ["intptr", "int64", "void *", "uint32"]],
   CancelIoEx: ["int", ["intptr", "void *"]],
   CloseHandle: ["int", ["intptr"]],
   GetLastError: ["uint32", []],
@@ -257,12 +270,12 @@ class Win32DeviceHandle implements DeviceHandle {
 
   async read(offset: bigint, length: number): Promise<IoResult> {
     this.ensureOpen();
-    if (!this.k.SetFilePointerEx(this.handle, offset, null, FILE_BEGIN)) {
-      return toResult({ ok: false, lastError: this.k.GetLastError() >>> 0, returned: 0, output: new Uint8Array(0) });
+    if (offset < 0n || offset > 0x7fffffffffffffffn) {
+      throw new RangeError(`read offset ${offset} is outside 0..2^63-1 bytes`);
     }
     const buf = new Uint8Array(length);
     const read = [0];
-    const ok = !!this.k.ReadFile(this.handle, buf, length, read, null);
+    const ok = !!this.k.ReadFile(this.handle, buf, length, read, overlappedAt(offset));
     const lastError = ok ? 0 : this.k.GetLastError() >>> 0;
     return toResult({ ok, lastError, returned: ok ? (read[0] ?? 0) : 0, output: new Uint8Array(0) });
   }
