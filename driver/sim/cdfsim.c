@@ -419,6 +419,22 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
     return st;
 }
 
+/* The I/O manager's METHOD_BUFFERED completion: warning and success statuses copy Information
+ * bytes of the SystemBuffer back to the caller's output buffer; errors copy nothing and report 0. */
+static void copy_back(uint32_t st, const uint8_t *sysbuf, uint32_t info, void *out, uint32_t out_cap,
+                      uint32_t *returned)
+{
+    if ((st & 0xC0000000u) == 0xC0000000u || info > out_cap) {
+        info = 0;
+    }
+    if (info != 0) {
+        memcpy(out, sysbuf, info);
+    }
+    if (returned != NULL) {
+        *returned = info;
+    }
+}
+
 uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
                       const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                       uint32_t *returned)
@@ -467,18 +483,7 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     } else {
         st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
     }
-    /* Warning and success statuses copy Information bytes back; errors copy nothing. */
-    if ((st & 0xC0000000u) != 0xC0000000u && info != 0 && info <= out_cap) {
-        memcpy(out, sysbuf, info);
-    } else if (info > out_cap) {
-        info = 0;
-    }
-    if ((st & 0xC0000000u) == 0xC0000000u) {
-        info = 0;
-    }
-    if (returned != NULL) {
-        *returned = info;
-    }
+    copy_back(st, sysbuf, info, out, out_cap, returned);
     return st;
 }
 
@@ -512,14 +517,7 @@ uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_
         memcpy(sysbuf, in, in_len);
     }
     st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
-    if ((st & 0xC0000000u) != 0xC0000000u && info != 0 && info <= out_cap) {
-        memcpy(out, sysbuf, info);
-    } else {
-        info = 0;
-    }
-    if (returned != NULL) {
-        *returned = info;
-    }
+    copy_back(st, sysbuf, info, out, out_cap, returned);
     return st;
 }
 

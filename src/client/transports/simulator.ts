@@ -8,6 +8,7 @@
  * is the return value (an NTSTATUS), so no thread-local error state is involved. Cancellation
  * is cdfsim_cancel (the CancelIoEx of the simulator).
  */
+import { CancelRetry } from "../cancel-retry.ts";
 import { CONTROL_DEVICE, type DriveState, type SimPointer, SimLibrary } from "../../sim/binding.ts";
 import { errorFromNtStatus, InvalidArgumentError, TransportUnavailableError } from "../errors.ts";
 import { ntStatusToWin32, ntSuccess, toUint32 } from "../ntstatus.ts";
@@ -42,7 +43,7 @@ function result(status: number, returned: number, output: Uint8Array): IoResult 
 export class SimDeviceHandle implements DeviceHandle {
   private closed = false;
   private inFlight: Promise<unknown> | undefined;
-  private cancelTimer: NodeJS.Timeout | undefined;
+  private readonly canceller = new CancelRetry(() => this.lib.cancel(this.sim, this.simHandle), () => !this.inFlight || this.closed, 10);
 
   constructor(
     private readonly lib: SimLibrary,
@@ -74,7 +75,7 @@ export class SimDeviceHandle implements DeviceHandle {
       return result(r.status, r.returned, r.output);
     } finally {
       if (this.inFlight === p) this.inFlight = undefined;
-      this.stopCancelling();
+      this.canceller.stop();
     }
   }
 
@@ -92,18 +93,7 @@ export class SimDeviceHandle implements DeviceHandle {
 
   cancel(): void {
     if (this.closed || !this.inFlight) return;
-    // The async call may not have reached the wait yet; cdfsim_cancel only completes calls that
-    // are blocked, so repeat until the request settles.
-    this.lib.cancel(this.sim, this.simHandle);
-    this.cancelTimer ??= setInterval(() => {
-      if (!this.inFlight || this.closed) this.stopCancelling();
-      else this.lib.cancel(this.sim, this.simHandle);
-    }, 10);
-  }
-
-  private stopCancelling(): void {
-    if (this.cancelTimer) clearInterval(this.cancelTimer);
-    this.cancelTimer = undefined;
+    this.canceller.start();
   }
 
   async close(): Promise<void> {
@@ -113,7 +103,7 @@ export class SimDeviceHandle implements DeviceHandle {
       await this.inFlight.catch(() => undefined);
     }
     this.closed = true;
-    this.stopCancelling();
+    this.canceller.stop();
     this.lib.close(this.sim, this.simHandle);
     this.onClose(this);
   }

@@ -23,6 +23,7 @@
  * Errors: a failed call becomes IoResult { win32Error, status = the NTSTATUS it usually comes
  * from (ntstatus.ts), statusExact: false }; opening a device throws the typed error (errors.ts).
  */
+import { CancelRetry } from "../cancel-retry.ts";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { errorFromWin32, InvalidArgumentError, TransportUnavailableError } from "../errors.ts";
@@ -241,7 +242,7 @@ class Win32DeviceHandle implements DeviceHandle {
   private closed = false;
   private runner: BlockingRunner | undefined;
   private inFlight: Promise<unknown> | undefined;
-  private cancelTimer: NodeJS.Timeout | undefined;
+  private readonly canceller = new CancelRetry(() => this.k.CancelIoEx(this.handle, null), () => !this.inFlight, 20);
 
   constructor(
     private readonly k: Kernel32,
@@ -264,7 +265,7 @@ class Win32DeviceHandle implements DeviceHandle {
       return toResult(await p);
     } finally {
       if (this.inFlight === p) this.inFlight = undefined;
-      this.stopCancelling();
+      this.canceller.stop();
     }
   }
 
@@ -282,18 +283,7 @@ class Win32DeviceHandle implements DeviceHandle {
 
   cancel(): void {
     if (this.closed || !this.inFlight) return;
-    // The worker may not have entered DeviceIoControl yet: repeat CancelIoEx until the request
-    // settles (CancelIoEx only cancels I/O that has been issued).
-    this.k.CancelIoEx(this.handle, null);
-    this.cancelTimer ??= setInterval(() => {
-      if (!this.inFlight) this.stopCancelling();
-      else this.k.CancelIoEx(this.handle, null);
-    }, 20);
-  }
-
-  private stopCancelling(): void {
-    if (this.cancelTimer) clearInterval(this.cancelTimer);
-    this.cancelTimer = undefined;
+    this.canceller.start();
   }
 
   async close(): Promise<void> {
@@ -303,7 +293,7 @@ class Win32DeviceHandle implements DeviceHandle {
       await this.inFlight.catch(() => undefined);
     }
     this.closed = true;
-    this.stopCancelling();
+    this.canceller.stop();
     this.k.CloseHandle(this.handle);
     await this.runner?.close();
   }
