@@ -98,36 +98,33 @@ export function wrongWireType(tag: number): WireError {
 /** Small values as preallocated bigints (generated decoders index it for 1-byte varints). */
 export const SMALL_BIGINT: readonly bigint[] = Array.from({ length: 128 }, (_v, i) => BigInt(i));
 
-// 64-bit fields of consecutive records (sequence numbers, timestamps, ids) usually share their
-// high word with the same field of the previous record, but not with each other: a small
-// direct-mapped cache of (hi << 32) bigints, indexed by the low bits of hi, serves them all.
-// BigInt(<double above 2^32>) is several times slower than a bigint add.
-const HI_CACHE_SIZE = 64;
-const hiKeys: number[] = new Array<number>(HI_CACHE_SIZE).fill(0);
-const hiVals: bigint[] = new Array<bigint>(HI_CACHE_SIZE).fill(0n);
-
-/** Unsigned 64-bit value of (hi, lo) as bigint: one bigint add when hi is cached. */
+/** Unsigned 64-bit value of the varint (hi, lo) as bigint. TurboFan lowers the shift/or under
+ * BigInt.asUintN(64, ...) to machine 64-bit operations, so this allocates one BigInt (the naive
+ * BigInt(hi * 2 ** 32 + lo) goes through a double and is several times slower). */
 export function u64Of(lo: number, hi: number): bigint {
   if (hi === 0) return lo < 128 ? SMALL_BIGINT[lo]! : BigInt(lo);
-  const k = hi & (HI_CACHE_SIZE - 1);
-  let h: bigint;
-  if (hiKeys[k] === hi) {
-    h = hiVals[k]!;
-  } else {
-    h = BigInt(hi) << 32n;
-    hiKeys[k] = hi;
-    hiVals[k] = h;
-  }
-  return lo === 0 ? h : h + BigInt(lo);
+  return BigInt.asUintN(64, (BigInt(hi) << 32n) | BigInt(lo));
+}
+
+/** Signed 64-bit value (two's complement) of the varint (hi, lo). */
+export function i64Of(lo: number, hi: number): bigint {
+  if (hi === 0) return lo < 128 ? SMALL_BIGINT[lo]! : BigInt(lo);
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+}
+
+/** Zigzag-decoded 64-bit value of the varint (hi, lo). */
+export function s64Of(lo: number, hi: number): bigint {
+  const mag = u64Of(((lo >>> 1) | (hi << 31)) >>> 0, hi >>> 1);
+  return lo & 1 ? -mag - 1n : mag;
 }
 
 /** Decoding cursor over one input buffer. Every read is bounded by an explicit `end`. */
 export class Reader {
   readonly buf: Uint8Array;
   pos = 0;
-  /** Low and high 32 bits (unsigned) of the last varint read by varint64(). */
-  private lo = 0;
-  private hi = 0;
+  /** Low and high 32 bits (unsigned) of the last varint read by varint64() or v64(). */
+  lo = 0;
+  hi = 0;
   private view: DataView | undefined;
 
   constructor(buf: Uint8Array) {
@@ -216,6 +213,13 @@ export class Reader {
     this.pos = pos;
   }
 
+  /** Reads a varint of up to 10 bytes at `pos` into lo/hi; returns the position after it. */
+  v64(pos: number, end: number): number {
+    this.pos = pos;
+    this.varint64(end);
+    return this.pos;
+  }
+
   /** Field tag (field number << 3 | wire type); FIELD_ZERO for numbers outside 1..2^29-1. */
   tag(end: number): number {
     const pos = this.pos;
@@ -291,17 +295,12 @@ export class Reader {
       }
     }
     this.varint64(end);
-    const v = u64Of(this.lo, this.hi);
-    return this.hi >= 0x80000000 ? BigInt.asIntN(64, v) : v;
+    return i64Of(this.lo, this.hi);
   }
 
   s64(end: number): bigint {
     this.varint64(end);
-    const lo = this.lo;
-    const hi = this.hi;
-    const neg = lo & 1;
-    const mag = u64Of(((lo >>> 1) | (hi << 31)) >>> 0, hi >>> 1);
-    return neg ? -mag - 1n : mag;
+    return s64Of(this.lo, this.hi);
   }
 
   fx32(end: number): number {
@@ -450,20 +449,41 @@ export function copyBytes(buf: Uint8Array, start: number, stop: number): Uint8Ar
   return p.subarray(used, used + n);
 }
 
-/** ASCII bytes (checked by the caller) as a string: short ones by 8-argument fromCharCode calls
- * (much faster than apply over a typed array), longer ones through Buffer's latin1 decoder. */
+/** ASCII bytes (checked by the caller) as a string: up to 16 bytes by one fromCharCode call with
+ * exactly that many arguments (a flat string, ~3x faster than 8-byte chunks concatenated, much
+ * faster than apply over a typed array or TextDecoder), longer ones through Buffer's latin1. */
 function asciiString(buf: Uint8Array, start: number, stop: number): string {
-  if (stop - start > 24 && HAS_BUFFER) {
-    return Buffer.from(buf.buffer, buf.byteOffset + start, stop - start).toString("latin1");
-  }
+  const n = stop - start;
+  if (n <= 16) return asciiShort(buf, start, n);
+  if (HAS_BUFFER) return Buffer.from(buf.buffer, buf.byteOffset + start, n).toString("latin1");
   let s = "";
   let a = start;
-  while (stop - a >= 8) {
-    s += String.fromCharCode(buf[a]!, buf[a + 1]!, buf[a + 2]!, buf[a + 3]!, buf[a + 4]!, buf[a + 5]!, buf[a + 6]!, buf[a + 7]!);
-    a += 8;
+  for (; stop - a > 16; a += 16) s += asciiShort(buf, a, 16);
+  return s + asciiShort(buf, a, stop - a);
+}
+
+function asciiShort(b: Uint8Array, a: number, n: number): string {
+  const f = String.fromCharCode;
+  switch (n) {
+    case 0: return "";
+    case 1: return f(b[a]!);
+    case 2: return f(b[a]!, b[a + 1]!);
+    case 3: return f(b[a]!, b[a + 1]!, b[a + 2]!);
+    case 4: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!);
+    case 5: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!);
+    case 6: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!);
+    case 7: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!);
+    case 8: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!);
+    case 9: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!);
+    case 10: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!);
+    case 11: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!);
+    case 12: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!);
+    case 13: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!);
+    case 14: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!);
+    case 15: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!, b[a + 14]!);
+    case 16: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!, b[a + 14]!, b[a + 15]!);
+    default: throw new Error("internal: asciiShort over 16 bytes");
   }
-  while (a < stop) s += String.fromCharCode(buf[a++]!);
-  return s;
 }
 
 const HAS_BUFFER = typeof Buffer === "function";

@@ -342,10 +342,37 @@ function oneByteValue(kind: FieldKind): string | undefined {
   }
 }
 
-// Decoders keep the cursor in the local `pos` and call the Reader (syncing r.pos around the
-// call) only off the fast paths: 1- and 2-byte tags and 1-byte varints are read inline. The
-// switch is on the field number (dense cases compile to a jump table); each case checks the
-// wire type and reports a mismatch exactly as the C decoder does.
+/** Value of the varint the Reader left in r.lo/r.hi (after `pos = r.v64(pos, end)`). */
+function varintValue(kind: FieldKind): string | undefined {
+  switch (kind) {
+    case "uint32": return "r.lo";
+    case "int32": case "enum": return "r.lo | 0";
+    case "sint32": return "(r.lo >>> 1) ^ -(r.lo & 1)";
+    case "bool": return "(r.lo | r.hi) !== 0";
+    case "uint64": return "pb.u64Of(r.lo, r.hi)";
+    case "int64": return "pb.i64Of(r.lo, r.hi)";
+    case "sint64": return "pb.s64Of(r.lo, r.hi)";
+    default: return undefined;
+  }
+}
+
+/** Tag bytes of a field as they appear in a canonical encoding (1 or 2 bytes), if short. */
+function tagBytes(f: FieldModel, wt: number): number[] | undefined {
+  const b = varintBytes(tagValue(f, wt));
+  return b.length <= 2 ? b : undefined;
+}
+
+// Decoders keep the cursor in the local `pos`; the Reader is only called off the fast paths
+// (1- and 2-byte tags and short varints are read inline; longer varints by r.v64(pos, end),
+// which leaves the value in r.lo/r.hi and returns the new position).
+//
+// Canonical encoders (protoc, ours, the C codec) write fields in field-number order, so the
+// decoder first walks the fields in that order, each guarded by a compare of its expected tag
+// bytes: absent (default) fields cost one compare and no dispatch. At the first byte that is not
+// the next expected tag it falls back to the generic loop, a switch on the field number that
+// accepts any order, duplicates (last value wins), unknown fields and packed/unpacked repeated
+// scalars, and reports errors exactly as the C decoder does. Both paths decode each value with
+// the same code, so the result and the error code never depend on the path taken.
 function emitDecode(m: MessageModel): string[] {
   const o = new Out();
   const call = (ind: number, stmt: string): void => {
@@ -355,9 +382,9 @@ function emitDecode(m: MessageModel): string[] {
   };
   const scalarRead = (ind: number, f: FieldModel, assign: (v: string) => string): void => {
     const fast = oneByteValue(f.kind);
-    const value = `r.${READ[f.kind as ScalarK]}(end)`;
-    if (fast === undefined) {
-      call(ind, assign(value));
+    const slow = varintValue(f.kind);
+    if (fast === undefined || slow === undefined) {
+      call(ind, assign(`r.${READ[f.kind as ScalarK]}(end)`));
       return;
     }
     o.push(ind, "if (pos < end && (b = buf[pos]!) < 0x80) {");
@@ -370,27 +397,83 @@ function emitDecode(m: MessageModel): string[] {
       o.push(ind + 1, "pos += 2;");
     }
     o.push(ind, "} else {");
-    call(ind + 1, assign(value));
+    o.push(ind + 1, "pos = r.v64(pos, end);");
+    o.push(ind + 1, assign(slow));
     o.push(ind, "}");
   };
-  for (const f of m.byNumber) {
+  /** Value of f (its tag consumed, wire type checked) at `pos`, stored in m. */
+  const value = (ind: number, f: FieldModel): void => {
     const ref = fieldRef(f);
+    if (f.label === "repeated") {
+      o.push(ind, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+      if (f.kind === "string") call(ind, `${ref}.push(r.str(end, ${f.maxLen}));`);
+      else if (f.kind === "bytes") call(ind, `${ref}.push(r.bytes(end, ${f.maxLen}));`);
+      else if (f.kind === "message") {
+        const st = f.messageType!.name;
+        call(ind, `${ref}.push(decode${st}(r, r.len(end), depth + 1, new${st}()));`);
+      } else {
+        call(ind, `${ref}.push(r.${READ[f.kind as ScalarK]}(end));`);
+      }
+      return;
+    }
+    if (f.kind === "message") {
+      const st = f.messageType!.name;
+      if (f.label === "oneof") {
+        const key = camel(f.oneof!);
+        const prev = `prev${f.number}`;
+        o.push(ind, `const ${prev} = m.${key};`);
+        call(ind, `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, r.len(end), depth + 1, ${prev} !== undefined && ${prev}.case === "${camel(f.name)}" ? ${prev}.value : new${st}()) };`);
+      } else {
+        call(ind, `${ref} = decode${st}(r, r.len(end), depth + 1, ${ref} ?? new${st}());`);
+      }
+      return;
+    }
+    const assign = (v: string): string =>
+      f.label === "oneof" ? `m.${camel(f.oneof!)} = { case: "${camel(f.name)}", value: ${v} };` : `${ref} = ${v};`;
+    if (f.kind === "string") call(ind, assign(`r.str(end, ${f.maxLen})`));
+    else if (f.kind === "bytes") call(ind, assign(`r.bytes(end, ${f.maxLen})`));
+    else scalarRead(ind, f, assign);
+  };
+  /** Packed repeated scalar: the payload at `pos` (tag consumed). */
+  const packed = (ind: number, f: FieldModel): void => {
+    o.push(ind, "r.pos = pos;");
+    o.push(ind, "const e = r.len(end);");
+    o.push(ind, `const a = ${fieldRef(f)};`);
+    o.push(ind, "while (r.pos < e) {");
+    o.push(ind + 1, `if (a.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
+    o.push(ind + 1, `a.push(r.${READ[f.kind as ScalarK]}(e));`);
+    o.push(ind, "}");
+    o.push(ind, "pos = r.pos;");
+  };
+
+  // In-order pass: fields in number order, each once (a repeated field's elements or a second
+  // occurrence are left to the generic loop).
+  const ordered = new Out();
+  const saved = o.lines;
+  for (const f of m.byNumber) {
+    const wt = f.label === "repeated" && f.packed ? 2 : WIRE_TYPE[f.kind];
+    const tb = tagBytes(f, wt);
+    if (tb === undefined) break; // 3+-byte tags (field numbers >= 2048): generic loop only
+    o.lines = ordered.lines;
+    const cond = tb.length === 1
+      ? `pos < end && buf[pos] === ${hx(tb[0]!)}`
+      : `pos + 1 < end && buf[pos] === ${hx(tb[0]!)} && buf[pos + 1] === ${hx(tb[1]!)}`;
+    o.push(1, `if (${cond}) { // ${f.name}`);
+    o.push(2, `pos += ${tb.length};`);
+    if (f.label === "repeated" && f.packed) packed(2, f);
+    else value(2, f);
+    o.push(1, "}");
+  }
+  o.lines = saved;
+
+  for (const f of m.byNumber) {
     const wt = WIRE_TYPE[f.kind];
     o.push(3, `case ${f.number}: // ${f.name}`);
     if (f.label === "repeated" && f.packed) {
-      const rd = READ[f.kind as ScalarK];
       o.push(4, "if ((tag & 7) === 2) {");
-      o.push(5, "r.pos = pos;");
-      o.push(5, "const e = r.len(end);");
-      o.push(5, `const a = ${ref};`);
-      o.push(5, "while (r.pos < e) {");
-      o.push(6, `if (a.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
-      o.push(6, `a.push(r.${rd}(e));`);
-      o.push(5, "}");
-      o.push(5, "pos = r.pos;");
+      packed(5, f);
       o.push(4, `} else if ((tag & 7) === ${wt}) {`);
-      o.push(5, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
-      call(5, `${ref}.push(r.${rd}(end));`);
+      value(5, f);
       o.push(4, "} else {");
       o.push(5, "throw pb.wrongWireType(tag);");
       o.push(4, "}");
@@ -398,38 +481,7 @@ function emitDecode(m: MessageModel): string[] {
       continue;
     }
     o.push(4, `if ((tag & 7) !== ${wt}) throw pb.wrongWireType(tag);`);
-    if (f.label === "repeated") {
-      o.push(4, `if (${ref}.length >= ${f.maxCount}) throw pb.err(pb.WireErrorCode.BOUND);`);
-      o.push(4, "r.pos = pos;");
-      if (f.kind === "string") o.push(4, `${ref}.push(r.str(end, ${f.maxLen}));`);
-      else if (f.kind === "bytes") o.push(4, `${ref}.push(r.bytes(end, ${f.maxLen}));`);
-      else {
-        const st = f.messageType!.name;
-        o.push(4, `${ref}.push(decode${st}(r, r.len(end), depth + 1, new${st}()));`);
-      }
-      o.push(4, "pos = r.pos;");
-      o.push(4, "break;");
-      continue;
-    }
-    if (f.kind === "message") {
-      const st = f.messageType!.name;
-      o.push(4, "r.pos = pos;");
-      if (f.label === "oneof") {
-        const key = camel(f.oneof!);
-        o.push(4, `const prev${f.number} = m.${key};`);
-        o.push(4, `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, r.len(end), depth + 1, prev${f.number} !== undefined && prev${f.number}.case === "${camel(f.name)}" ? prev${f.number}.value : new${st}()) };`);
-      } else {
-        o.push(4, `${ref} = decode${st}(r, r.len(end), depth + 1, ${ref} ?? new${st}());`);
-      }
-      o.push(4, "pos = r.pos;");
-      o.push(4, "break;");
-      continue;
-    }
-    const assign = (v: string): string =>
-      f.label === "oneof" ? `m.${camel(f.oneof!)} = { case: "${camel(f.name)}", value: ${v} };` : `${ref} = ${v};`;
-    if (f.kind === "string") call(4, assign(`r.str(end, ${f.maxLen})`));
-    else if (f.kind === "bytes") call(4, assign(`r.bytes(end, ${f.maxLen})`));
-    else scalarRead(4, f, assign);
+    value(4, f);
     o.push(4, "break;");
   }
   return [
@@ -438,6 +490,8 @@ function emitDecode(m: MessageModel): string[] {
     "  const buf = r.buf;",
     "  let pos = r.pos;",
     "  let b = 0;",
+    ...(ordered.lines.some((l) => l.includes("b =")) ? [] : ["  void b;"]),
+    ...ordered.lines,
     "  while (pos < end) {",
     "    let tag = buf[pos]!;",
     "    if (tag >= 8 && tag < 0x80) {",

@@ -177,6 +177,139 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // i32
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.i32 = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.i32 = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.i32 = r.lo | 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // i64
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.i64 = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.i64 = pb.i64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x18) { // u32
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.u32 = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.u32 = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.u32 = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x20) { // u64
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.u64 = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.u64 = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // s32
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.s32 = (b >>> 1) ^ -(b & 1);
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.s32 = (r.lo >>> 1) ^ -(r.lo & 1);
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // s64
+    pos += 1;
+    r.pos = pos;
+    m.s64 = r.s64(end);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x3d) { // f32
+    pos += 1;
+    r.pos = pos;
+    m.f32 = r.fx32(end);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x41) { // f64
+    pos += 1;
+    r.pos = pos;
+    m.f64 = r.fx64(end);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x4d) { // sf32
+    pos += 1;
+    r.pos = pos;
+    m.sf32 = r.sfx32(end);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x51) { // sf64
+    pos += 1;
+    r.pos = pos;
+    m.sf64 = r.sfx64(end);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x58) { // flag
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.flag = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.flag = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x60) { // color
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.color = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.color = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.color = r.lo | 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x6a) { // text
+    pos += 1;
+    r.pos = pos;
+    m.text = r.str(end, 16);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x72) { // blob
+    pos += 1;
+    r.pos = pos;
+    m.blob = r.bytes(end, 16);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x79) { // dbl
+    pos += 1;
+    r.pos = pos;
+    m.dbl = r.f64(end);
+    pos = r.pos;
+  }
+  if (pos + 1 < end && buf[pos] === 0x85 && buf[pos + 1] === 0x1) { // flt
+    pos += 2;
+    r.pos = pos;
+    m.flt = r.f32(end);
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -199,9 +332,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.i32 = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.i32 = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.i32 = r.lo | 0;
         }
         break;
       case 2: // i64
@@ -210,9 +342,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.i64 = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.i64 = r.i64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.i64 = pb.i64Of(r.lo, r.hi);
         }
         break;
       case 3: // u32
@@ -224,9 +355,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.u32 = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.u32 = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.u32 = r.lo;
         }
         break;
       case 4: // u64
@@ -235,9 +365,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.u64 = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.u64 = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.u64 = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 5: // s32
@@ -246,9 +375,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.s32 = (b >>> 1) ^ -(b & 1);
           pos++;
         } else {
-          r.pos = pos;
-          m.s32 = r.s32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.s32 = (r.lo >>> 1) ^ -(r.lo & 1);
         }
         break;
       case 6: // s64
@@ -287,9 +415,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.flag = b !== 0;
           pos++;
         } else {
-          r.pos = pos;
-          m.flag = r.bool(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.flag = (r.lo | r.hi) !== 0;
         }
         break;
       case 12: // color
@@ -301,9 +428,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.color = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.color = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.color = r.lo | 0;
         }
         break;
       case 13: // text
@@ -339,9 +465,8 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
           m.highField = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.highField = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.highField = r.lo;
         }
         break;
       default:
@@ -611,6 +736,116 @@ function decodeRepeated(r: pb.Reader, end: number, depth: number, m: Repeated): 
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  void b;
+  if (pos < end && buf[pos] === 0xa) { // i32
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.i32;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.i32(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x12) { // u64
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.u64;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.u64(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x1a) { // s64
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.s64;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.s64(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x22) { // f32
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.f32;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.fx32(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x2a) { // sf64
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.sf64;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.sfx64(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x32) { // flags
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.flags;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.bool(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x3a) { // colors
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.colors;
+    while (r.pos < e) {
+      if (a.length >= 4) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.i32(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x42) { // texts
+    pos += 1;
+    if (m.texts.length >= 3) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.texts.push(r.str(end, 8));
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x4a) { // blobs
+    pos += 1;
+    if (m.blobs.length >= 3) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.blobs.push(r.bytes(end, 8));
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x52) { // items
+    pos += 1;
+    if (m.items.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.items.push(decodeScalars(r, r.len(end), depth + 1, newScalars()));
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x5a) { // dbls
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.dbls;
+    while (r.pos < e) {
+      if (a.length >= 2) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.f64(e));
+    }
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -880,6 +1115,37 @@ function decodeOptionals(r: pb.Reader, end: number, depth: number, m: Optionals)
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // maybe_u32
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.maybeU32 = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.maybeU32 = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.maybeU32 = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x12) { // maybe_text
+    pos += 1;
+    r.pos = pos;
+    m.maybeText = r.str(end, 8);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x18) { // maybe_s64
+    pos += 1;
+    r.pos = pos;
+    m.maybeS64 = r.s64(end);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x22) { // sub
+    pos += 1;
+    r.pos = pos;
+    m.sub = decodeScalars(r, r.len(end), depth + 1, m.sub ?? newScalars());
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -902,9 +1168,8 @@ function decodeOptionals(r: pb.Reader, end: number, depth: number, m: Optionals)
           m.maybeU32 = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.maybeU32 = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.maybeU32 = r.lo;
         }
         break;
       case 2: // maybe_text
@@ -1043,6 +1308,70 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // before
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.before = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.before = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.before = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // number
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.pick = { case: "number", value: b };
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.pick = { case: "number", value: (buf[pos]! & 0x7f) | (b << 7) };
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.pick = { case: "number", value: r.lo };
+    }
+  }
+  if (pos < end && buf[pos] === 0x1a) { // word
+    pos += 1;
+    r.pos = pos;
+    m.pick = { case: "word", value: r.str(end, 12) };
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x22) { // nested
+    pos += 1;
+    const prev4 = m.pick;
+    r.pos = pos;
+    m.pick = { case: "nested", value: decodeScalars(r, r.len(end), depth + 1, prev4 !== undefined && prev4.case === "nested" ? prev4.value : newScalars()) };
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x28) { // signed
+    pos += 1;
+    r.pos = pos;
+    m.pick = { case: "signed", value: r.s64(end) };
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x32) { // raw
+    pos += 1;
+    r.pos = pos;
+    m.pick = { case: "raw", value: r.bytes(end, 8) };
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x38) { // after
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.after = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.after = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.after = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1065,9 +1394,8 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
           m.before = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.before = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.before = r.lo;
         }
         break;
       case 2: // number
@@ -1079,9 +1407,8 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
           m.pick = { case: "number", value: (buf[pos]! & 0x7f) | (b << 7) };
           pos += 2;
         } else {
-          r.pos = pos;
-          m.pick = { case: "number", value: r.u32(end) };
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.pick = { case: "number", value: r.lo };
         }
         break;
       case 3: // word
@@ -1092,8 +1419,8 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
         break;
       case 4: // nested
         if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
-        r.pos = pos;
         const prev4 = m.pick;
+        r.pos = pos;
         m.pick = { case: "nested", value: decodeScalars(r, r.len(end), depth + 1, prev4 !== undefined && prev4.case === "nested" ? prev4.value : newScalars()) };
         pos = r.pos;
         break;
@@ -1118,9 +1445,8 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
           m.after = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.after = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.after = r.lo;
         }
         break;
       default:
@@ -1173,6 +1499,19 @@ function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Dept
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // leaf
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.leaf = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.leaf = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.leaf = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1195,9 +1534,8 @@ function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Dept
           m.leaf = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.leaf = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.leaf = r.lo;
         }
         break;
       default:
@@ -1263,6 +1601,25 @@ function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Dept
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0xa) { // next
+    pos += 1;
+    r.pos = pos;
+    m.next = decodeDepth4(r, r.len(end), depth + 1, m.next ?? newDepth4());
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x10) { // tag
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.tag = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.tag = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.tag = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1291,9 +1648,8 @@ function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Dept
           m.tag = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.tag = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.tag = r.lo;
         }
         break;
       default:
@@ -1359,6 +1715,25 @@ function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Dept
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0xa) { // next
+    pos += 1;
+    r.pos = pos;
+    m.next = decodeDepth3(r, r.len(end), depth + 1, m.next ?? newDepth3());
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x10) { // tag
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.tag = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.tag = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.tag = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1387,9 +1762,8 @@ function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Dept
           m.tag = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.tag = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.tag = r.lo;
         }
         break;
       default:
@@ -1455,6 +1829,25 @@ function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Dept
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0xa) { // next
+    pos += 1;
+    r.pos = pos;
+    m.next = decodeDepth2(r, r.len(end), depth + 1, m.next ?? newDepth2());
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x10) { // tag
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.tag = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.tag = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.tag = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1483,9 +1876,8 @@ function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Dept
           m.tag = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.tag = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.tag = r.lo;
         }
         break;
       default:

@@ -338,6 +338,322 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // seq
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.seq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.seq = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // kind
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.kind = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.kind = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.kind = r.lo | 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x18) { // request_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.requestId = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.requestId = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x20) { // timestamp
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.timestamp = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.timestamp = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // handle_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.handleId = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.handleId = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x38) { // pid
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.pid = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.pid = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.pid = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x40) { // tid
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.tid = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.tid = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.tid = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x48) { // requestor_pid
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.requestorPid = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.requestorPid = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.requestorPid = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x50) { // opener_pid
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.openerPid = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.openerPid = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.openerPid = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x5a) { // opener_image
+    pos += 1;
+    r.pos = pos;
+    m.openerImage = r.str(end, 64);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x60) { // major
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.major = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.major = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.major = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x68) { // minor
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.minor = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.minor = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.minor = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x70) { // ioctl_code
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.ioctlCode = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.ioctlCode = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.ioctlCode = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x78) { // normalized_code
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.normalizedCode = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.normalizedCode = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.normalizedCode = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0x80 && buf[pos + 1] === 0x1) { // input_length
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.inputLength = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.inputLength = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.inputLength = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0x88 && buf[pos + 1] === 0x1) { // output_length
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.outputLength = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.outputLength = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.outputLength = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0x92 && buf[pos + 1] === 0x1) { // input_head
+    pos += 2;
+    r.pos = pos;
+    m.inputHead = r.bytes(end, 256);
+    pos = r.pos;
+  }
+  if (pos + 1 < end && buf[pos] === 0x98 && buf[pos + 1] === 0x1) { // truncated
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.truncated = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.truncated = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xa0 && buf[pos + 1] === 0x1) { // status
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.status = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.status = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.status = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xa8 && buf[pos + 1] === 0x1) { // information
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.information = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.information = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xb0 && buf[pos + 1] === 0x1) { // duration
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.duration = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.duration = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xb8 && buf[pos + 1] === 0x1) { // decision
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.decision = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.decision = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.decision = r.lo | 0;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xc0 && buf[pos + 1] === 0x1) { // reason
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.reason = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.reason = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.reason = r.lo | 0;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xc8 && buf[pos + 1] === 0x1) { // secure_total
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.secureTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.secureTotal = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xd0 && buf[pos + 1] === 0x1) { // simple_total
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.simpleTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.simpleTotal = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xd8 && buf[pos + 1] === 0x1) { // count_released
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.countReleased = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.countReleased = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.countReleased = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -357,9 +673,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.seq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.seq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.seq = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 2: // kind
@@ -371,9 +686,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.kind = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.kind = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.kind = r.lo | 0;
         }
         break;
       case 3: // request_id
@@ -382,9 +696,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.requestId = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.requestId = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.requestId = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 4: // timestamp
@@ -393,9 +706,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.timestamp = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.timestamp = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.timestamp = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 5: // drive_id
@@ -407,9 +719,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       case 6: // handle_id
@@ -418,9 +729,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.handleId = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.handleId = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.handleId = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 7: // pid
@@ -432,9 +742,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.pid = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.pid = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.pid = r.lo;
         }
         break;
       case 8: // tid
@@ -446,9 +755,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.tid = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.tid = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.tid = r.lo;
         }
         break;
       case 9: // requestor_pid
@@ -460,9 +768,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.requestorPid = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.requestorPid = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.requestorPid = r.lo;
         }
         break;
       case 10: // opener_pid
@@ -474,9 +781,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.openerPid = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.openerPid = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.openerPid = r.lo;
         }
         break;
       case 11: // opener_image
@@ -494,9 +800,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.major = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.major = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.major = r.lo;
         }
         break;
       case 13: // minor
@@ -508,9 +813,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.minor = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.minor = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.minor = r.lo;
         }
         break;
       case 14: // ioctl_code
@@ -522,9 +826,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.ioctlCode = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.ioctlCode = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.ioctlCode = r.lo;
         }
         break;
       case 15: // normalized_code
@@ -536,9 +839,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.normalizedCode = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.normalizedCode = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.normalizedCode = r.lo;
         }
         break;
       case 16: // input_length
@@ -550,9 +852,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.inputLength = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.inputLength = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.inputLength = r.lo;
         }
         break;
       case 17: // output_length
@@ -564,9 +865,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.outputLength = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.outputLength = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.outputLength = r.lo;
         }
         break;
       case 18: // input_head
@@ -581,9 +881,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.truncated = b !== 0;
           pos++;
         } else {
-          r.pos = pos;
-          m.truncated = r.bool(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.truncated = (r.lo | r.hi) !== 0;
         }
         break;
       case 20: // status
@@ -595,9 +894,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.status = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.status = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.status = r.lo;
         }
         break;
       case 21: // information
@@ -606,9 +904,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.information = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.information = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.information = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 22: // duration
@@ -617,9 +914,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.duration = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.duration = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.duration = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 23: // decision
@@ -631,9 +927,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.decision = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.decision = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.decision = r.lo | 0;
         }
         break;
       case 24: // reason
@@ -645,9 +940,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.reason = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.reason = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.reason = r.lo | 0;
         }
         break;
       case 25: // secure_total
@@ -659,9 +953,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.secureTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.secureTotal = r.lo;
         }
         break;
       case 26: // simple_total
@@ -673,9 +966,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.simpleTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.simpleTotal = r.lo;
         }
         break;
       case 27: // count_released
@@ -687,9 +979,8 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.countReleased = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.countReleased = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.countReleased = r.lo;
         }
         break;
       default:
@@ -755,6 +1046,25 @@ function decodeInfoRequest(r: pb.Reader, end: number, depth: number, m: InfoRequ
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // client_protocol_version
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.clientProtocolVersion = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.clientProtocolVersion = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.clientProtocolVersion = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x12) { // client_name
+    pos += 1;
+    r.pos = pos;
+    m.clientName = r.str(end, 64);
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -777,9 +1087,8 @@ function decodeInfoRequest(r: pb.Reader, end: number, depth: number, m: InfoRequ
           m.clientProtocolVersion = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.clientProtocolVersion = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.clientProtocolVersion = r.lo;
         }
         break;
       case 2: // client_name
@@ -963,6 +1272,180 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // protocol_version
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.protocolVersion = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.protocolVersion = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.protocolVersion = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // compatible
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.compatible = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.compatible = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x1a) { // driver_version
+    pos += 1;
+    r.pos = pos;
+    m.driverVersion = r.str(end, 32);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x20) { // host
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.host = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.host = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.host = r.lo | 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // wall_clock_anchor
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.wallClockAnchor = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.wallClockAnchor = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // monotonic_anchor
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.monotonicAnchor = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.monotonicAnchor = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x38) { // drive_count
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveCount = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveCount = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveCount = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x40) { // ring_capacity
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.ringCapacity = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.ringCapacity = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.ringCapacity = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x48) { // ring_bytes
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.ringBytes = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.ringBytes = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.ringBytes = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x50) { // max_capture_bytes
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.maxCaptureBytes = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.maxCaptureBytes = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.maxCaptureBytes = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x58) { // records_written
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.recordsWritten = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.recordsWritten = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x60) { // records_overwritten
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.recordsOverwritten = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.recordsOverwritten = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x68) { // requests_seen
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.requestsSeen = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.requestsSeen = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x70) { // requests_denied
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.requestsDenied = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.requestsDenied = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x78) { // oldest_seq
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.oldestSeq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.oldestSeq = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0x80 && buf[pos + 1] === 0x1) { // newest_seq
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.newestSeq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.newestSeq = pb.u64Of(r.lo, r.hi);
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -985,9 +1468,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.protocolVersion = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.protocolVersion = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.protocolVersion = r.lo;
         }
         break;
       case 2: // compatible
@@ -996,9 +1478,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.compatible = b !== 0;
           pos++;
         } else {
-          r.pos = pos;
-          m.compatible = r.bool(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.compatible = (r.lo | r.hi) !== 0;
         }
         break;
       case 3: // driver_version
@@ -1016,9 +1497,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.host = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.host = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.host = r.lo | 0;
         }
         break;
       case 5: // wall_clock_anchor
@@ -1027,9 +1507,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.wallClockAnchor = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.wallClockAnchor = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.wallClockAnchor = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 6: // monotonic_anchor
@@ -1038,9 +1517,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.monotonicAnchor = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.monotonicAnchor = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.monotonicAnchor = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 7: // drive_count
@@ -1052,9 +1530,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.driveCount = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveCount = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveCount = r.lo;
         }
         break;
       case 8: // ring_capacity
@@ -1066,9 +1543,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.ringCapacity = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.ringCapacity = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.ringCapacity = r.lo;
         }
         break;
       case 9: // ring_bytes
@@ -1080,9 +1556,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.ringBytes = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.ringBytes = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.ringBytes = r.lo;
         }
         break;
       case 10: // max_capture_bytes
@@ -1094,9 +1569,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.maxCaptureBytes = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.maxCaptureBytes = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.maxCaptureBytes = r.lo;
         }
         break;
       case 11: // records_written
@@ -1105,9 +1579,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.recordsWritten = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.recordsWritten = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.recordsWritten = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 12: // records_overwritten
@@ -1116,9 +1589,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.recordsOverwritten = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.recordsOverwritten = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.recordsOverwritten = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 13: // requests_seen
@@ -1127,9 +1599,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.requestsSeen = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.requestsSeen = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.requestsSeen = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 14: // requests_denied
@@ -1138,9 +1609,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.requestsDenied = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.requestsDenied = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.requestsDenied = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 15: // oldest_seq
@@ -1149,9 +1619,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.oldestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.oldestSeq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.oldestSeq = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 16: // newest_seq
@@ -1160,9 +1629,8 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
           m.newestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.newestSeq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.newestSeq = pb.u64Of(r.lo, r.hi);
         }
         break;
       default:
@@ -1268,6 +1736,87 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x12) { // name
+    pos += 1;
+    r.pos = pos;
+    m.name = r.str(end, 64);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x18) { // policy
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.policy = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.policy = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.policy = r.lo | 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x20) { // open_handles
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.openHandles = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.openHandles = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.openHandles = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // secure_total
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.secureTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.secureTotal = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // simple_total
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.simpleTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.simpleTotal = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x38) { // exclusive_owner
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.exclusiveOwner = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.exclusiveOwner = pb.u64Of(r.lo, r.hi);
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1290,9 +1839,8 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       case 2: // name
@@ -1310,9 +1858,8 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
           m.policy = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.policy = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.policy = r.lo | 0;
         }
         break;
       case 4: // open_handles
@@ -1324,9 +1871,8 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
           m.openHandles = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.openHandles = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.openHandles = r.lo;
         }
         break;
       case 5: // secure_total
@@ -1338,9 +1884,8 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
           m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.secureTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.secureTotal = r.lo;
         }
         break;
       case 6: // simple_total
@@ -1352,9 +1897,8 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
           m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.simpleTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.simpleTotal = r.lo;
         }
         break;
       case 7: // exclusive_owner
@@ -1363,9 +1907,8 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
           m.exclusiveOwner = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.exclusiveOwner = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.exclusiveOwner = pb.u64Of(r.lo, r.hi);
         }
         break;
       default:
@@ -1412,6 +1955,7 @@ function decodeDrivesRequest(r: pb.Reader, end: number, depth: number, m: Drives
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  void b;
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1486,6 +2030,14 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  void b;
+  if (pos < end && buf[pos] === 0xa) { // drives
+    pos += 1;
+    if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.drives.push(decodeDriveInfo(r, r.len(end), depth + 1, newDriveInfo()));
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1617,6 +2169,94 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // handle_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.handleId = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.handleId = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // pid
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.pid = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.pid = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.pid = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x1a) { // image_name
+    pos += 1;
+    r.pos = pos;
+    m.imageName = r.str(end, 64);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x20) { // secure_count
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.secureCount = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.secureCount = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.secureCount = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // simple_count
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.simpleCount = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.simpleCount = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.simpleCount = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // mcn_count
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.mcnCount = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.mcnCount = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.mcnCount = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x38) { // since
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.since = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.since = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x40) { // exclusive
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.exclusive = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.exclusive = (r.lo | r.hi) !== 0;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1636,9 +2276,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.handleId = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.handleId = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.handleId = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 2: // pid
@@ -1650,9 +2289,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.pid = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.pid = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.pid = r.lo;
         }
         break;
       case 3: // image_name
@@ -1670,9 +2308,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.secureCount = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.secureCount = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.secureCount = r.lo;
         }
         break;
       case 5: // simple_count
@@ -1684,9 +2321,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.simpleCount = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.simpleCount = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.simpleCount = r.lo;
         }
         break;
       case 6: // mcn_count
@@ -1698,9 +2334,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.mcnCount = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.mcnCount = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.mcnCount = r.lo;
         }
         break;
       case 7: // since
@@ -1709,9 +2344,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.since = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.since = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.since = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 8: // exclusive
@@ -1720,9 +2354,8 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.exclusive = b !== 0;
           pos++;
         } else {
-          r.pos = pos;
-          m.exclusive = r.bool(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.exclusive = (r.lo | r.hi) !== 0;
         }
         break;
       default:
@@ -1843,6 +2476,95 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // secure_total
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.secureTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.secureTotal = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x18) { // simple_total
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.simpleTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.simpleTotal = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x20) { // mcn_total
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.mcnTotal = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.mcnTotal = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.mcnTotal = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // foreign_unlocks
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.foreignUnlocks = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.foreignUnlocks = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // denials
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.denials = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.denials = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x3a) { // owners
+    pos += 1;
+    if (m.owners.length >= 64) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.owners.push(decodeLockOwner(r, r.len(end), depth + 1, newLockOwner()));
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x40) { // owners_truncated
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.ownersTruncated = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.ownersTruncated = (r.lo | r.hi) !== 0;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -1865,9 +2587,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       case 2: // secure_total
@@ -1879,9 +2600,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.secureTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.secureTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.secureTotal = r.lo;
         }
         break;
       case 3: // simple_total
@@ -1893,9 +2613,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.simpleTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.simpleTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.simpleTotal = r.lo;
         }
         break;
       case 4: // mcn_total
@@ -1907,9 +2626,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.mcnTotal = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.mcnTotal = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.mcnTotal = r.lo;
         }
         break;
       case 5: // foreign_unlocks
@@ -1918,9 +2636,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.foreignUnlocks = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.foreignUnlocks = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.foreignUnlocks = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 6: // denials
@@ -1929,9 +2646,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.denials = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.denials = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.denials = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 7: // owners
@@ -1947,9 +2663,8 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.ownersTruncated = b !== 0;
           pos++;
         } else {
-          r.pos = pos;
-          m.ownersTruncated = r.bool(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.ownersTruncated = (r.lo | r.hi) !== 0;
         }
         break;
       default:
@@ -2001,6 +2716,19 @@ function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: Ledger
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2023,9 +2751,8 @@ function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: Ledger
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       default:
@@ -2106,6 +2833,33 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // taken_at
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.takenAt = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.takenAt = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // seq
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.seq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.seq = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x1a) { // drives
+    pos += 1;
+    if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.drives.push(decodeDriveLedger(r, r.len(end), depth + 1, newDriveLedger()));
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2125,9 +2879,8 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
           m.takenAt = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.takenAt = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.takenAt = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 2: // seq
@@ -2136,9 +2889,8 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
           m.seq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.seq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.seq = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 3: // drives
@@ -2205,6 +2957,32 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // policy
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.policy = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.policy = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.policy = r.lo | 0;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2227,9 +3005,8 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       case 2: // policy
@@ -2241,9 +3018,8 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
           m.policy = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.policy = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.policy = r.lo | 0;
         }
         break;
       default:
@@ -2295,6 +3071,19 @@ function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: Policy
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2317,9 +3106,8 @@ function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: Policy
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       default:
@@ -2379,6 +3167,32 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // drive_id
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.driveId = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.driveId = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.driveId = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // policy
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.policy = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.policy = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.policy = r.lo | 0;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2401,9 +3215,8 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
           m.driveId = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.driveId = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.driveId = r.lo;
         }
         break;
       case 2: // policy
@@ -2415,9 +3228,8 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
           m.policy = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.policy = r.i32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.policy = r.lo | 0;
         }
         break;
       default:
@@ -2482,6 +3294,14 @@ function decodePolicyReply(r: pb.Reader, end: number, depth: number, m: PolicyRe
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  void b;
+  if (pos < end && buf[pos] === 0xa) { // drives
+    pos += 1;
+    if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.drives.push(decodeDrivePolicy(r, r.len(end), depth + 1, newDrivePolicy()));
+    pos = r.pos;
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2613,6 +3433,52 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0xa) { // majors
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.majors;
+    while (r.pos < e) {
+      if (a.length >= 28) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.u32(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x12) { // ioctl_codes
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.ioctlCodes;
+    while (r.pos < e) {
+      if (a.length >= 32) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.u32(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x1a) { // drive_ids
+    pos += 1;
+    r.pos = pos;
+    const e = r.len(end);
+    const a = m.driveIds;
+    while (r.pos < e) {
+      if (a.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
+      a.push(r.u32(e));
+    }
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x20) { // capture_bytes
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.captureBytes = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.captureBytes = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.captureBytes = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2692,9 +3558,8 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
           m.captureBytes = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.captureBytes = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.captureBytes = r.lo;
         }
         break;
       default:
@@ -2741,6 +3606,7 @@ function decodeTraceConfigRequest(r: pb.Reader, end: number, depth: number, m: T
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  void b;
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2810,6 +3676,29 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // after_seq
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.afterSeq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.afterSeq = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x10) { // max_records
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.maxRecords = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.maxRecords = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.maxRecords = r.lo;
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2829,9 +3718,8 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
           m.afterSeq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.afterSeq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.afterSeq = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 2: // max_records
@@ -2843,9 +3731,8 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
           m.maxRecords = (buf[pos]! & 0x7f) | (b << 7);
           pos += 2;
         } else {
-          r.pos = pos;
-          m.maxRecords = r.u32(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.maxRecords = r.lo;
         }
         break;
       default:
@@ -2942,6 +3829,53 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0xa) { // records
+    pos += 1;
+    if (m.records.length >= 256) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.records.push(decodeTraceRecord(r, r.len(end), depth + 1, newTraceRecord()));
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x10) { // dropped
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.dropped = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.dropped = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x18) { // next_cursor
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.nextCursor = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.nextCursor = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x20) { // oldest_seq
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.oldestSeq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.oldestSeq = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // newest_seq
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.newestSeq = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.newestSeq = pb.u64Of(r.lo, r.hi);
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -2968,9 +3902,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           m.dropped = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.dropped = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.dropped = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 3: // next_cursor
@@ -2979,9 +3912,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           m.nextCursor = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.nextCursor = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.nextCursor = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 4: // oldest_seq
@@ -2990,9 +3922,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           m.oldestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.oldestSeq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.oldestSeq = pb.u64Of(r.lo, r.hi);
         }
         break;
       case 5: // newest_seq
@@ -3001,9 +3932,8 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           m.newestSeq = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.newestSeq = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.newestSeq = pb.u64Of(r.lo, r.hi);
         }
         break;
       default:
@@ -3050,6 +3980,7 @@ function decodeClearTraceRequest(r: pb.Reader, end: number, depth: number, m: Cl
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  void b;
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -3111,6 +4042,16 @@ function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: Clea
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
+  if (pos < end && buf[pos] === 0x8) { // cleared_through
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.clearedThrough = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.clearedThrough = pb.u64Of(r.lo, r.hi);
+    }
+  }
   while (pos < end) {
     let tag = buf[pos]!;
     if (tag >= 8 && tag < 0x80) {
@@ -3130,9 +4071,8 @@ function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: Clea
           m.clearedThrough = pb.SMALL_BIGINT[b]!;
           pos++;
         } else {
-          r.pos = pos;
-          m.clearedThrough = r.u64(end);
-          pos = r.pos;
+          pos = r.v64(pos, end);
+          m.clearedThrough = pb.u64Of(r.lo, r.hi);
         }
         break;
       default:
