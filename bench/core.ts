@@ -16,6 +16,10 @@ const BENCH_BIN = join(REPO_ROOT, "build", "core", "core_bench");
 export interface CoreBenchResult {
   tracedNs: number;
   floorNs: number;
+  /** the request's two cdf_clock_now reads, timed alone (ns) */
+  clockNs: number;
+  /** the request's two core lock round trips, timed alone (ns) */
+  lockNs: number;
   tracedInstructions: number | undefined;
   floorInstructions: number | undefined;
   slotBytes: number;
@@ -51,7 +55,7 @@ export function runCoreBench(requests = 2_000_000, callgrindRequests = 100_000):
   run("make", ["-s", "-C", "driver", "../build/core/core_bench"]);
   if (!existsSync(BENCH_BIN)) throw new Error(`${BENCH_BIN} was not built`);
   const timing = JSON.parse(run(BENCH_BIN, ["time", String(requests)]).stdout.trim()) as {
-    traced_ns: number; floor_ns: number; slot_bytes: number; ring_records: number; check: number;
+    traced_ns: number; floor_ns: number; clock_ns: number; lock_ns: number; slot_bytes: number; ring_records: number; check: number;
     dispatch_bytes: number; completion_bytes: number; clock: string; tsc_hz: number;
   };
   if (timing.check !== 0) throw new Error(`core invariants broken after the benchmark: ${timing.check}`);
@@ -71,6 +75,8 @@ export function runCoreBench(requests = 2_000_000, callgrindRequests = 100_000):
   return {
     tracedNs: timing.traced_ns,
     floorNs: timing.floor_ns,
+    clockNs: timing.clock_ns,
+    lockNs: timing.lock_ns,
     tracedInstructions,
     floorInstructions,
     slotBytes: timing.slot_bytes,
@@ -91,18 +97,21 @@ export function formatCoreBench(r: CoreBenchResult): string {
     ["ns / request", fmt(r.tracedNs), fmt(r.floorNs), ratio(r.tracedNs, r.floorNs), "<= 150 ns, <= 2x floor"],
     ["instructions / request", fmt(r.tracedInstructions, 0), fmt(r.floorInstructions, 0),
       ratio(r.tracedInstructions, r.floorInstructions), "(reported)"],
+    ["  of which 2 clock reads", `${fmt(r.clockNs)} ns alone`, "", ratio(r.clockNs, r.floorNs), "(breakdown)"],
+    ["  of which 2 lock round trips", `${fmt(r.lockNs)} ns alone`, "", ratio(r.lockNs, r.floorNs), "(breakdown)"],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join("  "));
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-  const goal = r.tracedNs <= 150 && r.tracedNs <= 2 * r.floorNs ? "met" : "NOT met";
+  const absolute = r.tracedNs <= 150 ? "met" : "NOT met";
+  const relative = r.tracedNs <= 2 * r.floorNs ? "met" : "NOT met";
   return [
     `core tracing: dispatch + completion record per request; ${r.ringRecords}-record ring of ${r.slotBytes}-byte slots`,
     `records hold ${r.dispatchBytes} + ${r.completionBytes} bytes (fixed fields, opener image, captured input); ` +
       `the floor memcpys exactly that many per request`,
     `host clock: ${r.clock}${r.tscHz ? ` (${(r.tscHz / 1e6).toFixed(1)} MHz, calibrated against CLOCK_MONOTONIC)` : ""}`,
     ...lines,
-    `goal (<= 150 ns and <= 2x floor): ${goal}`,
+    `goal <= 150 ns: ${absolute}; goal <= 2x floor: ${relative}`,
   ].join("\n");
 }
 

@@ -111,7 +111,7 @@ typedef struct cdf_ring {
     cdf_slot *slots;
     uint32_t capacity;        /* records */
     uint32_t next_index;      /* next_seq % capacity */
-    uint64_t last_timestamp;  /* newest record's timestamp: an append never goes below it */
+    uint64_t last_timestamp;  /* latest timestamp cdf_ring_order handed out (100 ns) */
     uint64_t next_seq;        /* starts at 1 */
     uint64_t oldest_seq;
     uint64_t written;         /* records produced since load */

@@ -139,7 +139,7 @@ static void deny(cdf_core *core, cdf_drive *d, cdf_verdict *v, uint32_t status)
 
 void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq, cdf_verdict *v)
 {
-    uint64_t now;
+    uint64_t now, raw_now;
     uint32_t normalized = rq->ioctl_code, op = CDF_OP_NONE, flags = 0u;
     uint8_t decision = CDF_DEC_PASS, reason = CDF_RSN_NONE;
     int traced, appended = 0, enforce;
@@ -152,9 +152,9 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     v->action = CDF_ACTION_FORWARD_TRACK;
     if (rq->major == CDF_IRP_MJ_DEVICE_CONTROL) normalized = normalize(rq->ioctl_code);
 
+    raw_now = cdf_clock_now();
     cdf_lock_acquire(&core->lock);
-    /* read under the lock so that timestamps never go backwards along the sequence */
-    now = cdf_clock_now();
+    now = cdf_ring_order(&core->ring, raw_now);
     v->dispatched_at = now;
     d = cdf_drive_get(core, drive_id);
     if (d == NULL) {
@@ -348,7 +348,7 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
 void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
                        const cdf_verdict *v, uint32_t status, uint64_t information)
 {
-    uint64_t now;
+    uint64_t now, raw_now;
     uint32_t op = v->op & 0xFFu;
     int traced = (v->op & CDF_OPF_TRACED) != 0u, orphan = (v->op & CDF_OPF_ORPHAN) != 0u;
     uint8_t decision = (uint8_t)(v->op >> CDF_OP_DECISION_SHIFT);
@@ -362,8 +362,9 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
 
     if (v->action == CDF_ACTION_FORWARD) return;
     normalized = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ? normalize(rq->ioctl_code) : rq->ioctl_code;
+    raw_now = cdf_clock_now();
     cdf_lock_acquire(&core->lock);
-    now = cdf_clock_now();
+    now = cdf_ring_order(&core->ring, raw_now);
     d = cdf_drive_get(core, drive_id);
     if (d == NULL) {
         cdf_lock_release(&core->lock);
@@ -373,7 +374,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     if (v->handle_slot - 1u < core->handles.max) {
         /* the dispatch's entry, if it still is that handle: what the lookup below would find */
         cdf_handle *c = &core->handles.pool[v->handle_slot - 1u];
-        if (c->in_use && c->key == rq->file.opaque && c->key != 0u && c->drive_id == drive_id &&
+        if (c->in_use && c->key == rq->file.opaque && c->drive_id == drive_id &&
             c->handle_id == v->handle_id)
             h = c;
     }

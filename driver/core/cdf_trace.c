@@ -88,32 +88,24 @@ static int pointer_free_for_kernel(uint32_t code, uint32_t normalized)
            code == CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS;
 }
 
-void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint32_t normalized,
-                       uint32_t capture_bytes)
+uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normalized, uint32_t n)
 {
-    uint32_t n = rq->input_length < capture_bytes ? rq->input_length : capture_bytes;
     int is_spt = rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH ||
                  rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT;
-    int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
+    if (n == 0u || pointer_free_for_kernel(rq->ioctl_code, normalized)) return n;
+    if (is_spt) {
+        /* the pass-through header (through the CDB) and never its data */
+        uint32_t header = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
+        return n > header ? header : n;
+    }
+    return 0u;
+}
 
-    if (rq->input == NULL || rq->major != CDF_IRP_MJ_DEVICE_CONTROL) n = 0u;
-    if (n != 0u && (rq->flags & CDF_RQ_KERNEL_MODE) != 0u &&
-        !pointer_free_for_kernel(rq->ioctl_code, normalized)) {
-        if (is_spt) {
-            /* the pass-through header (through the CDB) and never its data */
-            uint32_t header = caller32 ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
-            if (n > header) n = header;
-        } else {
-            n = 0u;
-        }
-    }
-    if (n > CDF_CAPTURE_MAX) n = CDF_CAPTURE_MAX;
-    if (n != 0u) memcpy(slot->head, rq->input, n);
-    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u && rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT) {
-        uint32_t at = caller32 ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET;
-        uint32_t w = caller32 ? 4u : 8u, i;
-        for (i = at; i < at + w && i < n; i++) slot->head[i] = 0u;
-    }
-    slot->head_len = (uint16_t)n;
-    slot->truncated = rq->input_length > n ? 1u : 0u;
+void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_request *rq, uint32_t n)
+{
+    int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
+    uint32_t at = caller32 ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET;
+    uint32_t w = caller32 ? 4u : 8u, i;
+    if (rq->ioctl_code != CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT) return;
+    for (i = at; i < at + w && i < n; i++) slot->head[i] = 0u;
 }

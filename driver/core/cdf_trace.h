@@ -10,6 +10,7 @@
 #ifndef CDF_TRACE_H
 #define CDF_TRACE_H
 
+#include <string.h>
 #include "cdf_internal.h"
 
 #define CDF_RING_MIN_BYTES 8192u
@@ -21,8 +22,7 @@ void cdf_ring_fini(cdf_ring *r);
 
 /* Claim the slot for the next sequence number (evicting the oldest record when full) and set
  * its seq, kind and timestamp. The caller fills every other field before releasing the lock.
- * The timestamp is raised to the previous record's if the clock ever stepped back, so
- * timestamps never decrease along seq whatever the host clock does. */
+ * timestamp comes from cdf_ring_order, so timestamps never decrease along seq. */
 static inline cdf_slot *cdf_ring_append(cdf_ring *r, uint8_t kind, uint64_t timestamp)
 {
     uint64_t seq = r->next_seq;
@@ -32,14 +32,25 @@ static inline cdf_slot *cdf_ring_append(cdf_ring *r, uint8_t kind, uint64_t time
         r->overwritten++;
     }
     if (++r->next_index == r->capacity) r->next_index = 0u;
-    if (timestamp < r->last_timestamp) timestamp = r->last_timestamp;
-    r->last_timestamp = timestamp;
     s->seq = seq;
     s->kind = kind;
     s->timestamp = timestamp;
     r->next_seq = seq + 1u;
     r->written++;
     return s;
+}
+
+/* A record timestamp (100 ns) from a cdf_clock_now reading taken just before core->lock:
+ * under the lock it is raised to the latest timestamp handed out, so that timestamps never
+ * decrease along seq and durations are never negative whatever the host clock does and
+ * however long the lock was waited for. (Reading the clock before the lock lets the clock
+ * read overlap the lock's atomic exchange; a request that waited for the lock gets at least
+ * the timestamp of the record written before it.) */
+static inline uint64_t cdf_ring_order(cdf_ring *r, uint64_t now)
+{
+    if (now < r->last_timestamp) now = r->last_timestamp;
+    r->last_timestamp = now;
+    return now;
 }
 
 /* Newest sequence number ever assigned (0 before the first record). */
@@ -71,11 +82,50 @@ static inline int cdf_filter_wants(const cdf_trace_filter *f, uint32_t drive_id,
 /* Set pass_all from the lists (after any change to them). */
 void cdf_filter_finish(cdf_trace_filter *f);
 
+/* Copy n bytes (n <= CDF_CAPTURE_MAX) with fixed-size moves, reading and writing only
+ * [0, n): overlapping 16/8/4-byte blocks instead of a variable-length memcpy, whose call or
+ * `rep movs` start-up costs more than the copy itself at these sizes. */
+static inline void cdf_copy_small(uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+    uint32_t i;
+    if (n >= 16u) {
+        for (i = 0; i + 16u < n; i += 16u) memcpy(dst + i, src + i, 16u);
+        memcpy(dst + n - 16u, src + n - 16u, 16u);
+    } else if (n >= 8u) {
+        memcpy(dst, src, 8u);
+        memcpy(dst + n - 8u, src + n - 8u, 8u);
+    } else if (n >= 4u) {
+        memcpy(dst, src, 4u);
+        memcpy(dst + n - 4u, src + n - 4u, 4u);
+    } else if (n != 0u) {
+        dst[0] = src[0];
+        dst[n / 2u] = src[n / 2u];
+        dst[n - 1u] = src[n - 1u];
+    }
+}
+
+/* Kernel-mode requestors (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: how
+ * many of the n bytes cdf_trace_capture may take from them (see below). */
+uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normalized, uint32_t n);
+/* Zero SCSI_PASS_THROUGH_DIRECT.DataBuffer in a kernel-mode requestor's captured header. */
+void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_request *rq, uint32_t n);
+
 /* Copy the head of rq's input into slot->head: at most capture_bytes, sets head_len and
- * truncated. Kernel-mode requestors (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel
- * addresses: for them only pointer-free inputs are captured (the media-lock IOCTLs, exclusive
- * access, and the SCSI pass-through header with SCSI_PASS_THROUGH_DIRECT.DataBuffer zeroed). */
-void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint32_t normalized,
-                       uint32_t capture_bytes);
+ * truncated; only those head_len bytes are written. Kernel-mode requestors
+ * (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: for them only pointer-free
+ * inputs are captured (the media-lock IOCTLs, exclusive access, and the SCSI pass-through
+ * header with SCSI_PASS_THROUGH_DIRECT.DataBuffer zeroed). */
+static inline void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint32_t normalized,
+                                     uint32_t capture_bytes)
+{
+    uint32_t n = rq->input_length < capture_bytes ? rq->input_length : capture_bytes;
+    if (rq->input == NULL || rq->major != CDF_IRP_MJ_DEVICE_CONTROL) n = 0u;
+    if (n > CDF_CAPTURE_MAX) n = CDF_CAPTURE_MAX;
+    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u) n = cdf_trace_kernel_capture_limit(rq, normalized, n);
+    cdf_copy_small(slot->head, rq->input, n);
+    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u) cdf_trace_kernel_scrub(slot, rq, n);
+    slot->head_len = (uint16_t)n;
+    slot->truncated = rq->input_length > n ? 1u : 0u;
+}
 
 #endif /* CDF_TRACE_H */

@@ -13,7 +13,8 @@
  * is readable, the kernel itself keeps "tsc" as its clocksource (it switches away from a TSC
  * it finds unsynchronized between CPUs). Otherwise, or with CDF_HOST_CLOCK=clock_gettime in
  * the environment, CLOCK_MONOTONIC is read directly. The TSC is read after an LFENCE, so a
- * read made after taking a lock cannot run ahead of the lock.
+ * read cannot run ahead of the instructions before it (e.g. a load that saw another thread's
+ * later-stamped work): readings never go back across threads.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
