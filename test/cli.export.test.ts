@@ -13,6 +13,7 @@ import {
   recordJsonLine,
 } from "../src/cli/records.ts";
 import { chromeTrace, lockTimeline, lockTrackTid } from "../src/cli/timeline.ts";
+import { expectNesting } from "./cli.chrome-nesting.ts";
 
 const EJECTION_CONTROL = 0x2d0940;
 const MEDIA_REMOVAL = 0x2d4804;
@@ -105,7 +106,7 @@ describe("lock timeline", () => {
     ]);
   });
 
-  it("Chrome trace: named processes, a request event per request, a lock span per owner", () => {
+  it("Chrome trace: named processes, a request per request id, a lock span per owner and kind", () => {
     const events = scenario();
     const doc = chromeTrace(events);
     const json = JSON.parse(JSON.stringify(doc)) as typeof doc;
@@ -114,22 +115,70 @@ describe("lock timeline", () => {
     expect(ev.filter((e) => e.ph === "M" && e.name === "process_name").map((e) => e.args!.name)).toEqual(
       expect.arrayContaining(["burner.exe (pid 4100)", "player.exe (pid 4200)", "backup.exe (pid 4300)"]),
     );
-    const requests = ev.filter((e) => e.cat === "request");
+    const requests = ev.filter((e) => e.cat === "request" && e.ph === "b");
     expect(requests).toHaveLength(8);
-    expect(requests[0]).toMatchObject({ ph: "X", name: "IOCTL_STORAGE_EJECTION_CONTROL TRUE", pid: 4100, tid: 4101, ts: 0, dur: 10 });
+    expect(ev.filter((e) => e.cat === "request" && e.ph === "e")).toHaveLength(8);
+    expect(requests[0]).toMatchObject({ ph: "b", id: "1", name: "IOCTL_STORAGE_EJECTION_CONTROL TRUE", pid: 4100, tid: 4101, ts: 0 });
+    expect(ev.find((e) => e.ph === "e" && e.id === "1")).toMatchObject({ name: "IOCTL_STORAGE_EJECTION_CONTROL TRUE", pid: 4100, ts: 10 });
     expect(requests.find((e) => e.pid === 4200)).toMatchObject({ name: "IOCTL_STORAGE_EJECT_MEDIA", args: { status: "STATUS_DEVICE_BUSY", reason: "WOULD_DENY" } });
     const locks = ev.filter((e) => e.cat === "lock");
     expect(locks.map((e) => [e.pid, e.tid, e.args!.lock, e.args!.endedBy])).toEqual([
-      [4100, lockTrackTid(1n), "secure", "open"],
-      [4300, lockTrackTid(3n), "secure", "auto-release"],
-      [4200, lockTrackTid(2n), "simple", "foreign-unlock"],
+      [4100, lockTrackTid(1n, "secure"), "secure", "open"],
+      [4300, lockTrackTid(3n, "secure"), "secure", "auto-release"],
+      [4200, lockTrackTid(2n, "simple"), "simple", "foreign-unlock"],
     ]);
     const backup = locks[1]!;
-    expect(backup.ts).toBeCloseTo(70, 6); // 700 ticks of 100 ns after the first record, in µs
-    expect(backup.dur).toBeCloseTo(10, 6);
-    expect(ev.some((e) => e.ph === "M" && e.name === "thread_name" && e.tid === lockTrackTid(3n))).toBe(true);
-    expect(ev.filter((e) => e.cat === "filter")).toHaveLength(1);
-    expect(ev.filter((e) => e.cat === "dropped")[0]!.args).toEqual({ count: "5", afterSeq: "9" });
+    expect(backup.ts).toBe(70); // 700 ticks of 100 ns after the first record, in µs
+    expect(backup.dur).toBe(10);
+    expect(ev.find((e) => e.ph === "M" && e.name === "thread_name" && e.tid === lockTrackTid(3n, "secure"))?.args).toEqual({ name: "secure locks of handle h3 (drive 1)" });
+    expect(ev.filter((e) => e.cat === "filter")).toMatchObject([{ pid: 4300, tid: lockTrackTid(3n, "secure"), ts: 80 }]);
+    // The drop notice sits at the last record before it (the auto-release, seq 9), not at 0.
+    expect(ev.filter((e) => e.cat === "dropped")).toMatchObject([{ ts: 80, args: { count: "5", afterSeq: "9" } }]);
+    expectNesting(ev);
+  });
+
+  it("lock tracks: one per handle and kind, so a handle's overlapping secure and simple spans nest", () => {
+    seq = 0n;
+    t = 1_000_000n;
+    const burner = { pid: 4100, image: "burner.exe", handle: 1n };
+    const events = [
+      ...request({ ...burner, code: EJECTION_CONTROL, input: [1], reason: Reason.REASON_LOCK_TAKEN, secure: 1 }),
+      ...request({ ...burner, code: MEDIA_REMOVAL, input: [1], reason: Reason.REASON_LOCK_TAKEN, secure: 1, simple: 1 }),
+      ...request({ ...burner, code: EJECTION_CONTROL, input: [0], reason: Reason.REASON_LOCK_DROPPED, secure: 0, simple: 1 }),
+      ...request({ ...burner, major: 3, secure: 0, simple: 1 }),
+    ];
+    const ev = chromeTrace(events).traceEvents;
+    const locks = ev.filter((e) => e.cat === "lock");
+    expect(locks.map((e) => [e.tid, e.args!.lock, e.args!.endedBy])).toEqual([
+      [0x4000_0002, "secure", "unlock"],
+      [0x4000_0003, "simple", "open"],
+    ]);
+    expect(ev.filter((e) => e.ph === "M" && e.name === "thread_name" && (e.tid ?? 0) >= 0x4000_0000).map((e) => e.args!.name)).toEqual([
+      "secure locks of handle h1 (drive 1)",
+      "simple locks of handle h1 (drive 1)",
+    ]);
+    expectNesting(ev);
+  });
+
+  it("requests overlapping on one thread (overlapped I/O) are async events paired by request id", () => {
+    seq = 0n;
+    t = 1_000_000n;
+    const common = { pid: 4100, tid: 4101, openerPid: 4100, openerImage: "burner.exe", handleId: 1n, major: 3 };
+    // A dispatched, B dispatched, A completes, B completes: A and B overlap without nesting.
+    const events = [
+      rec({ ...common, kind: RecordKind.RECORD_KIND_DISPATCH, requestId: 10n }),
+      rec({ ...common, kind: RecordKind.RECORD_KIND_DISPATCH, requestId: 11n }),
+      rec({ ...common, kind: RecordKind.RECORD_KIND_COMPLETION, requestId: 10n, duration: 200n }),
+      rec({ ...common, kind: RecordKind.RECORD_KIND_COMPLETION, requestId: 11n, duration: 200n }),
+    ];
+    const ev = chromeTrace(events).traceEvents;
+    expect(ev.filter((e) => e.cat === "request").map((e) => [e.ph, e.id, e.ts])).toEqual([
+      ["b", "10", 0],
+      ["e", "10", 20],
+      ["b", "11", 10],
+      ["e", "11", 30],
+    ]);
+    expectNesting(ev);
   });
 });
 

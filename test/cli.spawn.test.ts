@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { ChromeEvent } from "../src/cli/timeline.ts";
+import { expectNesting } from "./cli.chrome-nesting.ts";
 
 const BIN = join(import.meta.dirname, "..", "bin", "cdfilter.js");
 const dir = mkdtempSync(join(tmpdir(), "cdfilter-cli-"));
@@ -77,7 +79,7 @@ describe("cdfilter demo (the main job)", () => {
       expect(l.ph).toBe("X");
       expect(l.dur).toBeGreaterThan(0);
     }
-    const requests = chrome.traceEvents.filter((e: { cat?: string }) => e.cat === "request");
+    const requests = chrome.traceEvents.filter((e: { cat?: string; ph: string }) => e.cat === "request" && e.ph === "b");
     expect(requests.length).toBeGreaterThanOrEqual(20);
     expect(requests.some((e: { name: string; args: { decision: string } }) => e.name.startsWith("IOCTL_SCSI_PASS_THROUGH") && e.args.decision === "DENY")).toBe(true);
 
@@ -163,10 +165,46 @@ describe("cdfilter trace, export, locks, eject", () => {
     expect(exp.code).toBe(0);
     expect(readFileSync(f("burst.copy.jsonl"), "utf8")).toBe(all.stdout);
     const chrome = json("burst.chrome.json");
-    expect(chrome.traceEvents.filter((e: { cat?: string; name: string }) => e.cat === "request" && e.name === "READ")).toHaveLength(1000);
+    expect(chrome.traceEvents.filter((e: { cat?: string; name: string; ph: string }) => e.cat === "request" && e.name === "READ" && e.ph === "b")).toHaveLength(1000);
+    expectNesting(chrome.traceEvents);
     expect(badExp.code).toBe(3);
     expect(badExp.stderr).toMatch(/^cdfilter: \(stdin\):2: "seq" must be an unsigned 64-bit integer/);
   });
+
+  it("trace --limit under a paced burst stops the burst and exits with exactly N records", async () => {
+    // The burst is paced by the reader: before the fix it waited forever for a reader that had
+    // stopped at --limit. 3000 reads are far more than one ring window.
+    const r = await cdfilter(["trace", "--burst", "3000", "--limit", "10", "--json"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(10);
+    expect(lines.every((l) => l.type === "record")).toBe(true);
+    expect(r.stderr).toMatch(/10 record\(s\) printed/);
+  }, 30_000);
+
+  it("Chrome export of a handle holding both lock kinds: a track per kind, X events nest", async () => {
+    // burner-holds.yaml takes a secure then a simple lock on one handle; the second scenario
+    // also releases the secure one first, so the two spans overlap without nesting.
+    writeFileSync(
+      f("overlap.yaml"),
+      readFileSync("scenarios/burner-holds.yaml", "utf8") + "  - burner: unlock\n    expect: { status: STATUS_SUCCESS, secure: 0, simple: 1 }\n  - burner: read\n    expect: { status: STATUS_SUCCESS }\n",
+    );
+    const [holds, overlap] = await Promise.all([
+      cdfilter(["export", "--scenario", "scenarios/burner-holds.yaml", "--chrome", f("holds.chrome.json")]),
+      cdfilter(["export", "--scenario", f("overlap.yaml"), "--chrome", f("overlap.chrome.json")]),
+    ]);
+    expect(holds.code).toBe(0);
+    expect(overlap.code).toBe(0);
+    for (const file of ["holds.chrome.json", "overlap.chrome.json"]) {
+      const ev = json(file).traceEvents as ChromeEvent[];
+      expectNesting(ev);
+      const locks = ev.filter((e) => e.cat === "lock");
+      expect(locks.map((e) => e.args!.lock)).toEqual(["secure", "simple"]);
+      expect(new Set(locks.map((e) => e.tid)).size).toBe(2);
+      const names = ev.filter((e) => e.ph === "M" && e.name === "thread_name" && (e.tid ?? 0) >= 0x4000_0000).map((e) => e.args!.name);
+      expect(names).toEqual(["secure locks of handle h1 (drive 1)", "simple locks of handle h1 (drive 1)"]);
+    }
+  }, 30_000);
 
   it("trace --no-pace overflows the ring and shows the drops in the stream", async () => {
     const r = await cdfilter(["--sim-ring", "65536", "trace", "--json", "--burst", "20000", "--no-pace"]);
@@ -234,4 +272,47 @@ describe("usage errors, exit codes and colour", () => {
     expect(flag.stdout).not.toMatch(/\x1b\[/);
     expect(flag.stdout).toMatch(/0x002D4808 +IOCTL_STORAGE_EJECT_MEDIA +FILE_DEVICE_MASS_STORAGE \(0x2D\) +0x202 +METHOD_BUFFERED +FILE_READ_ACCESS/);
   });
+
+  it("bad arguments exit 2 with a hint, OS refusals 4, unreadable input 3, unwritable output 6; --json errors are one JSON object", async () => {
+    const [drive0, drive99, driveNum, driveName, exportNoOut, fromHuge, simRing, decodeBig, exportDir, outDir, jsonErr, jsonUnknown] = await Promise.all([
+      cdfilter(["lock", "--drive", "0"]),
+      cdfilter(["lock", "--drive", "99"]),
+      cdfilter(["lock", "--drive", "1.5"]),
+      cdfilter(["lock", "--drive", "CdRom9"]),
+      cdfilter(["export", "--burst", "1"]),
+      cdfilter(["trace", "--burst", "1", "--from", "18446744073709551616"]),
+      cdfilter(["--sim-ring", "100", "trace", "--burst", "1"]),
+      cdfilter(["decode", "4294967296"]),
+      cdfilter(["export", dir, "--jsonl", f("never.jsonl")]),
+      cdfilter(["export", "--burst", "1", "--jsonl", dir]),
+      cdfilter(["--json", "lock", "--drive", "0"]),
+      cdfilter(["--json", "frobnicate"]),
+    ]);
+    const twoLines = (r: Run, message: RegExp) => {
+      const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("transport:"));
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(message);
+      expect(lines[1]).toMatch(/^hint: ./);
+    };
+    for (const r of [drive0, drive99, driveNum, exportNoOut, fromHuge, simRing, decodeBig]) expect(r.code, r.stderr).toBe(2);
+    twoLines(drive0, /^cdfilter: --drive must be an integer from 1/);
+    twoLines(drive99, /^cdfilter: no drive 99: the driver has 1 \(CdRom0\), 2 \(CdRom1\)$/);
+    twoLines(driveNum, /^cdfilter: --drive must be a drive id/);
+    twoLines(exportNoOut, /^cdfilter: export needs an output/);
+    twoLines(fromHuge, /^cdfilter: --from 18446744073709551616 is past 2\^64-1/);
+    twoLines(simRing, /^cdfilter: --sim-ring must be 0 or from 8192/);
+    twoLines(decodeBig, /^cdfilter: control code 4294967296 is outside 32 bits/);
+    // The (simulated) OS refused the open: unreachable, not usage.
+    expect(driveName.code).toBe(4);
+    twoLines(driveName, /^cdfilter: cannot open drive CdRom9: .*ERROR_FILE_NOT_FOUND/);
+    expect(exportDir.code).toBe(3);
+    twoLines(exportDir, /^cdfilter: cannot read .*: it is a directory$/);
+    expect(outDir.code).toBe(6);
+    twoLines(outDir, /^cdfilter: cannot write .* JSON Lines to .*: it is a directory$/);
+
+    expect(jsonErr.code).toBe(2);
+    expect(JSON.parse(jsonErr.stderr.trim())).toEqual({ error: { message: expect.stringMatching(/^--drive must be an integer from 1/), hint: expect.any(String), exitCode: 2 } });
+    expect(jsonUnknown.code).toBe(2);
+    expect(JSON.parse(jsonUnknown.stderr.trim())).toMatchObject({ error: { message: "unknown command 'frobnicate'", exitCode: 2 } });
+  }, 30_000);
 });

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
+  ClientClosedError,
   FilterClient,
   HostKind,
   InvalidArgumentError,
@@ -204,6 +205,24 @@ describe("trace", () => {
     expect(evs2[0]?.type).toBe("record");
   });
 
+  it("a cursor beyond the ring's newest record (driver reloaded) is a reset notice, then the oldest records", async () => {
+    const c = await connect();
+    await burst(c, 3);
+    const info = await c.info();
+    const stale = info.newestSeq + 1000n; // a cursor saved before a driver reload
+    const evs = await collect(c.trace({ from: stale, follow: false }));
+    expect(evs[0]).toEqual({ type: "dropped", count: 0n, afterSeq: stale, reset: true });
+    expectContiguous(records(evs), info.oldestSeq, records(evs).at(-1)!.seq);
+    expect(records(evs).at(-1)!.seq).toBeGreaterThanOrEqual(info.newestSeq);
+    // following from such a cursor does not park: the notice comes at once
+    const stream = c.trace({ from: stale });
+    const it = stream[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value).toEqual({ type: "dropped", count: 0n, afterSeq: stale, reset: true });
+    expect(stream.stats.dropped).toBe(0n);
+    await it.return!();
+  });
+
   it("back-pressure: never more than highWaterMark records buffered, nothing lost", async () => {
     const c = await connect();
     await burst(c, 150);
@@ -300,7 +319,7 @@ describe("lock actions as simulated processes", () => {
     expect(c.simulator!.driveState(1).trayOpen).toBe(true);
     expect(await player.read(0, 2048)).toMatchObject({ ok: false }); // tray open: no media to read
     await player.close();
-    await expect(player.lock()).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(player.lock()).rejects.toBeInstanceOf(ClientClosedError); // nothing is sent
   });
 
   it("unknown drives are typed errors", async () => {

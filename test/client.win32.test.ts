@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
   BadCommandError,
+  ClientClosedError,
   ControlIoctls,
   DeviceBusyError,
   FilterClient,
@@ -45,7 +46,7 @@ import {
   FSCTL_WRITE_USN_CLOSE_RECORD,
   type Kernel32,
 } from "../src/client/index.ts";
-import { type BlockingRunner, type RawOutcome, WorkerRunner, callDeviceIoControl } from "../src/client/transports/win32.ts";
+import { type BlockingRunner, InlineRunner, type RawOutcome, WorkerRunner, callDeviceIoControl, overlappedAt } from "../src/client/transports/win32.ts";
 
 type Call = { fn: string; args: unknown[] };
 
@@ -56,6 +57,8 @@ interface FakeOptions {
   denyWrite?: boolean;
   /** DeviceIoControl(code) fails with this Win32 error. */
   ioctlErrors?: Map<number, number>;
+  /** Win32 error of a ReadFile at this byte offset. */
+  readErrors?: Map<bigint, number>;
   /** Replace the reply bytes of a code. */
   replies?: Map<number, (input: Uint8Array) => Uint8Array>;
   compatible?: boolean;
@@ -146,7 +149,14 @@ class FakeKernel32 implements Kernel32 {
     const v = new DataView(ov.buffer, ov.byteOffset, ov.byteLength);
     const offset = (BigInt(v.getUint32(20, true)) << 32n) | BigInt(v.getUint32(16, true));
     this.log.push({ fn: "ReadFile", args: [len, ov.byteLength, offset] });
+    const err = this.o.readErrors?.get(offset);
+    if (err !== undefined) {
+      this.lastError = err;
+      read[0] = 0;
+      return 0;
+    }
     read[0] = len;
+    this.lastError = 183; // stale value: must not be read after a success
     return 1;
   }
   CancelIoEx(h: number | bigint): number {
@@ -276,6 +286,38 @@ describe("Win32 transport over a fake kernel32", () => {
     await expect(c.openDrive("not a drive!")).rejects.toThrow(/not a drive/);
   });
 
+  it("drive reads run on the handle's BlockingRunner (off the event loop), GetLastError right after a failed ReadFile", async () => {
+    const k = new FakeKernel32({ readErrors: new Map([[0x8000n, 21]]) }); // ERROR_NOT_READY
+    const reads: [bigint, number][] = [];
+    const runner = (kk: Kernel32): BlockingRunner => {
+      const inline = new InlineRunner(kk);
+      return {
+        deviceIoControl: (h, code, input, outCap) => inline.deviceIoControl(h, code, input, outCap),
+        readFile: (h, offset, length) => {
+          reads.push([offset, length]);
+          return inline.readFile(h, offset, length);
+        },
+        close: async () => {},
+      };
+    };
+    const c = await connectWith(k, runner);
+    const d = await c.openDrive(1, { access: "read" });
+    expect(await d.read(2048n, 2048)).toMatchObject({ ok: true, returned: 2048, win32Error: 0 });
+    const failed = await d.read(0x8000n, 2048);
+    expect(failed).toMatchObject({ ok: false, win32Error: 21, statusName: "STATUS_NO_MEDIA_IN_DEVICE", returned: 0 });
+    expect(reads).toEqual([[2048n, 2048], [0x8000n, 2048]]);
+    // The failed ReadFile's GetLastError is the very next kernel32 call.
+    const i = k.log.map((x) => x.fn).lastIndexOf("ReadFile");
+    expect(k.log[i + 1]!.fn).toBe("GetLastError");
+    await d.close();
+    // A closed handle or client throws ClientClosedError (nothing is sent).
+    await expect(d.read(0n, 2048)).rejects.toThrow(ClientClosedError);
+    await expect(d.lock()).rejects.toThrow(ClientClosedError);
+    await c.close();
+    expect(() => c.info()).toThrow(ClientClosedError);
+    await expect(c.drives()).rejects.toThrow(ClientClosedError);
+  });
+
   it("trace over Win32: ReadTrace batches sized by highWaterMark, resumable cursor", async () => {
     const k = new FakeKernel32({ records: 25 });
     const c = await connectWith(k);
@@ -302,6 +344,7 @@ describe("Win32 transport over a fake kernel32", () => {
           };
           void code; void input; void outCap;
         }),
+      readFile: () => Promise.reject(new Error("no read in this test")),
       close: async () => {},
     });
     const c = await connectWith(k, runner);
@@ -403,6 +446,26 @@ int DeviceIoControl(intptr_t h, uint32_t code, const void *in, uint32_t in_len, 
   *returned = in_len;
   return 1;
 }
+/* ReadFile at OVERLAPPED Offset (bytes 16..19): 0x1000 blocks until CancelIoEx, then fails
+ * with 995; 0x2000 | e fails at once with Win32 error e; else reads len bytes of 0xCD. */
+int ReadFile(intptr_t h, void *buf, uint32_t len, uint32_t *read, const uint8_t *ov) {
+  uint32_t offset;
+  (void)h;
+  memcpy(&offset, ov + 16, 4);
+  *read = 0;
+  if (offset == 0x1000) {
+    pthread_mutex_lock(&mu);
+    while (!cancelled) pthread_cond_wait(&cv, &mu);
+    cancelled = 0;
+    pthread_mutex_unlock(&mu);
+    last_error = 995;
+    return 0;
+  }
+  if ((offset & 0xF000) == 0x2000) { last_error = offset & 0xFFF; return 0; }
+  memset(buf, 0xCD, len);
+  *read = len;
+  return 1;
+}
 int CancelIoEx(intptr_t h, void *ov) {
   (void)h; (void)ov;
   pthread_mutex_lock(&mu);
@@ -448,6 +511,21 @@ describe("WorkerRunner: blocking DeviceIoControl and GetLastError on the worker'
       cancelIoEx(1, null);
       expect(await pending).toMatchObject({ ok: false, lastError: 995 });
       expect(mainGetLastError()).toBe(0); // the failure's error lives on the worker's thread only
+
+      // ReadFile takes the same path: OVERLAPPED offset, GetLastError on the worker's thread,
+      // and a read that waits on the medium does not block the event loop.
+      expect(await runner.readFile(1, 0x2015n, 2048)).toEqual({ ok: false, lastError: 0x15, returned: 0, output: new Uint8Array(0) });
+      expect(await runner.readFile(1, 0x8000n, 2048)).toEqual({ ok: true, lastError: 0, returned: 2048, output: new Uint8Array(0) });
+      const blockedRead = runner.readFile(1, 0x1000n, 2048);
+      ticks = 0;
+      const timer2 = setInterval(() => ticks++, 5);
+      await new Promise((r) => setTimeout(r, 50));
+      clearInterval(timer2);
+      expect(ticks).toBeGreaterThan(3);
+      cancelIoEx(1, null);
+      expect(await blockedRead).toMatchObject({ ok: false, lastError: 995 });
+      expect(mainGetLastError()).toBe(0);
+      expect([...overlappedAt(0x1_0000_2000n).subarray(16, 24)]).toEqual([0x00, 0x20, 0, 0, 1, 0, 0, 0]);
     } finally {
       await runner.close();
     }

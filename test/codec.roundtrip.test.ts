@@ -10,7 +10,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArbitraryFactory, maximalMessages } from "../bench/lib/arbitraries.ts";
-import { type NativeCodec, loadNativeCodec } from "../bench/lib/codec_native.ts";
+import koffi from "koffi";
+import { CODEC_LIBRARY, type NativeCodec, loadNativeCodec } from "../bench/lib/codec_native.ts";
 import { type MessageInfo, defaultMessage, loadSchemaRoot, messagesOf } from "../bench/lib/pbschema.ts";
 import * as cdfGen from "../src/client/gen/cdfilter.ts";
 import { WireError } from "../src/client/wire.ts";
@@ -54,9 +55,22 @@ function hex(b: Uint8Array): string {
 
 let native: NativeCodec;
 let generated = 0;
+/** The C side's `<T>_MAX_SIZE` (cdf_codec_max_size / conf_codec_max_size) and its type names. */
+let cTypes: { maxSize(pkg: "cdfilter" | "conf", typeName: string): number; names(pkg: "cdfilter" | "conf"): string[] };
 
 beforeAll(() => {
   native = loadNativeCodec(); // throws with the build command if build/libcdfcodec.so is missing
+  const lib = koffi.load(CODEC_LIBRARY);
+  const bind = (p: string) => ({
+    maxSize: lib.func(`size_t ${p}_codec_max_size(const char *type_name)`),
+    count: lib.func(`size_t ${p}_codec_type_count(void)`),
+    name: lib.func(`const char *${p}_codec_type_name(size_t i)`),
+  });
+  const fns = { cdfilter: bind("cdf"), conf: bind("conf") };
+  cTypes = {
+    maxSize: (pkg, typeName) => Number(fns[pkg].maxSize(typeName)),
+    names: (pkg) => Array.from({ length: Number(fns[pkg].count()) }, (_, i) => String(fns[pkg].name(i))),
+  };
 });
 
 afterAll(() => {
@@ -76,10 +90,13 @@ function roundTrip(info: MessageInfo, codec: Codec, value: Record<string, unknow
 describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
   const factory = new ArbitraryFactory();
 
-  it("has a generated TS MessageType for every message", () => {
+  it("has a generated TS MessageType for every message, whose maxSize is the C <T>_MAX_SIZE", () => {
+    const cNames = cTypes.names(pkg);
     for (const info of schemas[pkg]) {
       const c = codecOf(info);
-      expect(c.maxSize, info.fullName).toBeGreaterThanOrEqual(0);
+      // 0 from *_codec_max_size also means "unknown type": check the C side knows it first.
+      expect(cNames.some((n) => n === info.name || n === c.typeName), `${info.fullName} missing from the C reflection table`).toBe(true);
+      expect(c.maxSize, info.fullName).toBe(cTypes.maxSize(pkg, c.typeName));
     }
   });
 

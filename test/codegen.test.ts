@@ -192,4 +192,45 @@ describe("codegen rejects", () => {
     const p = problems("message A {\n  uint32 x = 1;\n  repeated uint32 r = 2 [(cdfilter.options.max_count) = 2];\n  uint32 r_count = 3;\n}\n");
     expect(p.join("\n")).toMatch(/C member "r_count"/);
   });
+
+  // Package-wide names: each schema below is accepted by protoc (names are unique per scope) but
+  // its generated C would not compile. The clash is reported at the later declaration.
+  it("a nested type whose flattened C name is another type's (A.B and A_B)", () => {
+    const p = problems("message A {\n  message B { int32 x = 1; }\n  B b = 1;\n}\nmessage A_B { int32 y = 1; }\n");
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^s\.proto:8: message t\.A_B: generated C name <prefix>_A_B collides with message t\.A\.B \(s\.proto:5\)$/);
+  });
+
+  it("enum values of different enums that give the same <PREFIX>_<VALUE> constant", () => {
+    const p = problems("message C {\n  enum E { X = 0; Y = 1; }\n  E e = 1;\n}\nmessage D {\n  enum F { X = 0; }\n  F f = 1;\n}\n");
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^s\.proto:9: value X of enum t\.D\.F: generated C name <PREFIX>_X collides with value X of enum t\.C\.E \(s\.proto:5\)$/);
+  });
+
+  it("an enum value that is a generated macro, and a field macro that is another message's", () => {
+    const p = problems("enum E {\n  PROTOCOL_VERSION = 0;\n}\nmessage M {\n  uint32 x_MAX = 1;\n}\nmessage M_x {\n  uint32 MAX = 1;\n}\n");
+    expect(p).toEqual([
+      "s.proto:4: value PROTOCOL_VERSION of enum t.E: generated C name <PREFIX>_PROTOCOL_VERSION collides with a macro of the generated headers",
+      "s.proto:11: field t.M_x.MAX: generated C name <prefix>_M_x_MAX_FIELD collides with field t.M.x_MAX (s.proto:8)",
+    ]);
+    // Near misses load: every generated name differs.
+    expect(() => load("message M {\n  uint32 x = 1;\n}\nmessage M_x { uint32 y = 1; }\nmessage N { uint32 M_x_MAX = 1; }\nmessage N_M { uint32 x_MAX_SIZE = 1; }\n")).not.toThrow();
+  });
+
+  it("rpc names that give the same IOCTL macro (GetInfo and Get_Info)", () => {
+    const rpc = (name: string, fn: number) =>
+      `  rpc ${name}(Q) returns (Q) {\n    option (cdfilter.options.ioctl_function) = ${fn};\n    option (cdfilter.options.ioctl_access) = "FILE_READ_ACCESS";\n  }\n`;
+    const p = problems(`message Q {}\nservice S {\n${rpc("GetInfo", 0x801)}${rpc("Get_Info", 0x802)}}\n`, SVC_HEADER);
+    expect(p).toEqual([expect.stringMatching(/^s\.proto:11: rpc S\.Get_Info: generated C name <PREFIX>_IOCTL_GET_INFO collides with rpc S\.GetInfo \(s\.proto:7\)$/)]);
+  });
+
+  it("message lines: a comment mentioning the message is not its declaration", () => {
+    const p = problems("// message A refers to itself below; /* message A */ too\n/* message A { */\nmessage A {\n  A self = 1;\n}\n");
+    expect(p[0]).toMatch(/^s\.proto:6: message A: recursive message graph/);
+  });
+
+  it("message lines: a top-level message is not the nested one of the same name", () => {
+    const p = problems("message A {\n  message B { int32 x = 1; }\n  B b = 1;\n}\nmessage B {\n  B self = 1;\n}\n");
+    expect(p[0]).toMatch(/^s\.proto:8: message B: recursive message graph/);
+  });
 });

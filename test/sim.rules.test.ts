@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
 import { TraceReadRequest, TraceBatch } from "../src/client/gen/cdfilter.ts";
-import { CDB, IOCTL, ST } from "./model/ledger-model.ts";
+import { CDB, IOCTL, ST, passThroughBuffer, passThroughExBuffer } from "./model/ledger-model.ts";
 import { READ, READ_ATTRS, READ_WRITE, Rig, hex, ownersOf } from "./model/rig.ts";
 
 interface Rule {
@@ -22,6 +22,15 @@ function expectNotForwarded(r: Rig, drive: number, h: bigint, send: () => number
   r.lib.failNext(r.sim, drive, ST.IO_DEVICE_ERROR);
   expectStatus(send(), want);
   expectStatus(r.read(h), ST.IO_DEVICE_ERROR);
+}
+
+/** Every record still in the ring (one ReadTrace from the start). */
+function traceRecords(r: Rig): TraceBatch["records"] {
+  const req = TraceReadRequest.encode(TraceReadRequest.create({ afterSeq: 0n, maxRecords: 256 }));
+  const out = new Uint8Array(ControlIoctls.readTrace.reply.maxSize);
+  const res = r.lib.ioctlInto(r.sim, r.control, ControlIoctls.readTrace.code, req, out);
+  if (res.status !== 0) throw new Error(`ReadTrace failed: ${hex(res.status)}`);
+  return TraceBatch.decode(out.subarray(0, res.returned)).records;
 }
 
 const rules: Rule[] = [
@@ -285,6 +294,115 @@ const rules: Rule[] = [
       expect(r.lower(1)).toMatchObject({ simpleTotal: 0, hwPrevent: false });
       const b = r.open(1, 200, "b.exe", READ);
       expectStatus(r.eject(b), ST.SUCCESS);
+    },
+  },
+  {
+    rule: "enforce: a leaked simple lock whose unlock fails at close stays counted (orphan), as cdrom still holds it",
+    source: "issue 3 §2; BRIEF §3 (counts commit only if the command succeeded)",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ);
+      expectStatus(r.simple(a, true), ST.SUCCESS);
+      r.lib.setMedia(r.sim, 1, false);
+      r.lib.close(r.sim, a);
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 1, hwPrevent: true });
+      const l = r.ledger(1);
+      expect(l.simpleTotal).toBe(1); // was 0 before the fix: the ledger dropped it at dispatch
+      expect(ownersOf(l)).toEqual([]);
+      // the trace says what happened: a LEAK_RELEASE that released nothing, with the failure
+      const rec = traceRecords(r).filter((x) => x.kind === 4 /* LEAK_RELEASE */);
+      expect(rec.at(-1)).toMatchObject({ decision: 1 /* PASS */, countReleased: 1, status: ST.NO_MEDIA_IN_DEVICE });
+      // the media comes back: anyone may release the orphan, and both views reach zero
+      r.lib.setMedia(r.sim, 1, true);
+      const b = r.open(1, 200, "b.exe", READ);
+      expectStatus(r.simple(b, false), ST.SUCCESS);
+      expect(r.ledger(1).simpleTotal).toBe(0);
+      expect(r.lower(1)).toMatchObject({ simpleTotal: 0, hwPrevent: false });
+    },
+  },
+  {
+    rule: "enforce: of two leaked simple locks only the last unlock needs the drive: one released, one left",
+    source: "issue 3 §2; BRIEF §3 (PREVENT/ALLOW only on a zero flip)",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ);
+      r.simple(a, true);
+      r.simple(a, true);
+      r.lib.setMedia(r.sim, 1, false);
+      r.lib.close(r.sim, a);
+      expect(r.lower(1).simpleTotal).toBe(1);
+      expect(r.ledger(1).simpleTotal).toBe(1);
+    },
+  },
+  {
+    rule: "enforce: SCSI_PASS_THROUGH_EX / _DIRECT_EX eject or allow under a foreign lock -> STATUS_DEVICE_BUSY",
+    source: "reviewer finding 3; Windows SDK ntddscsi.h (SCSI_PASS_THROUGH_EX)",
+    run(r) {
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      r.secure(a, true);
+      for (const code of [IOCTL.SCSI_PASS_THROUGH_EX, IOCTL.SCSI_PASS_THROUGH_DIRECT_EX]) {
+        expectNotForwarded(r, 1, b, () => r.ioctl(b, code, passThroughExBuffer(CDB.eject), 64), ST.DEVICE_BUSY);
+        expectNotForwarded(r, 1, b, () => r.ioctl(b, code, passThroughExBuffer(CDB.allow), 64), ST.DEVICE_BUSY);
+      }
+      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_EX, passThroughExBuffer(CDB.testUnitReady), 64), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ hwPrevent: true, trayOpen: false, ejects: 0n });
+      expect(Number(r.ledger(1).denials)).toBe(4);
+    },
+  },
+  {
+    rule: "observe: the simulated drive executes SCSI_PASS_THROUGH_EX (ALLOW then eject: the gap enforce closes)",
+    source: "reviewer finding 3; MMC (eject refused while prevented)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      r.secure(a, true);
+      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_EX, passThroughExBuffer(CDB.eject), 64), ST.DEVICE_BUSY);
+      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_DIRECT_EX, passThroughExBuffer(CDB.allow), 64), ST.SUCCESS);
+      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_EX, passThroughExBuffer(CDB.eject), 64), ST.SUCCESS);
+      expect(r.lower(1)).toMatchObject({ trayOpen: true, ejects: 1n });
+      // the port driver's checks: Version 0, Length 64
+      const bad = passThroughExBuffer(CDB.load);
+      bad[4] = 0;
+      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_EX, bad, 64), ST.INVALID_PARAMETER);
+      expect(r.lower(1).trayOpen).toBe(true);
+    },
+  },
+  {
+    rule: "malformed pass-through (Length 0) carrying an eject: enforce denies it; the port driver rejects it",
+    source: "reviewer finding 4; ntddscsi.h (Length = sizeof(SCSI_PASS_THROUGH))",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      r.secure(a, true);
+      const allow0 = passThroughBuffer(CDB.allow);
+      allow0[0] = 0;
+      allow0[1] = 0;
+      // observe: forwarded, and the simulated port driver refuses it: the drive stays locked
+      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH, allow0, 56), ST.INVALID_PARAMETER);
+      expect(r.lower(1)).toMatchObject({ hwPrevent: true });
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      expectNotForwarded(r, 1, b, () => r.ioctl(b, IOCTL.SCSI_PASS_THROUGH, allow0, 56), ST.DEVICE_BUSY);
+      const cdb0 = passThroughBuffer(CDB.eject);
+      cdb0[6] = 0; // CdbLength 0
+      expectNotForwarded(r, 1, b, () => r.ioctl(b, IOCTL.SCSI_PASS_THROUGH, cdb0, 56), ST.DEVICE_BUSY);
+      expect(r.lower(1)).toMatchObject({ hwPrevent: true, trayOpen: false, ejects: 0n });
+    },
+  },
+  {
+    rule: "PREVENT ALLOW with Persistent=1 Prevent=0: an allow to the filter; the drive keeps its Prevent state",
+    source: "reviewer finding 4; MMC-6 PREVENT ALLOW MEDIUM REMOVAL (bit 0 Prevent, bit 1 Persistent)",
+    run(r) {
+      const a = r.open(1, 100, "a.exe", READ_ATTRS);
+      const b = r.open(1, 200, "b.exe", READ_WRITE);
+      r.secure(a, true);
+      const persistentClear = [0x1e, 0, 0, 0, 0x02, 0];
+      expectStatus(r.passThrough(b, persistentClear), ST.SUCCESS); // observe: forwarded
+      expect(r.lower(1).hwPrevent).toBe(true);
+      expectStatus(r.passThrough(b, CDB.eject), ST.DEVICE_BUSY); // the drive still refuses
+      r.setPolicy(1, Policy.POLICY_ENFORCE);
+      expectNotForwarded(r, 1, b, () => r.passThrough(b, persistentClear), ST.DEVICE_BUSY);
     },
   },
   {

@@ -10,7 +10,9 @@
  *
  * Replies other than trace batches are built in the scratch area the core reserved at init
  * (control_lock serializes its users; the kernel stack stays small). Trace batches are encoded
- * record by record straight into out, so readers run concurrently.
+ * record by record straight into out, each record staged in the same scratch area (a slot copy
+ * and a cdf_TraceRecord, ~1.1 KB that would otherwise sit on a 24 KB kernel stack), so trace
+ * readers are serialized with each other and with the other control calls.
  */
 #include <string.h>
 #include "cdf_internal.h"
@@ -56,6 +58,10 @@ typedef union cdf_control_reply {
     cdf_PolicyReply policy;
     cdf_TraceConfig config;
     cdf_ClearTraceReply clear;
+    struct {
+        cdf_slot slot;        /* a record copied out of the ring under core->lock */
+        cdf_TraceRecord rec;  /* ... and converted for encoding */
+    } trace;
 } cdf_control_reply;
 
 /* Every decoded request (small: lives on the stack). */
@@ -158,27 +164,31 @@ static void slot_to_record(const cdf_slot *s, cdf_TraceRecord *r)
  * then the scalar fields 2..5; room for those is reserved up front. A record that leaves the
  * ring while the batch is being built ends the batch; the next read reports it as dropped. */
 static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int wait,
-                           uint8_t *out, uint32_t out_cap, uint32_t *out_len)
+                           uint8_t *out, uint32_t out_cap, uint32_t *out_len,
+                           cdf_slot *slot, cdf_TraceRecord *rec)
 {
-    cdf_slot slot;
-    cdf_TraceRecord rec;
     uint64_t after = req->after_seq, start, end, newest, oldest, dropped = 0u, seq, next_cursor;
     uint32_t limit = req->max_records, delivered = 0u, pos = 0u, trailer;
-    int evicted = 0, too_small = 0;
+    int evicted = 0, too_small = 0, reset = 0;
     const size_t image_at = offsetof(cdf_slot, opener_image);
 
     if (limit == 0u || limit > CDF_TRACE_BATCH_MAX) limit = CDF_TRACE_BATCH_MAX;
     cdf_lock_acquire(&core->lock);
     newest = cdf_ring_newest(&core->ring);
     oldest = cdf_ring_oldest(&core->ring);
-    if (after > newest) after = newest; /* a cursor from the future restarts at the newest */
+    if (after > newest) {
+        /* a cursor from the future (the driver was reloaded and seq restarted at 1): say so and
+         * restart at the oldest record; what the old cursor missed is unknown, not "dropped" */
+        reset = 1;
+        after = core->ring.oldest_seq - 1u;
+    }
     start = after + 1u;
     if (start < core->ring.oldest_seq) {
         dropped = core->ring.oldest_seq - start;
         start = core->ring.oldest_seq;
     }
     end = newest;
-    if (wait && start > end && dropped == 0u) {
+    if (wait && start > end && dropped == 0u && !reset) {
         core->wait_armed = 1u;
         cdf_lock_release(&core->lock);
         return CDF_STATUS_PENDING;
@@ -187,7 +197,7 @@ static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int 
 
     /* next_cursor <= end: its field is never longer than end's */
     trailer = u64_field_size(dropped) + u64_field_size(end) + u64_field_size(oldest) +
-              u64_field_size(newest);
+              u64_field_size(newest) + (reset ? 2u : 0u);
     if (trailer > out_cap) return CDF_STATUS_BUFFER_TOO_SMALL;
 
     for (seq = start; seq <= end && delivered < limit; seq++) {
@@ -197,18 +207,18 @@ static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int 
         cdf_lock_acquire(&core->lock);
         s = cdf_ring_get(&core->ring, seq);
         if (s != NULL) {
-            memcpy(&slot, s, image_at);
-            memcpy(slot.opener_image, s->opener_image,
+            memcpy(slot, s, image_at);
+            memcpy(slot->opener_image, s->opener_image,
                    s->image_len <= CDF_IMAGE_MAX ? s->image_len : CDF_IMAGE_MAX);
-            memcpy(slot.head, s->head, s->head_len <= CDF_CAPTURE_MAX ? s->head_len : CDF_CAPTURE_MAX);
+            memcpy(slot->head, s->head, s->head_len <= CDF_CAPTURE_MAX ? s->head_len : CDF_CAPTURE_MAX);
         }
         cdf_lock_release(&core->lock);
         if (s == NULL) {
             evicted = 1;
             break;
         }
-        slot_to_record(&slot, &rec);
-        size = cdf_TraceRecord_size(&rec);
+        slot_to_record(slot, rec);
+        size = cdf_TraceRecord_size(rec);
         if (size == CDF_PB_SIZE_INVALID || size > cdf_TraceRecord_MAX_SIZE) return CDF_STATUS_UNSUCCESSFUL;
         need = 1u + varint_size(size) + (uint32_t)size;
         if ((uint64_t)pos + need + trailer > out_cap) {
@@ -217,7 +227,7 @@ static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int 
         }
         out[pos++] = 0x0Au; /* field 1, wire type 2 */
         pos += put_varint(out + pos, size);
-        if (cdf_TraceRecord_encode(&rec, out + pos, size, &written) != CDF_PB_OK || written != size)
+        if (cdf_TraceRecord_encode(rec, out + pos, size, &written) != CDF_PB_OK || written != size)
             return CDF_STATUS_UNSUCCESSFUL;
         pos += (uint32_t)written;
         delivered++;
@@ -229,6 +239,7 @@ static uint32_t read_trace(cdf_core *core, const cdf_TraceReadRequest *req, int 
     pos += put_u64_field(out + pos, 3u, next_cursor);
     pos += put_u64_field(out + pos, 4u, oldest);
     pos += put_u64_field(out + pos, 5u, newest);
+    pos += put_u64_field(out + pos, 6u, (uint64_t)reset); /* bool reset = 6: varint 1 */
     *out_len = pos;
     return CDF_STATUS_SUCCESS;
 }
@@ -492,13 +503,18 @@ uint32_t cdf_control_dispatch(cdf_core *core, uint32_t ioctl_code, uint32_t gran
     status = decode_request(ioctl_code, in, in_len, &rq);
     if (status != CDF_STATUS_SUCCESS) return status;
 
-    /* 2. trace reads: no scratch, concurrent readers */
-    if (ioctl_code == CDF_IOCTL_READ_TRACE || ioctl_code == CDF_IOCTL_WAIT_TRACE)
-        return read_trace(core, &rq.read, ioctl_code == CDF_IOCTL_WAIT_TRACE, out, out_cap, out_len);
-
-    /* 3. the rest: reply built in the reserved scratch area */
     cdf_lock_acquire(&core->control_lock);
     reply = (cdf_control_reply *)core->scratch;
+
+    /* 2. trace reads: encoded straight into out, each record staged in the scratch area */
+    if (ioctl_code == CDF_IOCTL_READ_TRACE || ioctl_code == CDF_IOCTL_WAIT_TRACE) {
+        status = read_trace(core, &rq.read, ioctl_code == CDF_IOCTL_WAIT_TRACE, out, out_cap, out_len,
+                            &reply->trace.slot, &reply->trace.rec);
+        cdf_lock_release(&core->control_lock);
+        return status;
+    }
+
+    /* 3. the rest: reply built in the reserved scratch area */
     switch (ioctl_code) {
     case CDF_IOCTL_GET_INFO:
         status = get_info(core, &rq.info, &reply->info, out, out_cap, out_len);

@@ -82,7 +82,9 @@ typedef struct cdf_request {
     uint32_t input_length;        /* bytes */
     uint32_t output_length;       /* bytes */
     uint64_t offset;              /* read/write: ByteOffset in bytes */
-    const char *image_name;       /* IRP_MJ_CREATE only: opener image name, UTF-8, may be NULL */
+    /* IRP_MJ_CREATE only: opener image name, UTF-8, may be NULL. Read at cdf_core_complete of
+     * the create (the handle row is made when the create succeeded); must stay valid until then. */
+    const char *image_name;
 } cdf_request;
 
 typedef enum cdf_action {
@@ -97,7 +99,8 @@ typedef struct cdf_verdict {
     cdf_action action;
     uint32_t status;              /* CDF_ACTION_COMPLETE: the NTSTATUS to complete with */
     uint32_t simple_unlocks;      /* IRP_MJ_CLOSE under enforce: send this many
-                                     IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below before the close */
+                                     IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below before the close,
+                                     then call cdf_core_simple_unlocks_done */
     uint32_t op;                  /* core-private: ledger operation to apply at completion */
     uint64_t request_id;          /* pairs the dispatch and completion records */
     uint64_t dispatched_at;       /* 100 ns monotonic */
@@ -116,12 +119,29 @@ typedef struct cdf_verdict {
  * lock), STATUS_INSUFFICIENT_RESOURCES (enforce: secure lock from a handle the full handle table
  * could not track). verdict.simple_unlocks (IRP_MJ_CLOSE under enforce): the host sends that
  * many IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below itself, without passing them through
- * cdf_core_dispatch (the ledger already released them). */
+ * cdf_core_dispatch, and reports how many succeeded with cdf_core_simple_unlocks_done before it
+ * forwards the close (the ledger is not changed at dispatch).
+ * IRP_MJ_INTERNAL_DEVICE_CONTROL: only major, minor, file object and ids are used or recorded
+ * (the stack location holds an SRB pointer, not a code and lengths). */
 void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq, cdf_verdict *v);
+
+/* After sending the verdict.simple_unlocks IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) of a close:
+ * succeeded = how many completed with an NT_SUCCESS status, failure_status = the NTSTATUS of the
+ * first that failed (ignored when none did). The ledger drops `succeeded` simple locks (the
+ * closing handle's first) and moves the handle's remaining ones to the drive's orphan count,
+ * as cdrom.sys still counts them. Records: LEAK_RELEASE / RELEASE / SIMPLE_LOCK_LEAK with
+ * count_released = the locks released (when any), and, when some failed, LEAK_RELEASE / PASS /
+ * SIMPLE_LOCK_LEAK with count_released = the locks left held and status = failure_status.
+ * Nothing happens when verdict.simple_unlocks is 0. A host that never calls it leaves the
+ * handle's simple locks to the close's completion, which moves them to the orphan count. */
+void cdf_core_simple_unlocks_done(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
+                                  const cdf_verdict *v, uint32_t succeeded, uint32_t failure_status);
 
 /* Report the final status and Information of a CDF_ACTION_FORWARD_TRACK request (or of a
  * CDF_ACTION_COMPLETE one, to record its completion). Applies the ledger change only when
- * status is a success code. Writes the completion record. */
+ * status is a success code. Writes the completion record; its `information` is bounded by the
+ * request's own buffer length (device control: output_length, read: the read length, write:
+ * the write length), a create disposition (0..5) for create/cleanup/close, else 0. */
 void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
                        const cdf_verdict *v, uint32_t status, uint64_t information);
 

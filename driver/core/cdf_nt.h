@@ -112,6 +112,12 @@
 /* ---- SCSI pass-through (ntddscsi.h) ---- */
 #define CDF_IOCTL_SCSI_PASS_THROUGH        CDF_CTL_CODE(0x04u, 0x401u, 0u, 3u)  /* 0x04D004 */
 #define CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT CDF_CTL_CODE(0x04u, 0x405u, 0u, 3u)  /* 0x04D014 */
+/* Windows SDK ntddscsi.h (absent from mingw-w64's copy): SCSI_PASS_THROUGH[_DIRECT]_EX input */
+#define CDF_IOCTL_SCSI_PASS_THROUGH_EX        CDF_CTL_CODE(0x04u, 0x411u, 0u, 3u)  /* 0x04D044 */
+#define CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX CDF_CTL_CODE(0x04u, 0x412u, 0u, 3u)  /* 0x04D048 */
+/* ATA_PASS_THROUGH_EX input; not inspected (docs/core.md, enforcement gaps) */
+#define CDF_IOCTL_ATA_PASS_THROUGH            CDF_CTL_CODE(0x04u, 0x40Bu, 0u, 3u)  /* 0x04D02C */
+#define CDF_IOCTL_ATA_PASS_THROUGH_DIRECT     CDF_CTL_CODE(0x04u, 0x40Cu, 0u, 3u)  /* 0x04D030 */
 
 /* SCSI operation codes (scsi.h / SPC, MMC) */
 #define CDF_SCSIOP_START_STOP_UNIT         0x1Bu

@@ -45,6 +45,47 @@ static int storage_family(uint32_t code)
            base == CDF_FILE_DEVICE_DVD || base == CDF_FILE_DEVICE_MASS_STORAGE;
 }
 
+/*
+ * IRP_MJ_INTERNAL_DEVICE_CONTROL (IRP_MJ_SCSI): Parameters.Scsi.Srb overlays
+ * Parameters.DeviceIoControl, so the "lengths" and "code" of such a request are bits of a kernel
+ * pointer and its Information may be one too. The core keeps only what is safe: major, minor,
+ * file object key, ids and flags (no code, lengths, input or offset), whatever the host filled.
+ */
+static const cdf_request *sanitize(const cdf_request *rq, cdf_request *clean)
+{
+    if (rq->major != CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL) return rq;
+    memset(clean, 0, sizeof(*clean));
+    clean->major = rq->major;
+    clean->minor = rq->minor;
+    clean->file = rq->file;
+    clean->pid = rq->pid;
+    clean->tid = rq->tid;
+    clean->requestor_pid = rq->requestor_pid;
+    clean->flags = rq->flags;
+    return clean;
+}
+
+/* IoStatus.Information as recorded: a byte count bounded by the request's own buffer (device
+ * control: output length; read: read length; write: write length), the create disposition
+ * (FILE_SUPERSEDED..FILE_DOES_NOT_EXIST, 0..5) for create/cleanup/close, and 0 for everything
+ * else (internal device controls and other majors may return a kernel pointer in it). */
+static uint64_t record_information(const cdf_request *rq, uint64_t information)
+{
+    switch (rq->major) {
+    case CDF_IRP_MJ_DEVICE_CONTROL:
+    case CDF_IRP_MJ_READ:
+        return information <= rq->output_length ? information : rq->output_length;
+    case CDF_IRP_MJ_WRITE:
+        return information <= rq->input_length ? information : rq->input_length;
+    case CDF_IRP_MJ_CREATE:
+    case CDF_IRP_MJ_CLEANUP:
+    case CDF_IRP_MJ_CLOSE:
+        return information <= 5u ? information : 0u;
+    default:
+        return 0u;
+    }
+}
+
 /* Append a record and fill every field but the kind-specific ones (status, information,
  * duration, count_released, the input head), which the caller sets when they are not zero.
  * Written straight into the claimed slot under core->lock. Only the opener image's image_len
@@ -55,8 +96,7 @@ static inline cdf_slot *put_record(cdf_core *core, uint8_t kind, uint64_t now, u
                                    uint8_t reason)
 {
     cdf_slot *s = cdf_ring_append(&core->ring, kind, now);
-    int is_ioctl = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ||
-                   rq->major == CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL;
+    int is_ioctl = rq->major == CDF_IRP_MJ_DEVICE_CONTROL; /* internal ones carry no code */
     s->request_id = request_id;
     s->information = 0u;
     s->duration = 0u;
@@ -117,13 +157,13 @@ static cdf_handle *adopt(cdf_core *core, cdf_drive *d, uint32_t drive_id, const 
     return h;
 }
 
-/* Release the secure locks (and, at close, the MCN disables and exclusive access) of h when
- * it goes away; writes the AUTO_RELEASE record. */
+/* Release the secure locks of h when it goes away; writes the AUTO_RELEASE record, whatever
+ * the trace filter says (decision records are always written). */
 static int release_secure(cdf_core *core, cdf_drive *d, uint32_t drive_id, const cdf_request *rq,
-                          cdf_handle *h, uint64_t now, uint8_t reason, int traced)
+                          cdf_handle *h, uint64_t now, uint8_t reason)
 {
     uint32_t n = cdf_ledger_release_all(d, h, CDF_LOCK_SECURE);
-    if (n == 0u || !traced) return 0;
+    if (n == 0u) return 0;
     put_record(core, CDF_REC_AUTO_RELEASE, now, drive_id, d, rq, h, 0u, 0u,
                CDF_DEC_RELEASE, reason)->count_released = n;
     return 1;
@@ -137,8 +177,10 @@ static void deny(cdf_core *core, cdf_drive *d, cdf_verdict *v, uint32_t status)
     core->requests_denied++;
 }
 
-void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq, cdf_verdict *v)
+void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_in, cdf_verdict *v)
 {
+    cdf_request clean;
+    const cdf_request *rq = sanitize(rq_in, &clean);
     uint64_t now, raw_now;
     uint32_t normalized = rq->ioctl_code, op = CDF_OP_NONE, flags = 0u;
     uint8_t decision = CDF_DEC_PASS, reason = CDF_RSN_NONE;
@@ -241,8 +283,7 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         } else {
             cdf_scsi_effect fx = CDF_SCSI_NOT_PASSTHROUGH;
             int ejects = normalized == CDF_IOCTL_STORAGE_EJECT_MEDIA;
-            if (!ejects && (rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH ||
-                            rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT)) {
+            if (!ejects && cdf_scsi_is_passthrough(rq->ioctl_code)) {
                 fx = cdf_scsi_classify(rq->ioctl_code, rq->input, rq->input_length,
                                        (rq->flags & CDF_RQ_CALLER_32BIT) != 0u, NULL);
             }
@@ -290,6 +331,9 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     if ((op == CDF_OP_CLEANUP || op == CDF_OP_CLOSE) && h == NULL && !traced)
         v->action = CDF_ACTION_FORWARD;
 
+    /* Decision records are written even when the trace filter excludes the request; the
+     * request's completion record follows (CDF_OPF_TRACED). */
+    if (decision == CDF_DEC_DENY || decision == CDF_DEC_REJECT) traced = 1;
     if (traced) {
         cdf_slot *s = put_record(core, CDF_REC_DISPATCH, now, drive_id, d, rq, h, normalized,
                                  v->request_id, decision, reason);
@@ -302,14 +346,12 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         h->cleaned_up = 1u;
         appended |= release_secure(core, d, drive_id, rq, h, now,
                                    (rq->flags & CDF_RQ_PROCESS_EXIT) ? CDF_RSN_PROCESS_EXIT
-                                                                     : CDF_RSN_HANDLE_CLEANUP,
-                                   traced);
+                                                                     : CDF_RSN_HANDLE_CLEANUP);
     } else if (h != NULL && op == CDF_OP_CLOSE) {
         uint32_t leaked;
         appended |= release_secure(core, d, drive_id, rq, h, now,
                                    (rq->flags & CDF_RQ_PROCESS_EXIT) ? CDF_RSN_PROCESS_EXIT
-                                                                     : CDF_RSN_HANDLE_CLOSE,
-                                   traced);
+                                                                     : CDF_RSN_HANDLE_CLOSE);
         /* cdrom.sys DeviceEvtFileClose also re-enables MCN and drops exclusive access */
         (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
         if (h->exclusive) {
@@ -317,17 +359,13 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
             d->exclusive_owner = 0u;
         }
         if (h->simple != 0u) {
-            uint8_t dec;
             if (enforce) {
-                leaked = cdf_ledger_release_all(d, h, CDF_LOCK_SIMPLE);
-                v->simple_unlocks = leaked;
-                dec = CDF_DEC_RELEASE;
+                /* the host sends the unlocks, then reports how many succeeded
+                 * (cdf_core_simple_unlocks_done): the ledger changes only then */
+                v->simple_unlocks = h->simple;
             } else {
                 leaked = cdf_ledger_orphan_simple(d, h);
-                dec = CDF_DEC_PASS;
-            }
-            if (traced) {
-                put_record(core, CDF_REC_LEAK_RELEASE, now, drive_id, d, rq, h, 0u, 0u, dec,
+                put_record(core, CDF_REC_LEAK_RELEASE, now, drive_id, d, rq, h, 0u, 0u, CDF_DEC_PASS,
                            CDF_RSN_SIMPLE_LOCK_LEAK)->count_released = leaked;
                 appended = 1;
             }
@@ -345,9 +383,79 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     if (fn != NULL) fn(fn_context);
 }
 
-void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
+/* The handle a verdict was decided for, under core->lock: the dispatch's entry if it still is
+ * that handle, else a lookup; NULL when the file object was closed and reused meanwhile (unless
+ * any_id, for a create). */
+static cdf_handle *verdict_handle(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
+                                  const cdf_verdict *v, int any_id)
+{
+    cdf_handle *h;
+    if (v->handle_slot - 1u < core->handles.max) {
+        cdf_handle *c = &core->handles.pool[v->handle_slot - 1u];
+        if (c->in_use && c->key == rq->file.opaque && c->drive_id == drive_id &&
+            c->handle_id == v->handle_id)
+            return c;
+    }
+    h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
+    if (h != NULL && !any_id && v->handle_id != 0u && h->handle_id != v->handle_id)
+        h = NULL; /* the file object was closed and reused while this request was in flight */
+    return h;
+}
+
+void cdf_core_simple_unlocks_done(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
+                                  const cdf_verdict *v, uint32_t succeeded, uint32_t failure_status)
+{
+    uint64_t now, raw_now;
+    uint32_t due = v->simple_unlocks, released = 0u, held = 0u, i;
+    int appended = 0;
+    cdf_drive *d;
+    cdf_handle *h;
+    cdf_notify_fn *fn;
+    void *fn_context = NULL;
+
+    if (due == 0u) return;
+    if (succeeded > due) succeeded = due;
+    raw_now = cdf_clock_now();
+    cdf_lock_acquire(&core->lock);
+    now = cdf_ring_order(&core->ring, raw_now);
+    d = cdf_drive_get(core, drive_id);
+    if (d == NULL) {
+        cdf_lock_release(&core->lock);
+        return;
+    }
+    h = verdict_handle(core, drive_id, rq, v, 0);
+    /* each successful MEDIA_REMOVAL(FALSE) took one off cdrom.sys's count: charge the closing
+     * handle first, then (a foreign unlock may have charged it meanwhile) the oldest holder,
+     * then the orphans */
+    for (i = 0; i < succeeded && d->simple_total != 0u; i++) {
+        cdf_handle *from = (h != NULL && h->simple != 0u) ? h
+                         : cdf_ledger_oldest_simple_holder(&core->handles, d);
+        if (cdf_ledger_drop(d, from, CDF_LOCK_SIMPLE)) released++;
+    }
+    /* the ones that failed stay counted by cdrom.sys with no handle left to own them */
+    if (h != NULL) held = cdf_ledger_orphan_simple(d, h);
+    if (released != 0u) {
+        put_record(core, CDF_REC_LEAK_RELEASE, now, drive_id, d, rq, h, 0u, 0u, CDF_DEC_RELEASE,
+                   CDF_RSN_SIMPLE_LOCK_LEAK)->count_released = released;
+        appended = 1;
+    }
+    if (succeeded < due || held != 0u) {
+        cdf_slot *s = put_record(core, CDF_REC_LEAK_RELEASE, now, drive_id, d, rq, h, 0u, 0u,
+                                 CDF_DEC_PASS, CDF_RSN_SIMPLE_LOCK_LEAK);
+        s->count_released = held;
+        s->status = succeeded < due ? failure_status : CDF_STATUS_SUCCESS;
+        appended = 1;
+    }
+    fn = take_notify(core, appended, &fn_context);
+    cdf_lock_release(&core->lock);
+    if (fn != NULL) fn(fn_context);
+}
+
+void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_in,
                        const cdf_verdict *v, uint32_t status, uint64_t information)
 {
+    cdf_request clean;
+    const cdf_request *rq = sanitize(rq_in, &clean);
     uint64_t now, raw_now;
     uint32_t op = v->op & 0xFFu;
     int traced = (v->op & CDF_OPF_TRACED) != 0u, orphan = (v->op & CDF_OPF_ORPHAN) != 0u;
@@ -370,19 +478,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         cdf_lock_release(&core->lock);
         return;
     }
-    h = NULL;
-    if (v->handle_slot - 1u < core->handles.max) {
-        /* the dispatch's entry, if it still is that handle: what the lookup below would find */
-        cdf_handle *c = &core->handles.pool[v->handle_slot - 1u];
-        if (c->in_use && c->key == rq->file.opaque && c->drive_id == drive_id &&
-            c->handle_id == v->handle_id)
-            h = c;
-    }
-    if (h == NULL) {
-        h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
-        if (h != NULL && op != CDF_OP_CREATE && v->handle_id != 0u && h->handle_id != v->handle_id)
-            h = NULL; /* the file object was closed and reused while this request was in flight */
-    }
+    h = verdict_handle(core, drive_id, rq, v, op == CDF_OP_CREATE);
     if (orphan && h != NULL) h = NULL;
 
     if (v->action == CDF_ACTION_COMPLETE) {
@@ -396,7 +492,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     case CDF_OP_CREATE:
         if (h != NULL) {
             /* a file object reused without the close reaching us: retire the old entry */
-            appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE, traced);
+            appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE);
             (void)cdf_ledger_orphan_simple(d, h);
             (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
             if (h->exclusive) d->exclusive_owner = 0u;
@@ -471,7 +567,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
         cdf_slot *s = put_record(core, CDF_REC_COMPLETION, now, drive_id, d, rq, h, normalized,
                                  v->request_id, decision, reason);
         s->status = status;
-        s->information = information;
+        s->information = record_information(rq, information);
         s->duration = now >= v->dispatched_at ? now - v->dispatched_at : 0u;
         appended = 1;
         if (opened)
@@ -482,7 +578,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
     if (op == CDF_OP_CLOSE && h != NULL) {
         /* anything taken between the close dispatch and now (nothing, in a correct I/O
          * manager) is released before the slot goes */
-        appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE, traced);
+        appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE);
         (void)cdf_ledger_orphan_simple(d, h);
         (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
         if (h->exclusive) d->exclusive_owner = 0u;

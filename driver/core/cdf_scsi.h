@@ -1,12 +1,23 @@
 /*
  * cdf_scsi.h - what a SCSI pass-through request does to the medium.
  *
- * Parses IOCTL_SCSI_PASS_THROUGH / IOCTL_SCSI_PASS_THROUGH_DIRECT input (ntddscsi.h
- * SCSI_PASS_THROUGH[_DIRECT], 64-bit layout, or the 32-bit layout of a WOW64 caller,
- * CDF_RQ_CALLER_32BIT) with the port driver's own length checks: input at least the structure
- * size, Length equal to it, CdbLength 1..16. The CDB is read from the 16-byte Cdb array
- * whatever CdbLength says: an ATAPI device receives a padded 12-byte packet, so a short
- * CdbLength must not hide the byte that ejects.
+ * Parses the input of IOCTL_SCSI_PASS_THROUGH / IOCTL_SCSI_PASS_THROUGH_DIRECT (ntddscsi.h
+ * SCSI_PASS_THROUGH[_DIRECT]) and IOCTL_SCSI_PASS_THROUGH_EX / IOCTL_SCSI_PASS_THROUGH_DIRECT_EX
+ * (Windows SDK ntddscsi.h SCSI_PASS_THROUGH[_DIRECT]_EX), in the 64-bit layout or the 32-bit
+ * layout of a WOW64 caller (CDF_RQ_CALLER_32BIT), with the port driver's own checks:
+ *   SCSI_PASS_THROUGH[_DIRECT]:    input >= structure size, USHORT Length == structure size,
+ *                                  UCHAR CdbLength 1..16.
+ *   SCSI_PASS_THROUGH[_DIRECT]_EX: input >= structure size, ULONG Version == 0, ULONG Length ==
+ *                                  structure size, ULONG CdbLength >= 1 and the CDB
+ *                                  (Cdb[CdbLength] at offsetof(Cdb)) inside the input.
+ * The CDB bytes are read from the Cdb array whatever CdbLength says: an ATAPI device receives a
+ * padded 12-byte packet, so a short CdbLength must not hide the byte that ejects.
+ *
+ * Defence in depth: a request the port driver should reject (bad Length/Version/CdbLength, or
+ * input shorter than the structure) is still classified by its CDB when the input holds CDB
+ * bytes 0..4, so that a lower driver that executes it anyway cannot be used to bypass a lock.
+ * Only a malformed request whose CDB does nothing to the medium (or cannot be read) is
+ * CDF_SCSI_MALFORMED.
  */
 #ifndef CDF_SCSI_H
 #define CDF_SCSI_H
@@ -20,21 +31,56 @@
 #define CDF_SPT32_CDB_OFFSET  28u
 #define CDF_SPTD64_DATABUFFER_OFFSET 24u  /* PVOID DataBuffer: 8 bytes */
 #define CDF_SPTD32_DATABUFFER_OFFSET 20u  /* 4 bytes */
-#define CDF_SPT_CDB_LENGTH_OFFSET    6u
+#define CDF_SPT_CDB_LENGTH_OFFSET    6u   /* UCHAR CdbLength */
+
+/* SCSI_PASS_THROUGH_EX and SCSI_PASS_THROUGH_DIRECT_EX (identical layout; Cdb[ANYSIZE_ARRAY]
+ * is the last member, so sizeof includes the first bytes of the CDB and the padding). */
+#define CDF_SPTEX64_SIZE        64u
+#define CDF_SPTEX64_CDB_OFFSET  56u
+#define CDF_SPTEX32_SIZE        52u
+#define CDF_SPTEX32_CDB_OFFSET  48u
+#define CDF_SPTEX_LENGTH_OFFSET      4u   /* ULONG Length (Version is the ULONG at 0) */
+#define CDF_SPTEX_CDB_LENGTH_OFFSET  8u   /* ULONG CdbLength */
+#define CDF_SPTDEX64_DATAOUT_OFFSET 40u   /* PVOID DataOutBuffer, DataInBuffer: 8 bytes each */
+#define CDF_SPTDEX64_DATAIN_OFFSET  48u
+#define CDF_SPTDEX32_DATAOUT_OFFSET 40u   /* 4 bytes each */
+#define CDF_SPTDEX32_DATAIN_OFFSET  44u
+#define CDF_SPTEX_VERSION            0u   /* the only Version the port driver accepts */
+
+/* CDB bytes the classification reads (opcode .. byte 4). */
+#define CDF_SCSI_CDB_INSPECT 5u
 
 typedef enum cdf_scsi_effect {
     CDF_SCSI_NOT_PASSTHROUGH = 0, /* not a pass-through code */
-    CDF_SCSI_MALFORMED = 1,       /* the port driver rejects it (too short, bad Length/CdbLength) */
+    CDF_SCSI_MALFORMED = 1,       /* the port driver rejects it, and its CDB (if readable) is harmless */
     CDF_SCSI_OTHER = 2,           /* a well-formed command that does not touch the medium lock */
     CDF_SCSI_EJECT = 3,           /* START STOP UNIT (0x1B) with LoEj=1, Start=0 */
     CDF_SCSI_LOAD = 4,            /* START STOP UNIT with LoEj=1, Start=1 (closes the tray) */
-    CDF_SCSI_ALLOW = 5,           /* PREVENT ALLOW MEDIUM REMOVAL (0x1E) with prevent field 0 */
-    CDF_SCSI_PREVENT = 6          /* PREVENT ALLOW MEDIUM REMOVAL with prevent field != 0 */
+    CDF_SCSI_ALLOW = 5,           /* PREVENT ALLOW MEDIUM REMOVAL (0x1E) with Prevent (bit 0) clear */
+    CDF_SCSI_PREVENT = 6          /* PREVENT ALLOW MEDIUM REMOVAL with Prevent (bit 0) set */
 } cdf_scsi_effect;
 
+/* One of the four SCSI pass-through codes (as sent; they are never normalized). */
+static inline int cdf_scsi_is_passthrough(uint32_t ioctl_code)
+{
+    return ioctl_code == 0x0004D004u || ioctl_code == 0x0004D014u ||  /* SPT, SPT_DIRECT */
+           ioctl_code == 0x0004D044u || ioctl_code == 0x0004D048u;    /* SPT_EX, SPT_DIRECT_EX */
+}
+
+/* The EX codes (SCSI_PASS_THROUGH[_DIRECT]_EX input). */
+static inline int cdf_scsi_is_ex(uint32_t ioctl_code)
+{
+    return ioctl_code == 0x0004D044u || ioctl_code == 0x0004D048u;
+}
+
 /* ioctl_code as sent; input _In_reads_bytes_opt_(input_length); caller_32bit from
- * CDF_RQ_CALLER_32BIT. *opcode receives CDB byte 0 when the structure is well formed. */
+ * CDF_RQ_CALLER_32BIT. *opcode (optional) receives CDB byte 0 when it could be read. */
 cdf_scsi_effect cdf_scsi_classify(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
                                   int caller_32bit, uint8_t *opcode);
+
+/* Bytes of a pass-through input that hold no pointer and no data: the header through the CDB
+ * (at most 16 CDB bytes). Used to bound what is captured from kernel-mode requestors. */
+uint32_t cdf_scsi_header_bytes(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
+                               int caller_32bit);
 
 #endif /* CDF_SCSI_H */

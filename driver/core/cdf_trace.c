@@ -90,22 +90,30 @@ static int pointer_free_for_kernel(uint32_t code, uint32_t normalized)
 
 uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normalized, uint32_t n)
 {
-    int is_spt = rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH ||
-                 rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT;
+    int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
     if (n == 0u || pointer_free_for_kernel(rq->ioctl_code, normalized)) return n;
-    if (is_spt) {
+    if (cdf_scsi_is_passthrough(rq->ioctl_code)) {
         /* the pass-through header (through the CDB) and never its data */
-        uint32_t header = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
+        uint32_t header = cdf_scsi_header_bytes(rq->ioctl_code, rq->input, rq->input_length, caller32);
         return n > header ? header : n;
     }
     return 0u;
 }
 
+static void zero_range(cdf_slot *slot, uint32_t at, uint32_t width, uint32_t n)
+{
+    uint32_t i;
+    for (i = at; i < at + width && i < n; i++) slot->head[i] = 0u;
+}
+
 void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_request *rq, uint32_t n)
 {
     int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
-    uint32_t at = caller32 ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET;
-    uint32_t w = caller32 ? 4u : 8u, i;
-    if (rq->ioctl_code != CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT) return;
-    for (i = at; i < at + w && i < n; i++) slot->head[i] = 0u;
+    uint32_t w = caller32 ? 4u : 8u;
+    if (rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT) {
+        zero_range(slot, caller32 ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET, w, n);
+    } else if (rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX) {
+        zero_range(slot, caller32 ? CDF_SPTDEX32_DATAOUT_OFFSET : CDF_SPTDEX64_DATAOUT_OFFSET, w, n);
+        zero_range(slot, caller32 ? CDF_SPTDEX32_DATAIN_OFFSET : CDF_SPTDEX64_DATAIN_OFFSET, w, n);
+    }
 }

@@ -107,14 +107,16 @@ static inline void cdf_copy_small(uint8_t *dst, const uint8_t *src, uint32_t n)
 /* Kernel-mode requestors (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: how
  * many of the n bytes cdf_trace_capture may take from them (see below). */
 uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normalized, uint32_t n);
-/* Zero SCSI_PASS_THROUGH_DIRECT.DataBuffer in a kernel-mode requestor's captured header. */
+/* Zero SCSI_PASS_THROUGH_DIRECT.DataBuffer (SCSI_PASS_THROUGH_DIRECT_EX.DataOutBuffer and
+ * DataInBuffer) in a kernel-mode requestor's captured header. */
 void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_request *rq, uint32_t n);
 
 /* Copy the head of rq's input into slot->head: at most capture_bytes, sets head_len and
  * truncated; only those head_len bytes are written. Kernel-mode requestors
  * (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: for them only pointer-free
  * inputs are captured (the media-lock IOCTLs, exclusive access, and the SCSI pass-through
- * header with SCSI_PASS_THROUGH_DIRECT.DataBuffer zeroed). */
+ * header through the CDB, with the _DIRECT[_EX] data buffer pointers zeroed). Internal device
+ * controls are never captured (their stack location holds an SRB pointer, not a buffer). */
 static inline void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint32_t normalized,
                                      uint32_t capture_bytes)
 {

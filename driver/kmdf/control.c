@@ -22,6 +22,7 @@
 
 typedef struct _CDF_CONTROL_CONTEXT {
     WDFQUEUE ParkedQueue;         /* manual: WaitTrace requests waiting for records */
+    WDFSPINLOCK ParkLock;         /* orders (re)parking against a handle's cleanup */
     WDFWORKITEM RetryWorkItem;    /* retries the parked requests at PASSIVE_LEVEL */
     volatile LONG RetryRequests;  /* retries asked for and not yet served */
 } CDF_CONTROL_CONTEXT, *PCDF_CONTROL_CONTEXT;
@@ -34,6 +35,15 @@ typedef struct _CDF_CONTROL_REQUEST_CONTEXT {
 } CDF_CONTROL_REQUEST_CONTEXT, *PCDF_CONTROL_REQUEST_CONTEXT;
 
 WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(CDF_CONTROL_REQUEST_CONTEXT, CdfControlRequestGetContext)
+
+/* Per control handle: set (under ParkLock) when its cleanup starts, so a WaitTrace that a retry
+ * pass or a dispatch is holding at that moment is completed instead of parked again, where the
+ * cleanup would no longer find it. */
+typedef struct _CDF_CONTROL_FILE_CONTEXT {
+    BOOLEAN CleanedUp;
+} CDF_CONTROL_FILE_CONTEXT, *PCDF_CONTROL_FILE_CONTEXT;
+
+WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(CDF_CONTROL_FILE_CONTEXT, CdfControlFileGetContext)
 
 static EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL CdfEvtControlIoDeviceControl;
 static EVT_WDF_FILE_CLEANUP CdfEvtControlFileCleanup;
@@ -48,6 +58,9 @@ static BOOLEAN CdfTryCompleteControlRequest(_In_ WDFREQUEST Request);
 static VOID CdfParkTraceWait(_In_ PCDF_CONTROL_CONTEXT Control, _In_ WDFREQUEST Request);
 static VOID CdfRetryParkedRequests(_In_ PCDF_CONTROL_CONTEXT Control);
 static VOID CdfRetryParkedPass(_In_ PCDF_CONTROL_CONTEXT Control);
+static VOID CdfParkUnlessCleanedUp(_In_ PCDF_CONTROL_CONTEXT Control, _In_ WDFREQUEST Request,
+                                   _In_ BOOLEAN Requeue);
+static VOID CdfMarkCleanedUp(_In_ PCDF_CONTROL_CONTEXT Control, _In_ WDFFILEOBJECT FileObject);
 
 #ifdef ALLOC_PRAGMA
 #pragma alloc_text(PAGE, CdfControlInitialize)
@@ -167,6 +180,13 @@ static NTSTATUS CdfInitializeControlDeviceObjects(WDFDEVICE Device)
         return status;
     }
 
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes);
+    attributes.ParentObject = Device;
+    status = WdfSpinLockCreate(&attributes, &control->ParkLock);
+    if (!NT_SUCCESS(status)) {
+        return status;
+    }
+
     WDF_WORKITEM_CONFIG_INIT(&workItemConfig, CdfEvtRetryParkedWorkItem);
     workItemConfig.AutomaticSerialization = FALSE;
     WDF_OBJECT_ATTRIBUTES_INIT(&attributes);
@@ -184,6 +204,7 @@ static NTSTATUS CdfCreateControlDevice(WDFDRIVER Driver)
     PWDFDEVICE_INIT deviceInit;
     WDF_FILEOBJECT_CONFIG fileConfig;
     WDF_OBJECT_ATTRIBUTES attributes;
+    WDF_OBJECT_ATTRIBUTES fileAttributes;
     WDFDEVICE device;
     NTSTATUS status;
 
@@ -206,7 +227,8 @@ static NTSTATUS CdfCreateControlDevice(WDFDRIVER Driver)
 
     WDF_FILEOBJECT_CONFIG_INIT(&fileConfig, WDF_NO_EVENT_CALLBACK, WDF_NO_EVENT_CALLBACK,
                                CdfEvtControlFileCleanup);
-    WdfDeviceInitSetFileObjectConfig(deviceInit, &fileConfig, WDF_NO_OBJECT_ATTRIBUTES);
+    WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(&fileAttributes, CDF_CONTROL_FILE_CONTEXT);
+    WdfDeviceInitSetFileObjectConfig(deviceInit, &fileConfig, &fileAttributes);
 
     WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(&attributes, CDF_CONTROL_REQUEST_CONTEXT);
     WdfDeviceInitSetRequestAttributes(deviceInit, &attributes);
@@ -331,16 +353,50 @@ static BOOLEAN CdfTryCompleteControlRequest(WDFREQUEST Request)
     return TRUE;
 }
 
+/*
+ * IRQL <= DISPATCH_LEVEL, non-paged (it holds a spin lock). Park (Requeue FALSE: forward a new
+ * request to the parked queue; TRUE: put back one a retry pass took out) unless the handle's
+ * cleanup has started: then the cleanup may already have purged the queue and would never see
+ * the request, so it is completed with STATUS_CANCELLED here. ParkLock orders the two: a
+ * request parked before the flag is set is found by the cleanup's purge.
+ */
+_Use_decl_annotations_
+static VOID CdfParkUnlessCleanedUp(PCDF_CONTROL_CONTEXT Control, WDFREQUEST Request, BOOLEAN Requeue)
+{
+    WDFFILEOBJECT fileObject = WdfRequestGetFileObject(Request);
+    NTSTATUS status;
+
+    WdfSpinLockAcquire(Control->ParkLock);
+    if (fileObject != NULL && CdfControlFileGetContext(fileObject)->CleanedUp) {
+        status = STATUS_CANCELLED;
+    } else if (Requeue) {
+        status = WdfRequestRequeue(Request);
+        if (!NT_SUCCESS(status)) {
+            status = STATUS_CANCELLED; /* the queue is being purged or deleted */
+        }
+    } else {
+        status = WdfRequestForwardToIoQueue(Request, Control->ParkedQueue);
+    }
+    WdfSpinLockRelease(Control->ParkLock);
+    if (!NT_SUCCESS(status)) {
+        WdfRequestComplete(Request, status);
+    }
+}
+
+/* IRQL <= DISPATCH_LEVEL, non-paged (it holds a spin lock). */
+_Use_decl_annotations_
+static VOID CdfMarkCleanedUp(PCDF_CONTROL_CONTEXT Control, WDFFILEOBJECT FileObject)
+{
+    WdfSpinLockAcquire(Control->ParkLock);
+    CdfControlFileGetContext(FileObject)->CleanedUp = TRUE;
+    WdfSpinLockRelease(Control->ParkLock);
+}
+
 /* IRQL <= DISPATCH_LEVEL. */
 _Use_decl_annotations_
 static VOID CdfParkTraceWait(PCDF_CONTROL_CONTEXT Control, WDFREQUEST Request)
 {
-    NTSTATUS status = WdfRequestForwardToIoQueue(Request, Control->ParkedQueue);
-
-    if (!NT_SUCCESS(status)) {
-        WdfRequestComplete(Request, status);
-        return;
-    }
+    CdfParkUnlessCleanedUp(Control, Request, FALSE);
     /* Records appended between the core's STATUS_PENDING and the park woke nobody. */
     CdfControlNotify(NULL);
 }
@@ -369,7 +425,6 @@ static VOID CdfRetryParkedPass(PCDF_CONTROL_CONTEXT Control)
 {
     WDFREQUEST held = NULL;
     WDFREQUEST request;
-    NTSTATUS status;
 
     PAGED_CODE();
 
@@ -382,11 +437,8 @@ static VOID CdfRetryParkedPass(PCDF_CONTROL_CONTEXT Control)
     while (held != NULL) {
         request = held;
         held = CdfControlRequestGetContext(request)->NextHeld;
-        status = WdfRequestRequeue(request);
-        if (!NT_SUCCESS(status)) {
-            /* The queue is being purged or deleted. */
-            WdfRequestComplete(request, STATUS_CANCELLED);
-        }
+        /* Its handle may have been cleaned up while this pass held it. */
+        CdfParkUnlessCleanedUp(Control, request, TRUE);
     }
 }
 
@@ -419,7 +471,8 @@ static VOID CdfEvtRetryParkedWorkItem(WDFWORKITEM WorkItem)
     CdfRetryParkedRequests(CdfControlGetContext((WDFDEVICE)WdfWorkItemGetParentObject(WorkItem)));
 }
 
-/* PASSIVE_LEVEL, in the thread closing the handle's last reference: its parked waits end. */
+/* PASSIVE_LEVEL, in the thread closing the handle's last reference: its parked waits end, and
+ * any a retry pass holds right now ends when the pass would put it back. */
 _Use_decl_annotations_
 static VOID CdfEvtControlFileCleanup(WDFFILEOBJECT FileObject)
 {
@@ -428,6 +481,7 @@ static VOID CdfEvtControlFileCleanup(WDFFILEOBJECT FileObject)
 
     PAGED_CODE();
 
+    CdfMarkCleanedUp(control, FileObject);
     while (NT_SUCCESS(WdfIoQueueRetrieveRequestByFileObject(control->ParkedQueue, FileObject,
                                                             &request))) {
         WdfRequestComplete(request, STATUS_CANCELLED);

@@ -64,6 +64,10 @@ EVT_WDF_OBJECT_CONTEXT_CLEANUP CdfEvtFilterDeviceContextCleanup;
 typedef struct _CDF_REQUEST_CONTEXT {
     cdf_request Request;  /* the neutral view; Input is cleared before the request goes down */
     cdf_verdict Verdict;
+    /* IRP_MJ_CREATE: the opener's image name (UTF-8 + NUL). The core reads it at the create's
+     * completion (cdf_request.image_name), so it lives here, in the framework's non-paged
+     * request context, for as long as the request does; Request.image_name points at it. */
+    char OpenerImage[CDF_NAME_MAX_BYTES + 1];
 } CDF_REQUEST_CONTEXT, *PCDF_REQUEST_CONTEXT;
 
 WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(CDF_REQUEST_CONTEXT, CdfRequestGetContext)
@@ -73,10 +77,11 @@ WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(CDF_REQUEST_CONTEXT, CdfRequestGetContext)
 VOID CdfDescribeRequest(_In_ WDFREQUEST Request, _Out_ cdf_request *Rq);
 
 /* Ask the core about Request, then forward it (untracked or tracked) or complete it with the
- * core's verdict; the request is completed in every case. OpenerImage: IRP_MJ_CREATE only,
- * the opener's image name (UTF-8), read during the call only. */
+ * core's verdict; the request is completed in every case. HasOpenerImage: IRP_MJ_CREATE whose
+ * request context's OpenerImage holds the opener's image name (read by the core up to the
+ * create's completion, which is why it lives in the request context). */
 VOID CdfDispatchAndForward(_In_ PCDF_FILTER_CONTEXT Filter, _In_ WDFREQUEST Request,
-                           _In_opt_z_ const char *OpenerImage);
+                           _In_ BOOLEAN HasOpenerImage);
 
 /* ---- file.c ---- */
 

@@ -17,7 +17,8 @@
 
 static VOID CdfReportFileObjectEnd(_In_ PCDF_FILTER_CONTEXT Filter, _In_ PFILE_OBJECT FileObject,
                                    _In_ UCHAR MajorFunction);
-static VOID CdfReleaseSimpleLocks(_In_ PCDF_FILTER_CONTEXT Filter, _In_ uint32_t Count);
+static uint32_t CdfReleaseSimpleLocks(_In_ PCDF_FILTER_CONTEXT Filter, _In_ uint32_t Count,
+                                      _Out_ NTSTATUS *FirstFailure);
 
 #ifdef ALLOC_PRAGMA
 #pragma alloc_text(PAGE, CdfEvtDeviceFileCreate)
@@ -31,35 +32,42 @@ static VOID CdfReleaseSimpleLocks(_In_ PCDF_FILTER_CONTEXT Filter, _In_ uint32_t
 /* Bound on each synchronous unlock sent at close, so a hung drive cannot hang the close. */
 #define CDF_UNLOCK_TIMEOUT_SECONDS 10
 
+/* The opener image is written into the request context: the core reads it when the create
+ * completes, after this callback has returned. */
 _Use_decl_annotations_
 VOID CdfEvtDeviceFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT FileObject)
 {
-    char openerImage[CDF_NAME_MAX_BYTES + 1];
+    PCDF_REQUEST_CONTEXT tracked = CdfRequestGetContext(Request);
 
     UNREFERENCED_PARAMETER(FileObject);
 
     PAGED_CODE();
 
-    CdfQueryOpenerImage(WdfRequestWdmGetIrp(Request), openerImage, sizeof(openerImage));
-    CdfDispatchAndForward(CdfFilterGetContext(Device), Request,
-                          openerImage[0] != '\0' ? openerImage : NULL);
+    CdfQueryOpenerImage(WdfRequestWdmGetIrp(Request), tracked->OpenerImage, sizeof(tracked->OpenerImage));
+    CdfDispatchAndForward(CdfFilterGetContext(Device), Request, TRUE);
 }
 
 /*
  * PASSIVE_LEVEL. Under the enforce policy the core releases at close the simple
  * (IOCTL_STORAGE_MEDIA_REMOVAL) locks the handle still holds, which cdrom.sys never does:
  * one IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) per lock, sent below us before the close goes down.
+ * Every one is sent even after a failure: cdrom.sys talks to the drive only on the unlock that
+ * takes its count to zero, so the earlier ones succeed without media and only the last can
+ * fail (e.g. STATUS_NO_MEDIA_IN_DEVICE). Returns how many succeeded; *FirstFailure receives the
+ * first failure's NTSTATUS (STATUS_SUCCESS when none failed).
  */
-static VOID CdfReleaseSimpleLocks(PCDF_FILTER_CONTEXT Filter, uint32_t Count)
+static uint32_t CdfReleaseSimpleLocks(PCDF_FILTER_CONTEXT Filter, uint32_t Count, NTSTATUS *FirstFailure)
 {
     PREVENT_MEDIA_REMOVAL allow;
     WDF_MEMORY_DESCRIPTOR input;
     WDF_REQUEST_SEND_OPTIONS options;
     NTSTATUS status;
     uint32_t i;
+    uint32_t succeeded = 0;
 
     PAGED_CODE();
 
+    *FirstFailure = STATUS_SUCCESS;
     allow.PreventMediaRemoval = FALSE;
     WDF_MEMORY_DESCRIPTOR_INIT_BUFFER(&input, &allow, sizeof(allow));
     WDF_REQUEST_SEND_OPTIONS_INIT(&options, WDF_REQUEST_SEND_OPTION_TIMEOUT);
@@ -69,12 +77,17 @@ static VOID CdfReleaseSimpleLocks(PCDF_FILTER_CONTEXT Filter, uint32_t Count)
         status = WdfIoTargetSendIoctlSynchronously(Filter->LowerTarget, WDF_NO_HANDLE,
                                                    IOCTL_STORAGE_MEDIA_REMOVAL, &input, NULL,
                                                    &options, NULL);
-        if (!NT_SUCCESS(status)) {
+        if (NT_SUCCESS(status)) {
+            succeeded++;
+        } else {
             CdfDbgPrint(CDF_DBG_WARNING, "releasing simple lock %u of %u failed 0x%08X\n",
                         i + 1, Count, status);
-            break;
+            if (NT_SUCCESS(*FirstFailure)) {
+                *FirstFailure = status;
+            }
         }
     }
+    return succeeded;
 }
 
 /* PASSIVE_LEVEL. Cleanup and close carry no buffers: the view is the file object and who. */
@@ -92,13 +105,24 @@ static VOID CdfReportFileObjectEnd(PCDF_FILTER_CONTEXT Filter, PFILE_OBJECT File
     rq.pid = (uint32_t)(ULONG_PTR)PsGetCurrentProcessId();
     rq.tid = (uint32_t)(ULONG_PTR)PsGetCurrentThreadId();
     rq.requestor_pid = rq.pid;
+    /* Cleanup runs in the thread closing the last handle: when the process is exiting, that is
+     * its last thread tearing down the handle table. (Close runs in an arbitrary thread, where
+     * this says nothing about the opener, but an exiting process's handles are usually closed
+     * right there too.) */
+    if (PsIsThreadTerminating(PsGetCurrentThread())) {
+        rq.flags |= CDF_RQ_PROCESS_EXIT;
+    }
 
     cdf_core_dispatch(CdfCore, Filter->DriveId, &rq, &verdict);
     if (verdict.action == CDF_ACTION_FORWARD) {
         return;
     }
     if (verdict.simple_unlocks != 0) {
-        CdfReleaseSimpleLocks(Filter, verdict.simple_unlocks);
+        NTSTATUS firstFailure;
+        uint32_t succeeded = CdfReleaseSimpleLocks(Filter, verdict.simple_unlocks, &firstFailure);
+
+        cdf_core_simple_unlocks_done(CdfCore, Filter->DriveId, &rq, &verdict, succeeded,
+                                     (uint32_t)firstFailure);
     }
     cdf_core_complete(CdfCore, Filter->DriveId, &rq, &verdict, (uint32_t)STATUS_SUCCESS, 0);
 }

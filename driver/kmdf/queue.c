@@ -49,7 +49,7 @@ static VOID CdfEvtIoDeviceControl(WDFQUEUE Queue, WDFREQUEST Request, size_t Out
     UNREFERENCED_PARAMETER(InputBufferLength);
     UNREFERENCED_PARAMETER(IoControlCode);
 
-    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, NULL);
+    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, FALSE);
 }
 
 _Use_decl_annotations_
@@ -61,7 +61,7 @@ static VOID CdfEvtIoInternalDeviceControl(WDFQUEUE Queue, WDFREQUEST Request,
     UNREFERENCED_PARAMETER(InputBufferLength);
     UNREFERENCED_PARAMETER(IoControlCode);
 
-    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, NULL);
+    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, FALSE);
 }
 
 _Use_decl_annotations_
@@ -69,7 +69,7 @@ static VOID CdfEvtIoRead(WDFQUEUE Queue, WDFREQUEST Request, size_t Length)
 {
     UNREFERENCED_PARAMETER(Length);
 
-    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, NULL);
+    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, FALSE);
 }
 
 _Use_decl_annotations_
@@ -77,5 +77,5 @@ static VOID CdfEvtIoWrite(WDFQUEUE Queue, WDFREQUEST Request, size_t Length)
 {
     UNREFERENCED_PARAMETER(Length);
 
-    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, NULL);
+    CdfDispatchAndForward(CdfFilterOfQueue(Queue), Request, FALSE);
 }

@@ -62,7 +62,9 @@ static VOID CdfDescribeBuffers(WDFREQUEST Request, PWDF_REQUEST_PARAMETERS Param
         }
         return;
     case WdfRequestTypeDeviceControlInternal:
-        Rq->ioctl_code = Params->Parameters.DeviceIoControl.IoControlCode;
+        /* IRP_MJ_SCSI: Parameters.Scsi.Srb overlays Parameters.DeviceIoControl, so the code and
+         * lengths would be bits of a kernel pointer. Major and minor only (the core enforces
+         * the same). */
         return;
     case WdfRequestTypeRead:
         Rq->output_length = (uint32_t)Params->Parameters.Read.Length;
@@ -105,6 +107,22 @@ VOID CdfDescribeRequest(WDFREQUEST Request, cdf_request *Rq)
     CdfDescribeBuffers(Request, &params, Rq);
 }
 
+/* Information as handed to the core: nothing for an internal device control (its Information
+ * may be a kernel pointer), at most the output / read length for a device control or read. The
+ * core applies the same bounds; this keeps the glue from ever handing one over. */
+static uint64_t CdfRecordedInformation(_In_ const cdf_request *Rq, _In_ ULONG_PTR Information)
+{
+    switch (Rq->major) {
+    case IRP_MJ_INTERNAL_DEVICE_CONTROL:
+        return 0;
+    case IRP_MJ_DEVICE_CONTROL:
+    case IRP_MJ_READ:
+        return Information <= Rq->output_length ? (uint64_t)Information : (uint64_t)Rq->output_length;
+    default:
+        return (uint64_t)Information;
+    }
+}
+
 /* IRQL <= DISPATCH_LEVEL. The lower driver's status and Information go up unchanged. */
 _Use_decl_annotations_
 static VOID CdfEvtTrackedRequestCompletion(WDFREQUEST Request, WDFIOTARGET Target,
@@ -117,8 +135,11 @@ static VOID CdfEvtTrackedRequestCompletion(WDFREQUEST Request, WDFIOTARGET Targe
 
     UNREFERENCED_PARAMETER(Target);
 
+    /* The core bounds what it records (Information of an internal device control may be a
+     * pointer; of a device control or read, at most the caller's buffer); the request itself
+     * completes with the lower driver's values. */
     cdf_core_complete(CdfCore, filter->DriveId, &tracked->Request, &tracked->Verdict,
-                      (uint32_t)status, (uint64_t)information);
+                      (uint32_t)status, CdfRecordedInformation(&tracked->Request, information));
     WdfRequestCompleteWithInformation(Request, status, information);
 }
 
@@ -166,23 +187,25 @@ static VOID CdfCompleteByVerdict(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request)
 }
 
 /*
- * IRQL <= DISPATCH_LEVEL (PASSIVE_LEVEL for creates). The buffers in the neutral view are
+ * IRQL <= DISPATCH_LEVEL (PASSIVE_LEVEL for creates). The SystemBuffer in the neutral view is
  * valid only during cdf_core_dispatch: once the request goes down, the lower driver may
- * overwrite the SystemBuffer with its output, and OpenerImage lives on the caller's stack. So
- * the view kept for cdf_core_complete has neither.
+ * overwrite it with its output, so the view kept for cdf_core_complete has no input. The
+ * opener image stays: the core copies it at the create's completion, and it lives in the
+ * request context (OpenerImage) until the request is completed.
  */
 _Use_decl_annotations_
-VOID CdfDispatchAndForward(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request, const char *OpenerImage)
+VOID CdfDispatchAndForward(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request, BOOLEAN HasOpenerImage)
 {
     PCDF_REQUEST_CONTEXT tracked = CdfRequestGetContext(Request);
 
     CdfDescribeRequest(Request, &tracked->Request);
-    tracked->Request.image_name = OpenerImage;
+    if (HasOpenerImage && tracked->OpenerImage[0] != '\0') {
+        tracked->Request.image_name = tracked->OpenerImage;
+    }
 
     cdf_core_dispatch(CdfCore, Filter->DriveId, &tracked->Request, &tracked->Verdict);
 
     tracked->Request.input = NULL;
-    tracked->Request.image_name = NULL;
 
     switch (tracked->Verdict.action) {
     case CDF_ACTION_COMPLETE:

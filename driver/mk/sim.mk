@@ -24,7 +24,7 @@ $(SIM_LIB): $(SIM_SRCS) $(CORE_SRCS) $(CORE_HOST_PLATFORM) $(SIM_HDRS) | $(BUILD
 
 # Kernel mode: C11, the DDK headers, _KERNEL_MODE, warnings as errors. A missing cross compiler is
 # a failure (CI=true never skips).
-$(SIM_KERNEL_OBJ): sim/simcd.c sim/simcd.h core/cdf_platform.h
+$(SIM_KERNEL_OBJ): sim/simcd.c sim/simcd.h core/cdf_platform.h core/cdf_core.h core/cdf_nt.h
 	@command -v $(SIM_MINGW) >/dev/null 2>&1 || { \
 	  echo "sim-kernel-check: $(SIM_MINGW) not found (Debian: mingw-w64)" >&2; exit 1; }
 	@mkdir -p $(@D)

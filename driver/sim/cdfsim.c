@@ -635,11 +635,24 @@ static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
         fill_request(&rq, SIM_IRP_MJ_CLOSE, h);
         rq.flags = flags;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
-        /* Enforce: the filter releases the simple locks this handle leaked, below itself. */
-        for (i = 0; i < v.simple_unlocks; i++) {
-            uint8_t allow = 0;
-            uint32_t info = 0;
-            (void)simcd_ioctl(lower, h->fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1, NULL, 0, &info);
+        /* Enforce: the filter releases the simple locks this handle leaked, below itself: each
+         * one is sent (a failure does not stop the rest: cdrom only talks to the drive on the
+         * last one), and the core learns how many the lower device accepted. */
+        if (v.simple_unlocks != 0) {
+            uint32_t succeeded = 0;
+            uint32_t first_failure = SIM_STATUS_SUCCESS;
+            for (i = 0; i < v.simple_unlocks; i++) {
+                uint8_t allow = 0;
+                uint32_t info = 0;
+                uint32_t ust = simcd_ioctl(lower, h->fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1,
+                                           NULL, 0, &info);
+                if ((ust & 0x80000000u) == 0) {
+                    succeeded++;
+                } else if (first_failure == SIM_STATUS_SUCCESS) {
+                    first_failure = ust;
+                }
+            }
+            cdf_core_simple_unlocks_done(sim->core, core_drive, &rq, &v, succeeded, first_failure);
         }
         if (v.action == CDF_ACTION_COMPLETE) {
             st = v.status;

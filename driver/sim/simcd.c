@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cdf_core.h"
 #include "cdf_platform.h"
 #include "simcd.h"
 
@@ -26,6 +27,7 @@
 #define SC_STATUS_DEVICE_BUSY             0x80000011u
 #define SC_STATUS_INVALID_DEVICE_STATE    0xC0000184u
 #define SC_STATUS_DEVICE_NOT_CONNECTED    0xC000009Du
+#define SC_STATUS_REVISION_MISMATCH       0xC0000059u
 
 #define SC_SECTOR_BYTES 2048u
 
@@ -47,6 +49,16 @@
 #define SC_SPT_SIZE_64        56u
 #define SC_SPT_CDB_OFFSET_32  28u
 #define SC_SPT_SIZE_32        44u
+/* SCSI_PASS_THROUGH_EX (Windows SDK ntddscsi.h): ULONG Version, Length, CdbLength, ...,
+ * ScsiStatus at 16, two ULONG_PTR (64-bit: 8 bytes each), then Cdb[ANYSIZE_ARRAY]: sizeof
+ * includes the CDB's first bytes and padding. SCSI_PASS_THROUGH_DIRECT_EX: same layout. */
+#define SC_SPTEX_LENGTH_OFFSET     4u
+#define SC_SPTEX_CDB_LENGTH_OFFSET 8u
+#define SC_SPTEX_SCSI_STATUS_OFFSET 16u
+#define SC_SPTEX_CDB_OFFSET_64  56u
+#define SC_SPTEX_SIZE_64        64u
+#define SC_SPTEX_CDB_OFFSET_32  48u
+#define SC_SPTEX_SIZE_32        52u
 #define SC_SCSIOP_TEST_UNIT_READY 0x00u
 #define SC_SCSIOP_START_STOP_UNIT 0x1Bu
 #define SC_SCSIOP_MEDIUM_REMOVAL  0x1Eu
@@ -66,7 +78,9 @@ struct simcd {
     simcd_file *files;    /* _Field_size_(max_files) */
     uint8_t media_present;
     uint8_t tray_open;
-    uint8_t hw_prevent;
+    uint8_t hw_prevent;     /* MMC Prevent state (PREVENT ALLOW MEDIUM REMOVAL Persistent=0) */
+    uint8_t hw_persistent;  /* MMC Persistent Prevent state (Persistent=1); blocks only the
+                               drive's eject button, which the model has none of */
     uint8_t connected;
     uint32_t secure_total;
     uint32_t simple_total;
@@ -113,12 +127,7 @@ void simcd_destroy(simcd *d)
 
 uint32_t simcd_normalize_ioctl(uint32_t code)
 {
-    uint32_t base = code >> 16;
-    uint32_t function = (code >> 2) & 0xFFFu;
-    if ((base == 0x02u || base == 0x07u || base == 0x33u) && function >= 0x200u && function <= 0x300u) {
-        return (code & 0xFFFFu) | (0x2Du << 16);
-    }
-    return code;
+    return cdf_normalize_ioctl(code); /* one NormalizeIoctl for the filter and the lower device */
 }
 
 /* Caller holds d->lock. */
@@ -351,36 +360,79 @@ static uint32_t exclusive_access(simcd *d, uintptr_t fo, const uint8_t *in, uint
     return SC_STATUS_INVALID_PARAMETER;
 }
 
-/* IOCTL_SCSI_PASS_THROUGH[_DIRECT]: the drive executes the CDB as it is, whatever cdrom's
- * software counts say (the gap an ownership-enforcing filter closes). */
-static uint32_t scsi_pass_through(simcd *d, uint32_t flags, const uint8_t *in, uint32_t in_len,
-                                  uint8_t *out, uint32_t out_cap, uint32_t *information)
+/* IOCTL_SCSI_PASS_THROUGH[_DIRECT][_EX]: the port driver's checks, then the drive executes the
+ * CDB as it is, whatever cdrom's software counts say (the gap an ownership-enforcing filter
+ * closes). Checks (STATUS_INVALID_PARAMETER, as the port driver answers): input at least the
+ * structure size; SPT: USHORT Length == structure size, CdbLength 1..16; EX: ULONG Version 0
+ * (else STATUS_REVISION_MISMATCH), ULONG Length == structure size, CdbLength >= 1 with the
+ * CDB inside the input. */
+static uint32_t scsi_pass_through(simcd *d, uint32_t normalized, uint32_t flags, const uint8_t *in,
+                                  uint32_t in_len, uint8_t *out, uint32_t out_cap, uint32_t *information)
 {
-    uint32_t cdb_offset = (flags & SIMCD_FLAG_CALLER_32BIT) ? SC_SPT_CDB_OFFSET_32 : SC_SPT_CDB_OFFSET_64;
-    uint32_t size = (flags & SIMCD_FLAG_CALLER_32BIT) ? SC_SPT_SIZE_32 : SC_SPT_SIZE_64;
-    uint8_t cdb_length;
+    int caller32 = (flags & SIMCD_FLAG_CALLER_32BIT) != 0u;
+    int ex = normalized == SIMCD_IOCTL_SCSI_PASS_THROUGH_EX ||
+             normalized == SIMCD_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX;
+    uint32_t cdb_offset, size, status_at, cdb_length;
     uint8_t opcode;
     uint8_t byte4;
     uint32_t st;
+    if (ex) {
+        cdb_offset = caller32 ? SC_SPTEX_CDB_OFFSET_32 : SC_SPTEX_CDB_OFFSET_64;
+        size = caller32 ? SC_SPTEX_SIZE_32 : SC_SPTEX_SIZE_64;
+        status_at = SC_SPTEX_SCSI_STATUS_OFFSET;
+    } else {
+        cdb_offset = caller32 ? SC_SPT_CDB_OFFSET_32 : SC_SPT_CDB_OFFSET_64;
+        size = caller32 ? SC_SPT_SIZE_32 : SC_SPT_SIZE_64;
+        status_at = SC_SPT_SCSI_STATUS_OFFSET;
+    }
     if (in == NULL || in_len < size) {
         return SC_STATUS_INVALID_PARAMETER;
     }
-    cdb_length = in[SC_SPT_CDB_LENGTH_OFFSET];
-    if (cdb_length < 6u || cdb_length > 16u) {
-        return SC_STATUS_INVALID_PARAMETER;
+    if (ex) {
+        if (read_u32le(in) != 0u) {
+            return SC_STATUS_REVISION_MISMATCH;
+        }
+        if (read_u32le(in + SC_SPTEX_LENGTH_OFFSET) != size) {
+            return SC_STATUS_INVALID_PARAMETER;
+        }
+        cdb_length = read_u32le(in + SC_SPTEX_CDB_LENGTH_OFFSET);
+        if (cdb_length < 1u || cdb_length > in_len - cdb_offset) {
+            return SC_STATUS_INVALID_PARAMETER;
+        }
+    } else {
+        if (((uint32_t)in[0] | ((uint32_t)in[1] << 8)) != size) {
+            return SC_STATUS_INVALID_PARAMETER;
+        }
+        cdb_length = in[SC_SPT_CDB_LENGTH_OFFSET];
+        if (cdb_length < 1u || cdb_length > 16u) {
+            return SC_STATUS_INVALID_PARAMETER;
+        }
     }
     opcode = in[cdb_offset];
-    byte4 = in[cdb_offset + 4u];
+    /* the device receives a padded packet: bytes past CdbLength inside the input are sent too */
+    byte4 = cdb_offset + 4u < in_len ? in[cdb_offset + 4u] : 0u;
     switch (opcode) {
     case SC_SCSIOP_START_STOP_UNIT:
-        if (byte4 & 0x02u) {
+        /* byte 4: bit 0 Start, bit 1 LoEj; a nonzero power condition (bits 4-7) makes the
+         * drive ignore both (SBC-3) */
+        if ((byte4 & 0xF0u) == 0u && (byte4 & 0x02u)) {
             st = hw_load_eject(d, (uint8_t)(byte4 & 0x01u));
         } else {
             st = d->connected ? SC_STATUS_SUCCESS : SC_STATUS_DEVICE_NOT_CONNECTED;
         }
         break;
     case SC_SCSIOP_MEDIUM_REMOVAL:
-        st = hw_prevent_allow(d, (uint8_t)(byte4 & 0x01u));
+        /* MMC: byte 4 bit 1 Persistent selects which state bit 0 (Prevent) sets or clears */
+        if (byte4 & 0x02u) {
+            if (!d->connected) {
+                st = SC_STATUS_DEVICE_NOT_CONNECTED;
+            } else {
+                d->hw_persistent = (uint8_t)(byte4 & 0x01u);
+                st = SC_STATUS_SUCCESS;
+            }
+        } else {
+            st = hw_prevent_allow(d, (uint8_t)(byte4 & 0x01u));
+        }
         break;
     case SC_SCSIOP_TEST_UNIT_READY:
         st = media_ready(d) ? SC_STATUS_SUCCESS : SC_STATUS_NO_MEDIA_IN_DEVICE;
@@ -394,7 +446,7 @@ static uint32_t scsi_pass_through(simcd *d, uint32_t flags, const uint8_t *in, u
         if (out != in) {
             memcpy(out, in, size);
         }
-        out[SC_SPT_SCSI_STATUS_OFFSET] = SC_SCSISTAT_GOOD;
+        out[status_at] = SC_SCSISTAT_GOOD;
         *information = size;
     }
     return st;
@@ -457,7 +509,9 @@ uint32_t simcd_ioctl(simcd *d, uintptr_t fo, uint32_t code, uint32_t flags,
         break;
     case SIMCD_IOCTL_SCSI_PASS_THROUGH:
     case SIMCD_IOCTL_SCSI_PASS_THROUGH_DIRECT:
-        st = scsi_pass_through(d, flags, in, in_len, out, out_cap, &info);
+    case SIMCD_IOCTL_SCSI_PASS_THROUGH_EX:
+    case SIMCD_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX:
+        st = scsi_pass_through(d, normalized, flags, in, in_len, out, out_cap, &info);
         break;
     default:
         st = SC_STATUS_INVALID_DEVICE_REQUEST;

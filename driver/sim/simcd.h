@@ -27,7 +27,8 @@
 typedef struct simcd simcd;
 
 /* simcd_ioctl flags */
-#define SIMCD_FLAG_CALLER_32BIT 0x1u /* WOW64 caller: 32-bit SCSI_PASS_THROUGH layout (44 bytes) */
+#define SIMCD_FLAG_CALLER_32BIT 0x1u /* WOW64 caller: 32-bit SCSI_PASS_THROUGH layout (44 bytes;
+                                        SCSI_PASS_THROUGH_EX: 52) */
 
 /* The physical and class-driver view of one drive (see cdfsim_drive_state). */
 typedef struct simcd_state {
@@ -111,9 +112,12 @@ void simcd_get_file_state(simcd *d, uintptr_t fo, simcd_file_state *out);
 #define SIMCD_IOCTL_CDROM_EXCLUSIVE_ACCESS    0x0002C05Cu
 #define SIMCD_IOCTL_SCSI_PASS_THROUGH         0x0004D004u
 #define SIMCD_IOCTL_SCSI_PASS_THROUGH_DIRECT  0x0004D014u
+#define SIMCD_IOCTL_SCSI_PASS_THROUGH_EX      0x0004D044u  /* Windows SDK ntddscsi.h */
+#define SIMCD_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX 0x0004D048u
 
-/* Normalize a CDROM (0x02), DISK (0x07) or DVD (0x33) base code with function 0x200..0x300 onto
- * IOCTL_STORAGE_BASE (0x2D), keeping function, method and access (cdrom's NormalizeIoctl). */
+/* cdrom's NormalizeIoctl: the core's cdf_normalize_ioctl (CDROM, SCSI, DISK, TAPE or DVD base
+ * with function 0x200..0x300 onto IOCTL_STORAGE_BASE, keeping function, method and access), so
+ * the filter and the lower device never disagree on a code. */
 uint32_t simcd_normalize_ioctl(uint32_t code);
 
 #endif /* SIMCD_H */

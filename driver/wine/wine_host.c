@@ -221,13 +221,26 @@ static NTSTATUS drive_cleanup_or_close(cdfw_device *dev, PIRP irp, PIO_STACK_LOC
         rq.flags |= CDF_RQ_PROCESS_EXIT;
     }
     cdf_core_dispatch(g_core, dev->drive_id, &rq, &verdict);
-    /* Enforce: the filter releases the simple locks this handle leaked, below itself. */
-    for (i = 0; is_close && i < verdict.simple_unlocks; i++) {
-        uint8_t allow = 0; /* PREVENT_MEDIA_REMOVAL.PreventMediaRemoval = FALSE */
-        uint32_t information = 0;
+    /* Enforce: the filter releases the simple locks this handle leaked, below itself. Each is
+     * sent even after a failure (cdrom only talks to the drive on the last one); the core learns
+     * how many the lower device accepted. */
+    if (is_close && verdict.simple_unlocks != 0) {
+        uint32_t succeeded = 0;
+        uint32_t first_failure = CDF_STATUS_SUCCESS;
 
-        (void)simcd_ioctl(dev->lower, fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1, NULL, 0,
-                          &information);
+        for (i = 0; i < verdict.simple_unlocks; i++) {
+            uint8_t allow = 0; /* PREVENT_MEDIA_REMOVAL.PreventMediaRemoval = FALSE */
+            uint32_t information = 0;
+            uint32_t unlock_status = simcd_ioctl(dev->lower, fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0,
+                                                 &allow, 1, NULL, 0, &information);
+
+            if (CDF_NT_SUCCESS(unlock_status)) {
+                succeeded++;
+            } else if (first_failure == CDF_STATUS_SUCCESS) {
+                first_failure = unlock_status;
+            }
+        }
+        cdf_core_simple_unlocks_done(g_core, dev->drive_id, &rq, &verdict, succeeded, first_failure);
     }
     if (verdict.action == CDF_ACTION_COMPLETE) {
         status = verdict.status;

@@ -28,8 +28,10 @@ NTSTATUS cdfw_waits_dispatch(PIRP irp, uint32_t granted_access);
 /* The core's notify callback (cdf_core_set_notify): retry every parked request. */
 void cdfw_waits_notify(void *context);
 
-/* Cancel the parked requests of one file object (handle close), or of every file object when
- * file is NULL (driver unload). */
+/* Cancel the parked requests of one file object (handle cleanup/close), or of every file object
+ * when file is NULL (driver unload). A request of that file object being retried at that moment
+ * (by a notify, or still in cdfw_waits_dispatch) is completed with STATUS_CANCELLED by its
+ * retrier instead of being parked again. */
 void cdfw_waits_cancel_file(PFILE_OBJECT file);
 
 #endif /* CDF_WINE_WAITS_H */

@@ -78,7 +78,7 @@ function connectError(e: unknown): unknown {
     return new CliError(`cannot reach the filter: ${e.message}`, ExitCode.UNAVAILABLE, e.hint ?? "is the driver installed and started? (or use --transport simulator)");
   }
   if (e instanceof ProtocolVersionError) return new CliError(e.message, ExitCode.UNAVAILABLE, e.hint);
-  if (e instanceof InvalidArgumentError) return new CliError(e.message, ExitCode.USAGE, e.hint);
+  if (e instanceof InvalidArgumentError) return new CliError(e.message, ExitCode.USAGE, e.hint ?? "check --sim-drives / --sim-ring (cdfilter --help)");
   if (e instanceof CdfilterError) {
     return new CliError(`cannot reach the filter: ${e.message}`, ExitCode.UNAVAILABLE, e.hint ?? "is the driver installed and started?");
   }
@@ -111,10 +111,10 @@ export interface ActivityOptions {
   pace?: boolean;
 }
 
-export function parseCount(s: string, what: string, min = 1, max = 1_000_000_000): number {
+export function parseCount(s: string, what: string, min = 1, max = 1_000_000_000, hint = `a decimal integer, e.g. ${what} ${min === 0 ? 1 : min}`): number {
   const v = Number(s);
   if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw usageError(`${what} must be an integer from ${min} to ${max}, got "${s}"`);
+    throw usageError(`${what} must be an integer from ${min} to ${max}, got "${s}"`, hint);
   }
   return v;
 }

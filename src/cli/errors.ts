@@ -2,8 +2,9 @@
  * Exit codes and the one error type the command line reports.
  *
  * Every failure the user can act on becomes a CliError: one line saying what went wrong and a
- * hint saying what to do, plus the exit code below. main.ts prints it as
- * `cdfilter: <message>` then `hint: <hint>` on stderr (or one JSON object with --json).
+ * hint saying what to do, plus the exit code below. main.ts prints it on stderr as
+ * `cdfilter: <message>` then `hint: <hint>`, or with --json as one JSON object on one line,
+ * `{"error":{"message","hint","exitCode"}}` (main.ts, reportError).
  */
 
 /** Documented exit codes (docs/cli.md, "Exit codes"). */
@@ -21,6 +22,9 @@ export const ExitCode = {
   UNAVAILABLE: 4,
   /** A bug or an unexpected failure (stack trace with CDFILTER_DEBUG=1). */
   INTERNAL: 5,
+  /** An output file (report, trace, Chrome export) could not be written: the command's work
+   * was done, its result could not be saved. */
+  OUTPUT_FAILED: 6,
   /** Interrupted by SIGINT (Ctrl-C) before finishing. */
   INTERRUPTED: 130,
 } as const;

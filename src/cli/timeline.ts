@@ -136,15 +136,18 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
 // document; chrome://tracing and ui.perfetto.dev open it).
 
 export interface ChromeEvent {
-  ph: "X" | "i" | "M";
+  /** X complete, i instant, M metadata, b/e nestable async begin/end. */
+  ph: "X" | "i" | "M" | "b" | "e";
   name: string;
   cat?: string;
   pid: number;
   tid?: number;
-  /** Microseconds from the first record. */
+  /** Microseconds from the first record, rounded to 0.1 µs (one 100 ns tick). */
   ts?: number;
   dur?: number;
   s?: "t" | "p" | "g";
+  /** Async events: pairs a "b" with its "e" (the request id, as a string: it is 64-bit). */
+  id?: string;
   args?: Record<string, unknown>;
 }
 
@@ -154,19 +157,32 @@ export interface ChromeTrace {
   otherData: Record<string, string>;
 }
 
-/** Thread id of the lock track of a handle: far above real thread ids. */
-export function lockTrackTid(handleId: bigint): number {
-  return 0x4000_0000 + Number(handleId % 0x3fff_ffffn);
+/**
+ * Thread id of the track of one handle's locks of one kind: 0x40000000 + 2 * handle id (+1 for
+ * simple locks), far above real thread ids. Secure and simple spans of a handle overlap freely
+ * (neither nests in the other), and "X" events on one track must nest, so each kind has its own.
+ */
+export function lockTrackTid(handleId: bigint, kind: LockKind): number {
+  return 0x4000_0000 + Number((2n * handleId + (kind === "simple" ? 1n : 0n)) % 0x4000_0000n);
+}
+
+/** 100 ns ticks to microseconds, rounded to 0.1 µs (exact tenths, no binary noise). */
+function ticksToUs(ticks: bigint): number {
+  return Math.round(Number(ticks)) / 10;
 }
 
 /**
- * Every request (dispatch paired with its completion) becomes an "X" event on its process and
- * thread; every lock span an "X" event (cat "lock") on a track of its owning handle; filter
- * records (auto-release, leak release) and drop notices become instant events.
+ * Requests become nestable async events ("b" at dispatch, "e" at completion, cat "request",
+ * id = request id) in their process: with overlapped I/O one thread has several requests in
+ * flight that complete in any order, which "X" events on the thread's track cannot show (they
+ * must nest). Every lock span is an "X" event (cat "lock") on the track of its owning handle and
+ * lock kind; filter records (auto-release, leak release) are instants on the released kind's
+ * track; handle open/close are instants on the thread; drop notices are global instants at the
+ * time of the last record before them.
  */
 export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = lockTimeline(events)): ChromeTrace {
   const base = timeline.first;
-  const us = (t: bigint) => Number(t - base) / 10;
+  const us = (t: bigint) => ticksToUs(t - base);
   const out: ChromeEvent[] = [];
   const processes = new Map<number, string>();
   const threads = new Map<string, { pid: number; tid: number; name: string }>();
@@ -174,13 +190,20 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
   const nameProcess = (pid: number, image: string) => {
     if (!processes.has(pid) || (image && processes.get(pid) === "")) processes.set(pid, image);
   };
+  const lockTrack = (pid: number, handleId: bigint, driveId: number, kind: LockKind) => {
+    const tid = lockTrackTid(handleId, kind);
+    threads.set(`${pid}:${tid}`, { pid, tid, name: `${kind} locks of handle h${handleId} (drive ${driveId})` });
+    return tid;
+  };
+  let lastTs = base;
 
   for (const ev of events) {
     if (ev.type === "dropped") {
-      out.push({ ph: "i", s: "g", name: `${ev.count} record(s) dropped`, cat: "dropped", pid: 0, tid: 0, ts: 0, args: { count: String(ev.count), afterSeq: String(ev.afterSeq) } });
+      out.push({ ph: "i", s: "g", name: `${ev.count} record(s) dropped`, cat: "dropped", pid: 0, tid: 0, ts: us(lastTs), args: { count: String(ev.count), afterSeq: String(ev.afterSeq) } });
       continue;
     }
     const r = ev.record;
+    if (r.timestamp > lastTs) lastTs = r.timestamp;
     nameProcess(r.pid, r.openerPid === r.pid ? r.openerImage : "");
     switch (r.kind) {
       case RecordKind.RECORD_KIND_DISPATCH:
@@ -190,31 +213,28 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
         const d = dispatches.get(r.requestId);
         dispatches.delete(r.requestId);
         const start = d ? d.timestamp : r.timestamp - r.duration;
-        out.push({
-          ph: "X",
-          name: requestName(r, d?.inputHead),
-          cat: "request",
-          pid: r.pid,
-          tid: r.tid,
-          ts: us(start),
-          dur: Number(r.timestamp - start) / 10,
-          args: requestArgs(r, d),
-        });
+        const name = requestName(r, d?.inputHead);
+        const id = String(r.requestId);
+        out.push({ ph: "b", name, cat: "request", id, pid: r.pid, tid: r.tid, ts: us(start), args: requestArgs(r, d) });
+        out.push({ ph: "e", name, cat: "request", id, pid: r.pid, tid: r.tid, ts: us(r.timestamp) });
         break;
       }
       case RecordKind.RECORD_KIND_AUTO_RELEASE:
-      case RecordKind.RECORD_KIND_LEAK_RELEASE:
+      case RecordKind.RECORD_KIND_LEAK_RELEASE: {
+        const auto = r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE;
+        const pid = r.openerPid || r.pid;
         out.push({
           ph: "i",
-          s: "p",
-          name: `${r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE ? "auto-release" : "leak release"} of ${r.countReleased} lock(s) (${shortReason(r.reason)})`,
+          s: "t",
+          name: `${auto ? "auto-release" : "leak release"} of ${r.countReleased} lock(s) (${shortReason(r.reason)})`,
           cat: "filter",
-          pid: r.openerPid || r.pid,
-          tid: lockTrackTid(r.handleId),
+          pid,
+          tid: lockTrack(pid, r.handleId, r.driveId, auto ? "secure" : "simple"),
           ts: us(r.timestamp),
           args: { seq: String(r.seq), driveId: r.driveId, handleId: String(r.handleId), reason: shortReason(r.reason), countReleased: r.countReleased },
         });
         break;
+      }
       default:
         out.push({
           ph: "i", s: "t", name: kindName(r.kind).replace(/^RECORD_KIND_/, "").toLowerCase().replace(/_/g, " "), cat: "handle",
@@ -229,17 +249,15 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
     out.push({ ph: "i", s: "t", name: `${requestName(d, d.inputHead)} (no completion)`, cat: "request", pid: d.pid, tid: d.tid, ts: us(d.timestamp), args: requestArgs(d, d) });
   }
   for (const s of timeline.spans) {
-    const tid = lockTrackTid(s.handleId);
     nameProcess(s.pid, s.image);
-    threads.set(`${s.pid}:${tid}`, { pid: s.pid, tid, name: `locks of handle h${s.handleId} (drive ${s.driveId})` });
     out.push({
       ph: "X",
       name: `${s.lock} lock · ${s.image || "?"}:${s.pid} · drive ${s.driveId}`,
       cat: "lock",
       pid: s.pid,
-      tid,
+      tid: lockTrack(s.pid, s.handleId, s.driveId, s.lock),
       ts: us(s.start),
-      dur: Number(s.end - s.start) / 10,
+      dur: ticksToUs(s.end - s.start),
       args: {
         lock: s.lock, owner: s.image, pid: s.pid, driveId: s.driveId, handleId: String(s.handleId),
         startSeq: String(s.startSeq), endSeq: String(s.endSeq), endedBy: s.endedBy,
@@ -255,7 +273,7 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
     displayTimeUnit: "ms",
     otherData: {
       generator: "cdfilter export",
-      clock: "driver monotonic clock; ts in microseconds since firstTimestamp (100 ns ticks)",
+      clock: "driver monotonic clock; ts in microseconds (0.1 µs resolution) since firstTimestamp (100 ns ticks)",
       firstTimestamp: String(base),
       records: String(timeline.records),
       dropped: String(timeline.dropped),

@@ -10,6 +10,7 @@
 import { Drive } from "./drive.ts";
 import {
   CdfilterError,
+  ClientClosedError,
   InvalidArgumentError,
   ProtocolError,
   ProtocolVersionError,
@@ -187,7 +188,7 @@ export class FilterClient {
   }
 
   private live(): void {
-    if (this.closed) throw new InvalidArgumentError("FilterClient is closed");
+    if (this.closed) throw new ClientClosedError("FilterClient is closed", { hint: "connect again: FilterClient.connect()" });
   }
 
   private call<Req, Rep>(spec: Spec<Req, Rep>, req: Req): Promise<Rep> {

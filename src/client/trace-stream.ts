@@ -22,8 +22,13 @@ import type { DeviceHandle, IoResult } from "./transport.ts";
 
 export type TraceEvent =
   | { type: "record"; record: TraceRecord }
-  /** `count` records with seq > afterSeq left the ring before this stream could read them. */
-  | { type: "dropped"; count: bigint; afterSeq: bigint };
+  /**
+   * `count` records with seq > afterSeq left the ring before this stream could read them.
+   * `reset: true`: the cursor afterSeq was beyond the ring's newest record (the driver was
+   * reloaded and its seq restarted at 1); the stream continues at the oldest record of the new
+   * ring, and how many records were lost is unknown (`count` is 0).
+   */
+  | { type: "dropped"; count: bigint; afterSeq: bigint; reset?: true };
 
 export interface TraceOptions {
   /**
@@ -294,7 +299,7 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
       const max = Math.min(MAX_BATCH_RECORDS, this.highWaterMark - this.bufferedRecords);
       let batch = await this.request(h, false, cursor, max);
       if (!batch) return;
-      if (batch.records.length === 0 && batch.dropped === 0n) {
+      if (batch.records.length === 0 && batch.dropped === 0n && !batch.reset) {
         if (!this.follow) {
           this.finish();
           await this.stop();
@@ -305,6 +310,12 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
         if (!batch) return;
       }
       this.stats.batches++;
+      if (batch.reset) {
+        // seq restarted below our cursor: continue with the new ring's oldest record
+        this.push({ type: "dropped", count: 0n, afterSeq: cursor, reset: true });
+        const first = batch.records[0];
+        cursor = first ? first.seq - 1n : batch.nextCursor;
+      }
       if (batch.dropped > 0n) {
         this.stats.dropped += batch.dropped;
         this.push({ type: "dropped", count: batch.dropped, afterSeq: cursor });

@@ -151,6 +151,80 @@ interface SourceFile {
   importPath: string;
   displayPath: string;
   text: string;
+  /** `text` with comments blanked (same offsets and lines): what line searches look at. */
+  code: string;
+  /** Line of each declaration (message, enum, service, rpc) by full name without the leading dot. */
+  decls: Map<string, number>;
+}
+
+/**
+ * `text` with every comment (`//` to the end of the line, `/* ... *\/`) replaced by spaces,
+ * newlines kept, so offsets and line numbers stay those of the file. String literals are skipped
+ * whole: a `//` inside a string is not a comment.
+ */
+export function blankComments(text: string): string {
+  const out = text.split("");
+  let i = 0;
+  const blank = (from: number, to: number) => {
+    for (let k = from; k < to; k++) if (out[k] !== "\n") out[k] = " ";
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"' || c === "'") {
+      i++;
+      while (i < text.length && text[i] !== c && text[i] !== "\n") i += text[i] === "\\" ? 2 : 1;
+      i++;
+    } else if (c === "/" && text[i + 1] === "/") {
+      const end = text.indexOf("\n", i);
+      const stop = end < 0 ? text.length : end;
+      blank(i, stop);
+      i = stop;
+    } else if (c === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      blank(i, stop);
+      i = stop;
+    } else {
+      i++;
+    }
+  }
+  return out.join("");
+}
+
+/**
+ * Declaration lines by full name ("pkg.Outer.Inner", "pkg.Service.Rpc"), from comment-free
+ * text: a brace-nesting walk, so a nested `message B` and a top-level `message B` get their own
+ * lines, and a comment mentioning "message B" is never taken for it.
+ */
+function declarationLines(code: string): Map<string, number> {
+  const decls = new Map<string, number>();
+  let pkg = "";
+  // Each open brace: the name it scopes (message, enum, service) or null (oneof, rpc body, option value).
+  const stack: (string | null)[] = [];
+  let pending: string | null | undefined;
+  const re = /\bpackage\s+([A-Za-z_][\w.]*)\s*;|\b(message|enum|service|rpc|oneof)\s+([A-Za-z_]\w*)|[{};]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g;
+  for (const m of code.matchAll(re)) {
+    const tok = m[0];
+    if (m[1] !== undefined) {
+      pkg = m[1];
+    } else if (m[2] !== undefined && m[3] !== undefined) {
+      if (m[2] === "oneof") {
+        pending = null;
+        continue;
+      }
+      const scope = [pkg, ...stack.filter((x): x is string => x !== null), m[3]].filter((x) => x !== "").join(".");
+      if (!decls.has(scope)) decls.set(scope, code.slice(0, m.index).split("\n").length);
+      pending = m[2] === "rpc" ? null : m[3];
+    } else if (tok === "{") {
+      stack.push(pending ?? null);
+      pending = undefined;
+    } else if (tok === "}") {
+      stack.pop();
+    } else if (tok === ";") {
+      pending = undefined;
+    }
+  }
+  return decls;
 }
 
 /** Option files only declare `extend google.protobuf.*Options`; they carry no codec types. */
@@ -199,7 +273,8 @@ export function loadPackage(opts: LoadOptions): PackageModel {
       return;
     }
     const text = readFileSync(abs, "utf8");
-    const src: SourceFile = { importPath, displayPath: relative(displayRoot, abs) || abs, text };
+    const code = blankComments(text);
+    const src: SourceFile = { importPath, displayPath: relative(displayRoot, abs) || abs, text, code, decls: declarationLines(code) };
     loaded.set(importPath, src);
     byFilename.set(importPath, src);
     if (!/^\s*syntax\s*=\s*"proto3"\s*;/m.test(text)) {
@@ -252,14 +327,14 @@ export function loadPackage(opts: LoadOptions): PackageModel {
   };
   const where = (obj: protobuf.ReflectionObject, pattern: RegExp): { file: string; line: number; at: string } => {
     const s = srcOf(obj);
-    const line = lineOf(s.text, pattern);
+    const line = s.decls.get(obj.fullName.replace(/^\./, "")) ?? lineOf(s.code, pattern);
     return { file: s.displayPath, line, at: `${s.displayPath}:${line}` };
   };
   // Fields are searched from their message's declaration line on, so equal names in two
   // messages get their own lines.
   const whereAfter = (obj: protobuf.ReflectionObject, fromLine: number, pattern: RegExp): { file: string; line: number; at: string } => {
     const s = srcOf(obj);
-    const lines = s.text.split("\n");
+    const lines = s.code.split("\n");
     const rest = lines.slice(fromLine - 1).join("\n");
     const line = fromLine - 1 + lineOf(rest, pattern);
     return { file: s.displayPath, line, at: `${s.displayPath}:${line}` };
@@ -585,6 +660,8 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     }
   }
 
+  checkPackageNames([...messages.values()], enums, rpcs, [...loaded.values()].map((f) => f.displayPath), problems);
+
   if (problems.length) throw new SchemaError(problems);
   return {
     packageName,
@@ -715,6 +792,78 @@ function checkCNames(msg: MessageModel, problems: string[]): void {
     add(seen, cName(o.name), o, "C");
     add(seen, `which_${o.name}`, o, "C");
     add(seenTs, camel(o.name), o, "TypeScript");
+  }
+}
+
+/** GetInfo -> GET_INFO (the same rule as ioctl_emitter.ts's upperSnake, which names the macros). */
+function rpcUpperSnake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toUpperCase();
+}
+
+/**
+ * Package-scope names of the generated code: every C identifier is `<prefix>_<suffix>` (types,
+ * functions, size and field macros) or `<PREFIX>_<SUFFIX>` (enum constants, IOCTL macros), and
+ * the TypeScript module declares each type and its helpers. protoc checks names per scope only,
+ * so nested types flattened with "_" (`A.B` and a top-level `A_B`), enum values of enums in
+ * different messages (both `CDF_X`), or macros of one message and a field of another can be
+ * equal in C. Each clash is reported at the later declaration, naming the earlier one.
+ */
+function checkPackageNames(messages: MessageModel[], enums: EnumModel[], rpcs: RpcModel[], fileOrder: string[], problems: string[]): void {
+  interface Decl { space: string; name: string; what: string; file: string; line: number }
+  const decls: Decl[] = [];
+  const add = (space: string, name: string, what: string, file: string, line: number) => decls.push({ space, name, what, file, line });
+  // Names of the hand-written runtime and of the fixed generated declarations.
+  const RESERVED: Decl[] = [
+    ...["codec_roundtrip", "codec_max_size", "codec_type_count", "codec_type_name", "ioctl_desc", "ioctl_table", "ioctl_lookup"]
+      .map((name) => ({ space: "C <prefix>_", name, what: "a declaration of the generated runtime", file: "", line: 0 })),
+    ...["PROTOCOL_VERSION", "IOCTL_DEVICE_TYPE", "IOCTL_METHOD_BUFFERED", "IOCTL_FILE_ANY_ACCESS", "IOCTL_FILE_READ_ACCESS", "IOCTL_FILE_WRITE_ACCESS", "IOCTL_COUNT", "PB_SCHEMA_DEPTH"]
+      .map((name) => ({ space: "C <PREFIX>_", name, what: "a macro of the generated headers", file: "", line: 0 })),
+    { space: "TypeScript", name: "pb", what: "the wire runtime import", file: "", line: 0 },
+  ];
+  for (const m of messages) {
+    const what = `message ${m.fullName.replace(/^\./, "")}`;
+    for (const suffix of ["", "_MAX_SIZE", "_init", "_size", "_encode", "_decode", "_size_", "_write_", "_decode_"]) add("C <prefix>_", m.name + suffix, what, m.file, m.line);
+    for (const f of m.fields) {
+      const fw = `field ${m.fullName.replace(/^\./, "")}.${f.name}`;
+      add("C <prefix>_", `${m.name}_${f.name}_FIELD`, fw, f.file, f.line);
+      if (f.maxLen) add("C <prefix>_", `${m.name}_${f.name}_MAX_LEN`, fw, f.file, f.line);
+      if (f.maxCount) add("C <prefix>_", `${m.name}_${f.name}_MAX_COUNT`, fw, f.file, f.line);
+    }
+    for (const ts of [m.name, `new${m.name}`, `size${m.name}`, `write${m.name}`, `decode${m.name}`]) add("TypeScript", ts, what, m.file, m.line);
+  }
+  for (const e of enums) {
+    const what = `enum ${e.fullName.replace(/^\./, "")}`;
+    add("C <prefix>_", e.name, what, e.file, e.line);
+    add("TypeScript", e.name, what, e.file, e.line);
+    for (const v of e.values) add("C <PREFIX>_", v.name, `value ${v.name} of ${what}`, e.file, e.line);
+  }
+  for (const r of rpcs) {
+    add("C <PREFIX>_", `IOCTL_${rpcUpperSnake(r.name)}`, `rpc ${r.service}.${r.name}`, r.file, r.line);
+    add("TypeScript ControlIoctls key", r.name.charAt(0).toLowerCase() + r.name.slice(1), `rpc ${r.service}.${r.name}`, r.file, r.line);
+  }
+  const order = (d: Decl) => [fileOrder.indexOf(d.file), d.line] as const;
+  decls.sort((a, b) => {
+    const [fa, la] = order(a);
+    const [fb, lb] = order(b);
+    return fa - fb || la - lb;
+  });
+  const first = new Map<string, Decl>(RESERVED.map((d) => [`${d.space}\0${d.name}`, d]));
+  const reported = new Set<string>();
+  for (const d of decls) {
+    const key = `${d.space}\0${d.name}`;
+    const prev = first.get(key);
+    if (!prev) {
+      first.set(key, d);
+      continue;
+    }
+    if (prev.what === d.what) continue; // one declaration's own names (e.g. a message's TS name and its interface)
+    const once = `${d.file}:${d.line}\0${d.what}\0${prev.what}`;
+    if (reported.has(once)) continue;
+    reported.add(once);
+    const shown = d.space === "C <prefix>_" ? `<prefix>_${d.name}` : d.space === "C <PREFIX>_" ? `<PREFIX>_${d.name}` : d.name;
+    const lang = d.space.startsWith("C") ? "C" : "TypeScript";
+    const where = prev.file ? `${prev.what} (${prev.file}:${prev.line})` : prev.what;
+    problems.push(`${d.file}:${d.line}: ${d.what}: generated ${lang} name ${shown} collides with ${where}`);
   }
 }
 

@@ -91,6 +91,70 @@ SAME(offsetof(SCSI_PASS_THROUGH_DIRECT, DataBuffer), CDF_SPTD32_DATABUFFER_OFFSE
 #endif
 SAME(offsetof(SCSI_PASS_THROUGH, CdbLength), CDF_SPT_CDB_LENGTH_OFFSET);
 
+/* SCSI_PASS_THROUGH_EX / SCSI_PASS_THROUGH_DIRECT_EX and their codes are in the Windows SDK's
+ * ntddscsi.h, not in mingw-w64's: the SDK declarations are transcribed here with the DDK's own
+ * types, so that the compiler works out the x64 and x86 layouts. */
+SAME(CDF_IOCTL_SCSI_PASS_THROUGH_EX,
+     CTL_CODE(IOCTL_SCSI_BASE, 0x0411, METHOD_BUFFERED, FILE_READ_ACCESS | FILE_WRITE_ACCESS));
+SAME(CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX,
+     CTL_CODE(IOCTL_SCSI_BASE, 0x0412, METHOD_BUFFERED, FILE_READ_ACCESS | FILE_WRITE_ACCESS));
+SAME(CDF_IOCTL_ATA_PASS_THROUGH, IOCTL_ATA_PASS_THROUGH);
+SAME(CDF_IOCTL_ATA_PASS_THROUGH_DIRECT, IOCTL_ATA_PASS_THROUGH_DIRECT);
+
+typedef struct sdk_scsi_pass_through_ex {
+    ULONG Version;
+    ULONG Length;
+    ULONG CdbLength;
+    ULONG StorAddressLength;
+    UCHAR ScsiStatus;
+    UCHAR SenseInfoLength;
+    UCHAR DataDirection;
+    UCHAR Reserved;
+    ULONG TimeOutValue;
+    ULONG StorAddressOffset;
+    ULONG SenseInfoOffset;
+    ULONG DataOutTransferLength;
+    ULONG DataInTransferLength;
+    ULONG_PTR DataOutBufferOffset;
+    ULONG_PTR DataInBufferOffset;
+    UCHAR Cdb[1];
+} sdk_scsi_pass_through_ex;
+
+typedef struct sdk_scsi_pass_through_direct_ex {
+    ULONG Version;
+    ULONG Length;
+    ULONG CdbLength;
+    ULONG StorAddressLength;
+    UCHAR ScsiStatus;
+    UCHAR SenseInfoLength;
+    UCHAR DataDirection;
+    UCHAR Reserved;
+    ULONG TimeOutValue;
+    ULONG StorAddressOffset;
+    ULONG SenseInfoOffset;
+    ULONG DataOutTransferLength;
+    ULONG DataInTransferLength;
+    PVOID DataOutBuffer;
+    PVOID DataInBuffer;
+    UCHAR Cdb[1];
+} sdk_scsi_pass_through_direct_ex;
+
+SAME(offsetof(sdk_scsi_pass_through_ex, Length), CDF_SPTEX_LENGTH_OFFSET);
+SAME(offsetof(sdk_scsi_pass_through_ex, CdbLength), CDF_SPTEX_CDB_LENGTH_OFFSET);
+SAME(sizeof(sdk_scsi_pass_through_ex), sizeof(sdk_scsi_pass_through_direct_ex));
+SAME(offsetof(sdk_scsi_pass_through_ex, Cdb), offsetof(sdk_scsi_pass_through_direct_ex, Cdb));
+#if defined(_WIN64)
+SAME(sizeof(sdk_scsi_pass_through_ex), CDF_SPTEX64_SIZE);
+SAME(offsetof(sdk_scsi_pass_through_ex, Cdb), CDF_SPTEX64_CDB_OFFSET);
+SAME(offsetof(sdk_scsi_pass_through_direct_ex, DataOutBuffer), CDF_SPTDEX64_DATAOUT_OFFSET);
+SAME(offsetof(sdk_scsi_pass_through_direct_ex, DataInBuffer), CDF_SPTDEX64_DATAIN_OFFSET);
+#else
+SAME(sizeof(sdk_scsi_pass_through_ex), CDF_SPTEX32_SIZE);
+SAME(offsetof(sdk_scsi_pass_through_ex, Cdb), CDF_SPTEX32_CDB_OFFSET);
+SAME(offsetof(sdk_scsi_pass_through_direct_ex, DataOutBuffer), CDF_SPTDEX32_DATAOUT_OFFSET);
+SAME(offsetof(sdk_scsi_pass_through_direct_ex, DataInBuffer), CDF_SPTDEX32_DATAIN_OFFSET);
+#endif
+
 /* a translation unit must declare something */
 int cdf_layout_check_anchor(void);
 int cdf_layout_check_anchor(void) { return 0; }

@@ -65,17 +65,34 @@ static inline uint32_t tl_open(cdf_core *core, uint32_t drive, uintptr_t fo, uin
     return tl_run(core, drive, &rq, CDF_STATUS_SUCCESS, NULL);
 }
 
-/* Cleanup then close; *simple_unlocks receives the close verdict's simple_unlocks. */
-static inline void tl_close(cdf_core *core, uint32_t drive, uintptr_t fo, uint32_t pid,
-                            uint32_t flags, int with_cleanup, uint32_t *simple_unlocks)
+/* Cleanup then close, as a host does it: the close's verdict.simple_unlocks
+ * MEDIA_REMOVAL(FALSE) are "sent" (the first `unlock_ok` of them succeed, the rest fail with
+ * unlock_failure) and reported with cdf_core_simple_unlocks_done before the close completes.
+ * *simple_unlocks receives the close verdict's simple_unlocks. */
+static inline void tl_close_ex(cdf_core *core, uint32_t drive, uintptr_t fo, uint32_t pid,
+                               uint32_t flags, int with_cleanup, uint32_t *simple_unlocks,
+                               uint32_t unlock_ok, uint32_t unlock_failure)
 {
     cdf_verdict v;
     cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0u, fo, pid, NULL, 0u);
     rq.flags = flags;
     if (with_cleanup) (void)tl_run(core, drive, &rq, CDF_STATUS_SUCCESS, NULL);
     rq.major = CDF_IRP_MJ_CLOSE;
-    (void)tl_run(core, drive, &rq, CDF_STATUS_SUCCESS, &v);
+    cdf_core_dispatch(core, drive, &rq, &v);
+    if (v.simple_unlocks != 0u) {
+        uint32_t ok = unlock_ok < v.simple_unlocks ? unlock_ok : v.simple_unlocks;
+        cdf_core_simple_unlocks_done(core, drive, &rq, &v, ok, unlock_failure);
+    }
+    if (v.action == CDF_ACTION_COMPLETE) cdf_core_complete(core, drive, &rq, &v, v.status, 0u);
+    else if (v.action == CDF_ACTION_FORWARD_TRACK) cdf_core_complete(core, drive, &rq, &v, CDF_STATUS_SUCCESS, 0u);
     if (simple_unlocks != NULL) *simple_unlocks = v.simple_unlocks;
+}
+
+/* tl_close_ex with every unlock succeeding. */
+static inline void tl_close(cdf_core *core, uint32_t drive, uintptr_t fo, uint32_t pid,
+                            uint32_t flags, int with_cleanup, uint32_t *simple_unlocks)
+{
+    tl_close_ex(core, drive, fo, pid, flags, with_cleanup, simple_unlocks, 0xFFFFFFFFu, 0u);
 }
 
 /* A SCSI_PASS_THROUGH(_DIRECT) buffer (64- or 32-bit layout) carrying a 6-byte CDB. Returns
@@ -90,6 +107,21 @@ static inline uint32_t tl_spt(uint8_t *buf, int caller32, uint8_t op, uint8_t by
     buf[cdb] = op;
     buf[cdb + 4u] = byte4;
     return size;
+}
+
+/* A SCSI_PASS_THROUGH[_DIRECT]_EX buffer (64- or 32-bit layout: Version 0, Length = structure
+ * size, CdbLength 6) carrying a 6-byte CDB. Returns its length (the structure size, or the
+ * end of the CDB when that is further). buf must hold CDF_SPTEX64_SIZE bytes. */
+static inline uint32_t tl_sptex(uint8_t *buf, int caller32, uint8_t op, uint8_t byte4)
+{
+    uint32_t size = caller32 ? CDF_SPTEX32_SIZE : CDF_SPTEX64_SIZE;
+    uint32_t cdb = caller32 ? CDF_SPTEX32_CDB_OFFSET : CDF_SPTEX64_CDB_OFFSET;
+    memset(buf, 0, CDF_SPTEX64_SIZE);
+    buf[CDF_SPTEX_LENGTH_OFFSET] = (uint8_t)size;
+    buf[CDF_SPTEX_CDB_LENGTH_OFFSET] = 6u;
+    buf[cdb] = op;
+    buf[cdb + 4u] = byte4;
+    return cdb + 6u > size ? cdb + 6u : size; /* 32-bit: the CDB runs past sizeof */
 }
 
 #endif /* CORE_TESTLIB_H */

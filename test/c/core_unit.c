@@ -149,7 +149,10 @@ static void test_normalize_and_scsi(void)
 
     n = tl_spt(spt, 0, 0x1B, 0x02);
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_EJECT);
-    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n - 1u, 0, NULL), CDF_SCSI_MALFORMED);
+    /* short input (the port driver rejects it) whose CDB is readable: classified by the CDB */
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n - 1u, 0, NULL), CDF_SCSI_EJECT);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, CDF_SPT64_CDB_OFFSET + 4u, 0, NULL),
+             CDF_SCSI_MALFORMED);
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 1, NULL), CDF_SCSI_MALFORMED);
     n = tl_spt(spt, 1, 0x1B, 0x02);
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT, spt, n, 1, NULL), CDF_SCSI_EJECT);
@@ -161,7 +164,10 @@ static void test_normalize_and_scsi(void)
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_ALLOW);
     n = tl_spt(spt, 0, 0x1E, 0x01);
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_PREVENT);
-    spt[CDF_SPT_CDB_LENGTH_OFFSET] = 17;
+    spt[CDF_SPT_CDB_LENGTH_OFFSET] = 17; /* malformed, but the CDB is read all the same */
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_PREVENT);
+    n = tl_spt(spt, 0, 0x00, 0x00);
+    spt[CDF_SPT_CDB_LENGTH_OFFSET] = 0;   /* malformed and harmless */
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH, spt, n, 0, NULL), CDF_SCSI_MALFORMED);
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_STORAGE_EJECT_MEDIA, spt, n, 0, NULL), CDF_SCSI_NOT_PASSTHROUGH);
 }
@@ -265,14 +271,19 @@ static void test_secure_rules(void)
     st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH, FO_B, PID_B, spt, n, CDF_STATUS_SUCCESS, &v);
     CHECK_EQ(st, CDF_STATUS_SUCCESS);
     n = tl_spt(spt, 0, 0x1B, 0x02);
-    spt[0] = 0x30; /* bad Length: the port driver rejects it, the filter forwards it */
+    spt[0] = 0x30; /* bad Length: the port driver rejects it, but the eject CDB is denied anyway */
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH, FO_B, PID_B, spt, n, CDF_STATUS_REVISION_MISMATCH, &v);
+    CHECK_EQ(v.action, CDF_ACTION_COMPLETE);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    n = tl_spt(spt, 0, 0x00, 0x00);
+    spt[0] = 0x30; /* malformed and harmless: forwarded, the port driver answers */
     st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH, FO_B, PID_B, spt, n, CDF_STATUS_REVISION_MISMATCH, &v);
     CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
     /* other drive is unaffected */
     st = tl_ioctl(core, id[1], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_C, PID_C, NULL, 0, CDF_STATUS_SUCCESS, &v);
     CHECK_EQ(st, CDF_STATUS_SUCCESS);
     dl = ledger(core, id[0]);
-    CHECK_EQ(dl->denials, 7u);
+    CHECK_EQ(dl->denials, 8u);
     INVARIANTS(core);
 
     /* owner unlocks; ejects pass again */
@@ -711,6 +722,347 @@ static void test_utf8_image(void)
     cdf_core_destroy(core);
 }
 
+
+/* SCSI_PASS_THROUGH[_DIRECT]_EX: parsed with the port driver's checks, same rule as SPT. */
+static void test_scsi_ex(void)
+{
+    uint8_t b[CDF_SPTEX64_SIZE + 16];
+    uint32_t n, id[1], st;
+    cdf_core *core;
+    cdf_verdict v;
+    const cdf_TraceRecord *r;
+    uint64_t mark;
+
+    CHECK_EQ(CDF_IOCTL_SCSI_PASS_THROUGH_EX, 0x4D044u);
+    CHECK_EQ(CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX, 0x4D048u);
+    n = tl_sptex(b, 0, 0x1B, 0x02);
+    CHECK_EQ(n, 64u);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_EJECT);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX, b, n, 0, NULL), CDF_SCSI_EJECT);
+    n = tl_sptex(b, 1, 0x1B, 0x02);
+    CHECK_EQ(n, 54u); /* sizeof 52 + the CDB's last 2 bytes */
+    /* CdbLength 6 past a 52-byte input, byte 4 unreadable */
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, 52u, 1, NULL), CDF_SCSI_MALFORMED);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 1, NULL), CDF_SCSI_EJECT);
+    n = tl_sptex(b, 0, 0x1E, 0x00);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_ALLOW);
+    n = tl_sptex(b, 0, 0x1E, 0x02); /* Persistent only, Prevent clear: an allow */
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_ALLOW);
+    n = tl_sptex(b, 0, 0x1E, 0x01);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_PREVENT);
+    /* malformed and harmless: bad Version, bad Length, CdbLength 0 or past the input */
+    n = tl_sptex(b, 0, 0x00, 0x00);
+    b[0] = 1;
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_MALFORMED);
+    n = tl_sptex(b, 0, 0x00, 0x00);
+    b[CDF_SPTEX_LENGTH_OFFSET] = 0;
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_MALFORMED);
+    n = tl_sptex(b, 0, 0x00, 0x00);
+    b[CDF_SPTEX_CDB_LENGTH_OFFSET] = 0;
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_MALFORMED);
+    n = tl_sptex(b, 0, 0x00, 0x00);
+    b[CDF_SPTEX_CDB_LENGTH_OFFSET] = 9; /* 56 + 9 > 64 */
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_MALFORMED);
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 1u, 0, NULL), CDF_SCSI_OTHER);
+    /* malformed (Length 0) but an eject: still an eject */
+    n = tl_sptex(b, 0, 0x1B, 0x02);
+    b[CDF_SPTEX_LENGTH_OFFSET] = 0;
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n, 0, NULL), CDF_SCSI_EJECT);
+    /* a 12-byte CDB runs past sizeof: well formed when the input holds it */
+    n = tl_sptex(b, 0, 0x1B, 0x02);
+    b[CDF_SPTEX_CDB_LENGTH_OFFSET] = 12;
+    CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0, NULL), CDF_SCSI_EJECT);
+    CHECK_EQ(cdf_scsi_header_bytes(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0), 68u);
+
+    /* the rule: another handle's secure lock, enforce -> STATUS_DEVICE_BUSY */
+    core = make_core(64, 65536, 1, id);
+    set_policy(core, 0, CDF_POLICY_ENFORCE);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL),
+             CDF_STATUS_SUCCESS);
+    n = tl_sptex(b, 0, 0x1B, 0x02);
+    mark = newest_seq(core);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH_EX, FO_B, PID_B, b, n, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_DEVICE_BUSY);
+    r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+    CHECK(r != NULL && r->reason == CDF_REASON_PASSTHROUGH_EJECT_UNDER_LOCK);
+    n = tl_sptex(b, 1, 0x1E, 0x00);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX, FO_B, PID_B, b, n);
+        rq.flags = CDF_RQ_CALLER_32BIT;
+        mark = newest_seq(core);
+        CHECK_EQ(tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, &v), CDF_STATUS_DEVICE_BUSY);
+        r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+        CHECK(r != NULL && r->reason == CDF_REASON_PASSTHROUGH_ALLOW_UNDER_LOCK);
+    }
+    /* kernel-mode requestor: the header through the CDB is captured, the DIRECT_EX buffer
+     * pointers are zeroed */
+    n = tl_sptex(b, 0, 0x1B, 0x02);
+    memset(b + CDF_SPTDEX64_DATAOUT_OFFSET, 0xAB, 16);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX, FO_B, PID_B, b, n);
+        uint32_t i, nonzero = 0;
+        rq.flags = CDF_RQ_KERNEL_MODE;
+        mark = newest_seq(core);
+        CHECK_EQ(tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, &v), CDF_STATUS_DEVICE_BUSY);
+        r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+        CHECK(r != NULL && r->input_head.size == CDF_SPTEX64_CDB_OFFSET + 6u);
+        if (r != NULL) {
+            for (i = CDF_SPTDEX64_DATAOUT_OFFSET; i < CDF_SPTDEX64_DATAOUT_OFFSET + 16u; i++)
+                nonzero |= r->input_head.bytes[i];
+            CHECK_EQ(nonzero, 0u);
+            CHECK_EQ(r->input_head.bytes[CDF_SPTEX64_CDB_OFFSET], 0x1Bu);
+        }
+    }
+    /* the sole owner may */
+    n = tl_sptex(b, 0, 0x1B, 0x02);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_SCSI_PASS_THROUGH_EX, FO_A, PID_A, b, n, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+/* The opener image is read at the create's completion: a host buffer that changes after the
+ * dispatch (KMDF: it must live in the request context) decides what is recorded. */
+static void test_opener_image_lifetime(void)
+{
+    uint32_t id[1];
+    cdf_core *core = make_core(64, 65536, 1, id);
+    char image[32];
+    cdf_request rq = tl_request(CDF_IRP_MJ_CREATE, 0u, FO_A, PID_A, NULL, 0u);
+    cdf_verdict v;
+    const cdf_DriveLedger *dl;
+    const cdf_TraceRecord *r;
+    uint64_t mark = newest_seq(core);
+
+    strcpy(image, "opener.exe");
+    rq.image_name = image;
+    cdf_core_dispatch(core, id[0], &rq, &v);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    strcpy(image, "overwritten.exe");
+    cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 1u);
+    r = last_record(core, mark, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && strcmp(r->opener_image, "overwritten.exe") == 0);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK(owner(dl, PID_A) != NULL && strcmp(owner(dl, PID_A)->image_name, "overwritten.exe") == 0);
+    /* a host that cleared image_name before the completion (the KMDF bug) records none */
+    rq = tl_request(CDF_IRP_MJ_CREATE, 0u, FO_B, PID_B, NULL, 0u);
+    rq.image_name = image;
+    cdf_core_dispatch(core, id[0], &rq, &v);
+    rq.image_name = NULL;
+    mark = newest_seq(core);
+    cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 1u);
+    r = last_record(core, mark, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && r->opener_image[0] == '\0');
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+/* Close under enforce: the ledger follows what the MEDIA_REMOVAL(FALSE) sends achieved. */
+static void test_simple_unlocks_done(void)
+{
+    uint32_t id[1], unlocks = 0;
+    cdf_core *core = make_core(64, 65536, 1, id);
+    const cdf_DriveLedger *dl;
+    const cdf_TraceRecord *r;
+    uint64_t mark;
+    uint32_t st, i;
+    const cdf_TraceBatch *b;
+    int released_seen = 0, held_seen = 0;
+
+    set_policy(core, 0, CDF_POLICY_ENFORCE);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    /* the dispatch alone changes nothing */
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_CLOSE, 0u, FO_A, PID_A, NULL, 0u);
+        cdf_verdict v;
+        cdf_core_dispatch(core, id[0], &rq, &v);
+        CHECK_EQ(v.simple_unlocks, 1u);
+        CHECK_EQ(ledger(core, id[0])->simple_total, 1u);
+        CHECK_EQ(owner(ledger(core, id[0]), PID_A)->simple_count, 1u);
+        /* the send failed (no media): cdrom.sys still counts it, now as an orphan */
+        mark = newest_seq(core);
+        cdf_core_simple_unlocks_done(core, id[0], &rq, &v, 0u, CDF_STATUS_NO_MEDIA_IN_DEVICE);
+        r = last_record(core, mark, CDF_RECORD_KIND_LEAK_RELEASE);
+        CHECK(r != NULL && r->decision == CDF_DECISION_PASS && r->count_released == 1u &&
+              r->status == CDF_STATUS_NO_MEDIA_IN_DEVICE && r->simple_total == 1u);
+        cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 0u);
+    }
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->simple_total, 1u);
+    CHECK(owner(dl, PID_A) == NULL);
+    INVARIANTS(core);
+    /* anyone may release the orphan */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_C, PID_C, 0, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
+
+    /* three locks, two unlocks succeed: two released, one left held */
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    for (i = 0; i < 3; i++)
+        (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_B, PID_B, 1, CDF_STATUS_SUCCESS, NULL);
+    mark = newest_seq(core);
+    tl_close_ex(core, id[0], FO_B, PID_B, 0, 1, &unlocks, 2u, CDF_STATUS_IO_DEVICE_ERROR);
+    CHECK_EQ(unlocks, 3u);
+    b = read_trace(core, mark, sizeof(g_out), &st);
+    for (i = 0; i < b->records_count; i++) {
+        const cdf_TraceRecord *x = &b->records[i];
+        if (x->kind != CDF_RECORD_KIND_LEAK_RELEASE) continue;
+        if (x->decision == CDF_DECISION_RELEASE && x->count_released == 2u) released_seen = 1;
+        if (x->decision == CDF_DECISION_PASS && x->count_released == 1u &&
+            x->status == CDF_STATUS_IO_DEVICE_ERROR) held_seen = 1;
+    }
+    CHECK(released_seen && held_seen);
+    CHECK_EQ(ledger(core, id[0])->simple_total, 1u);
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+/* Internal device controls record major/minor only; Information is bounded. */
+static void test_kernel_data_bounds(void)
+{
+    uint32_t id[1], i;
+    cdf_core *core = make_core(64, 65536, 1, id);
+    uint8_t srb[64];
+    cdf_request rq;
+    cdf_verdict v;
+    const cdf_TraceBatch *b;
+    uint32_t st;
+    uint64_t mark = newest_seq(core);
+    int seen_internal = 0, seen_ioctl = 0, seen_read = 0;
+
+    memset(srb, 0xCC, sizeof(srb));
+    /* a host that filled the DeviceIoControl overlay of an IRP_MJ_SCSI */
+    rq = tl_request(CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL, 0xFFFF8000u, FO_A, PID_A, srb, sizeof(srb));
+    rq.minor = 1;
+    rq.output_length = 0x81234560u;
+    rq.flags = CDF_RQ_KERNEL_MODE;
+    cdf_core_dispatch(core, id[0], &rq, &v);
+    CHECK(v.action != CDF_ACTION_COMPLETE);
+    if (v.action == CDF_ACTION_FORWARD_TRACK)
+        cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 0xFFFFF80012345678ull);
+    /* a device control whose lower driver claims more Information than the output buffer */
+    rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_CDROM_READ_TOC, FO_A, PID_A, NULL, 0u);
+    rq.output_length = 804;
+    (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, &v);
+    cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 0xFFFFF80012345678ull);
+    rq = tl_request(CDF_IRP_MJ_READ, 0u, FO_A, PID_A, NULL, 0u);
+    rq.output_length = 2048;
+    cdf_core_dispatch(core, id[0], &rq, &v);
+    cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 0xFFFFF80012345678ull);
+    b = read_trace(core, mark, sizeof(g_out), &st);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    for (i = 0; i < b->records_count; i++) {
+        const cdf_TraceRecord *x = &b->records[i];
+        if (x->major == CDF_IRP_MJ_INTERNAL_DEVICE_CONTROL) {
+            seen_internal = 1;
+            CHECK_EQ(x->minor, 1u);
+            CHECK_EQ(x->ioctl_code, 0u);
+            CHECK_EQ(x->normalized_code, 0u);
+            CHECK_EQ(x->input_length, 0u);
+            CHECK_EQ(x->output_length, 0u);
+            CHECK_EQ(x->input_head.size, 0u);
+            CHECK_EQ(x->truncated, 0u);
+            CHECK_EQ(x->information, 0u);
+        } else if (x->major == CDF_IRP_MJ_DEVICE_CONTROL && x->kind == CDF_RECORD_KIND_COMPLETION) {
+            seen_ioctl = 1;
+            CHECK(x->information <= 804u);
+        } else if (x->major == CDF_IRP_MJ_READ && x->kind == CDF_RECORD_KIND_COMPLETION) {
+            seen_read = 1;
+            CHECK_EQ(x->information, 2048u);
+        }
+    }
+    CHECK(seen_internal && seen_ioctl && seen_read);
+    cdf_core_destroy(core);
+}
+
+/* Denials, rejections and the filter's own releases are recorded whatever the trace filter. */
+static void test_decision_records_bypass_filter(void)
+{
+    uint32_t id[1], len, st, i;
+    cdf_core *core = make_core(64, 65536, 1, id);
+    cdf_TraceConfig cfg;
+    uint8_t buf[128];
+    size_t n;
+    uint64_t mark;
+    const cdf_TraceBatch *b;
+    int deny = 0, reject = 0, auto_rel = 0, leak = 0, others = 0;
+
+    set_policy(core, 0, CDF_POLICY_ENFORCE);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    /* trace reads only */
+    cdf_TraceConfig_init(&cfg);
+    cfg.majors_count = 1;
+    cfg.majors[0] = CDF_IRP_MJ_READ;
+    cfg.capture_bytes = 64;
+    CHECK_EQ(cdf_TraceConfig_encode(&cfg, buf, sizeof(buf), &n), CDF_PB_OK);
+    CHECK_EQ(control(core, CDF_IOCTL_SET_TRACE_CONFIG, buf, (uint32_t)n, &len), CDF_STATUS_SUCCESS);
+    mark = newest_seq(core);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, NULL),
+             CDF_STATUS_DEVICE_BUSY);
+    CHECK_EQ(tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, NULL),
+             CDF_STATUS_INFO_LENGTH_MISMATCH);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    b = read_trace(core, mark, sizeof(g_out), &st);
+    for (i = 0; i < b->records_count; i++) {
+        const cdf_TraceRecord *x = &b->records[i];
+        if (x->decision == CDF_DECISION_DENY && x->kind == CDF_RECORD_KIND_DISPATCH) deny = 1;
+        else if (x->decision == CDF_DECISION_REJECT && x->kind == CDF_RECORD_KIND_DISPATCH) reject = 1;
+        else if (x->kind == CDF_RECORD_KIND_AUTO_RELEASE) auto_rel = 1;
+        else if (x->kind == CDF_RECORD_KIND_LEAK_RELEASE && x->decision == CDF_DECISION_RELEASE) leak = 1;
+        else if (x->decision != CDF_DECISION_DENY && x->decision != CDF_DECISION_REJECT) others++;
+    }
+    CHECK(deny && reject && auto_rel && leak);
+    CHECK_EQ(others, 0); /* the lock requests and the close itself stay filtered out */
+    cdf_core_destroy(core);
+}
+
+/* A cursor beyond the newest record (a driver reload restarted seq at 1) is reported as a
+ * reset, and the batch restarts at the oldest record; WaitTrace does not park on it. */
+static void test_cursor_reset(void)
+{
+    uint32_t id[1], st, len = 0;
+    cdf_core *core = make_core(64, 65536, 1, id);
+    const cdf_TraceBatch *b;
+    uint8_t buf[32];
+    size_t n;
+    cdf_TraceReadRequest m;
+
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    b = read_trace(core, 0, sizeof(g_out), &st);
+    CHECK_EQ(b->reset, 0u);
+    CHECK(b->records_count >= 2u);
+    b = read_trace(core, 1000000u, sizeof(g_out), &st);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(b->reset, 1u);
+    CHECK_EQ(b->dropped, 0u);
+    CHECK(b->records_count >= 2u && b->records[0].seq == 1u);
+    CHECK_EQ(b->next_cursor, b->records[b->records_count - 1u].seq);
+    /* WaitTrace with a future cursor answers at once */
+    cdf_TraceReadRequest_init(&m);
+    m.after_seq = 1000000u;
+    CHECK_EQ(cdf_TraceReadRequest_encode(&m, buf, sizeof(buf), &n), CDF_PB_OK);
+    st = cdf_control_dispatch(core, CDF_IOCTL_WAIT_TRACE, CDF_ACCESS_READ, buf, (uint32_t)n, g_out, sizeof(g_out), &len);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_TraceBatch_decode(g_batch, g_out, len), CDF_PB_OK);
+    CHECK_EQ(g_batch->reset, 1u);
+    /* an empty ring (cleared): reset, nothing delivered, cursor at the newest */
+    CHECK_EQ(control(core, CDF_IOCTL_CLEAR_TRACE, NULL, 0, &len), CDF_STATUS_SUCCESS);
+    b = read_trace(core, 1000000u, sizeof(g_out), &st);
+    CHECK_EQ(b->reset, 1u);
+    CHECK_EQ(b->records_count, 0u);
+    CHECK(b->next_cursor == b->newest_seq && b->newest_seq != 0u);
+    /* a current cursor is no reset */
+    b = read_trace(core, b->newest_seq, sizeof(g_out), &st);
+    CHECK_EQ(b->reset, 0u);
+    cdf_core_destroy(core);
+}
+
 int main(void)
 {
     g_snap = (cdf_LedgerSnapshot *)malloc(sizeof(*g_snap));
@@ -724,6 +1076,12 @@ int main(void)
     test_control();
     test_notify();
     test_utf8_image();
+    test_scsi_ex();
+    test_opener_image_lifetime();
+    test_simple_unlocks_done();
+    test_kernel_data_bounds();
+    test_decision_records_bypass_filter();
+    test_cursor_reset();
     free(g_snap);
     free(g_batch);
     if (failures != 0) {

@@ -26,7 +26,7 @@ static const uint32_t k_codes[] = {
     CDF_IOCTL_STORAGE_EJECT_MEDIA, CDF_IOCTL_CDROM_EJECT_MEDIA, CDF_IOCTL_DISK_EJECT_MEDIA,
     CDF_IOCTL_CDROM_MEDIA_REMOVAL, CDF_IOCTL_DISK_MEDIA_REMOVAL, 0x00020940u, 0x00334804u,
     CDF_IOCTL_SCSI_PASS_THROUGH, CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT, CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS,
-    CDF_IOCTL_CDROM_READ_TOC
+    CDF_IOCTL_CDROM_READ_TOC, CDF_IOCTL_SCSI_PASS_THROUGH_EX, CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX
 };
 static const uint32_t k_status[] = {
     CDF_STATUS_SUCCESS, CDF_STATUS_SUCCESS, CDF_STATUS_SUCCESS, CDF_STATUS_NO_MEDIA_IN_DEVICE,
@@ -135,6 +135,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rq.image_name = (op & 0x20u) ? "fuzz.exe" : NULL;
 
         cdf_core_dispatch(core, drive, &rq, &v);
+        if (v.simple_unlocks != 0u) {
+            /* the host's MEDIA_REMOVAL(FALSE) sends: any number of them may have failed */
+            uint32_t ok = take(&c);
+            cdf_core_simple_unlocks_done(core, drive, &rq, &v, ok % (v.simple_unlocks + 1u),
+                                         CDF_STATUS_NO_MEDIA_IN_DEVICE);
+            REQUIRE(cdf_core_check_invariants(core) == 0);
+        }
         if (v.action == CDF_ACTION_COMPLETE) {
             REQUIRE(v.status == CDF_STATUS_INFO_LENGTH_MISMATCH || v.status == CDF_STATUS_INVALID_HANDLE ||
                     v.status == CDF_STATUS_INVALID_DEVICE_STATE || v.status == CDF_STATUS_DEVICE_BUSY ||

@@ -34,6 +34,8 @@ export const IOCTL = {
   CDROM_EXCLUSIVE_ACCESS: 0x0002c05c,
   SCSI_PASS_THROUGH: 0x0004d004,
   SCSI_PASS_THROUGH_DIRECT: 0x0004d014,
+  SCSI_PASS_THROUGH_EX: 0x0004d044, // Windows SDK ntddscsi.h
+  SCSI_PASS_THROUGH_DIRECT_EX: 0x0004d048,
 } as const;
 
 export const POLICY_OBSERVE = 1;
@@ -60,6 +62,19 @@ export function passThroughBuffer(cdb: readonly number[]): Uint8Array {
   dv.setUint32(16, 10, true); // TimeOutValue (s)
   cdb.forEach((v, i) => {
     b[36 + i] = v;
+  });
+  return b;
+}
+/** A 64-bit SCSI_PASS_THROUGH_EX (64 bytes: Version 0, Length 64, CDB at offset 56) carrying a
+ * CDB of up to 8 bytes. */
+export function passThroughExBuffer(cdb: readonly number[]): Uint8Array {
+  const b = new Uint8Array(64);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(4, 64, true); // Length
+  dv.setUint32(8, cdb.length, true); // CdbLength
+  dv.setUint32(20, 10, true); // TimeOutValue (s)
+  cdb.forEach((v, i) => {
+    b[56 + i] = v;
   });
   return b;
 }
@@ -230,11 +245,16 @@ export class LedgerModel {
         return this.hwLoadEject(d, true);
       case IOCTL.SCSI_PASS_THROUGH:
       case IOCTL.SCSI_PASS_THROUGH_DIRECT: {
-        if (input.length < 56) return ST.INVALID_PARAMETER;
+        // the port driver: input >= 56, Length == 56, CdbLength 1..16
+        const dv = new DataView(input.buffer, input.byteOffset, input.byteLength);
+        if (input.length < 56 || dv.getUint16(0, true) !== 56) return ST.INVALID_PARAMETER;
+        const cdbLength = dv.getUint8(6);
+        if (cdbLength < 1 || cdbLength > 16) return ST.INVALID_PARAMETER;
         const op = input[36];
         const b4 = input[40] ?? 0;
-        if (op === 0x1b) return b4 & 0x02 ? this.hwLoadEject(d, (b4 & 0x01) !== 0) : ST.SUCCESS;
-        if (op === 0x1e) return this.hwPreventAllow(d, (b4 & 0x01) !== 0);
+        if (op === 0x1b) return (b4 & 0xf0) === 0 && b4 & 0x02 ? this.hwLoadEject(d, (b4 & 0x01) !== 0) : ST.SUCCESS;
+        // MMC: Persistent (bit 1) set changes the persistent prevent state only, not Prevent
+        if (op === 0x1e) return b4 & 0x02 ? ST.SUCCESS : this.hwPreventAllow(d, (b4 & 0x01) !== 0);
         if (op === 0x00) return this.lowerReady(d) ? ST.SUCCESS : ST.NO_MEDIA_IN_DEVICE;
         return ST.SUCCESS;
       }
@@ -351,7 +371,8 @@ export class LedgerModel {
       return this.lowerIoctl(d, h, code, input);
     }
     if (norm === IOCTL.SCSI_PASS_THROUGH || norm === IOCTL.SCSI_PASS_THROUGH_DIRECT) {
-      if (input.length >= 56) {
+      // the core classifies the CDB whenever its bytes 0..4 are in the input, well formed or not
+      if (input.length >= 41) {
         const op = input[36];
         const b4 = input[40] ?? 0;
         // Issue 3 §2 says "START STOP UNIT with LoEj=1"; LoEj=1 with Start=1 is a load, which
@@ -393,10 +414,14 @@ export class LedgerModel {
     const d = this.drive(h.drive);
     this.filterRelease(d, h);
     if (d.policy === POLICY_ENFORCE && h.simple > 0) {
-      // Enforce: leaked simple locks are released below the filter before the close.
+      // Enforce: leaked simple locks are released below the filter before the close; the
+      // ledger drops only those cdrom accepted (the rest stay counted, as orphans).
       const n = h.simple;
-      d.simpleTotal = Math.max(0, d.simpleTotal - n);
-      for (let i = 0; i < n; i++) this.lowerIoctl(d, h, IOCTL.STORAGE_MEDIA_REMOVAL, new Uint8Array([0]));
+      let ok = 0;
+      for (let i = 0; i < n; i++) {
+        if (isSuccess(this.lowerIoctl(d, h, IOCTL.STORAGE_MEDIA_REMOVAL, new Uint8Array([0])))) ok++;
+      }
+      d.simpleTotal = Math.max(0, d.simpleTotal - ok);
     }
     h.simple = 0;
     this.lowerClose(d, h);

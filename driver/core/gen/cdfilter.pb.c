@@ -2911,6 +2911,10 @@ static int cdf_TraceBatch_size_(const cdf_TraceBatch *m, size_t *size)
     if (m->newest_seq != 0u) {
         n += 1u + cdf_pb_varint64_size(m->newest_seq);
     }
+    /* reset = 6, bool */
+    if (m->reset != 0u) {
+        n += 1u + 1u;
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -2945,6 +2949,11 @@ static uint8_t *cdf_TraceBatch_write_(const cdf_TraceBatch *m, uint8_t *p)
     if (m->newest_seq != 0u) {
         *p++ = 0x28u;
         p = cdf_pb_put_varint64(p, m->newest_seq);
+    }
+    /* reset = 6, bool */
+    if (m->reset != 0u) {
+        *p++ = 0x30u;
+        *p++ = (uint8_t)(m->reset != 0u);
     }
     return p;
 }
@@ -2990,8 +2999,11 @@ static int cdf_TraceBatch_decode_(cdf_TraceBatch *m, const uint8_t *p, const uin
         case 0x28u: /* newest_seq = 5, uint64 */
             err = cdf_pb_get_u64(&p, end, &m->newest_seq);
             break;
+        case 0x30u: /* reset = 6, bool */
+            err = cdf_pb_get_bool(&p, end, &m->reset);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 5u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 6u));
             break;
         }
         if (err != CDF_PB_OK) {

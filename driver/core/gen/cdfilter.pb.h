@@ -493,14 +493,16 @@ typedef struct cdf_TraceBatch {
     uint64_t next_cursor;
     uint64_t oldest_seq;
     uint64_t newest_seq;
+    uint8_t reset;
 } cdf_TraceBatch;
-#define cdf_TraceBatch_MAX_SIZE 135980u /* largest encoding, bytes */
+#define cdf_TraceBatch_MAX_SIZE 135982u /* largest encoding, bytes */
 #define cdf_TraceBatch_records_FIELD 1u
 #define cdf_TraceBatch_records_MAX_COUNT 256u
 #define cdf_TraceBatch_dropped_FIELD 2u
 #define cdf_TraceBatch_next_cursor_FIELD 3u
 #define cdf_TraceBatch_oldest_seq_FIELD 4u
 #define cdf_TraceBatch_newest_seq_FIELD 5u
+#define cdf_TraceBatch_reset_FIELD 6u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_TraceBatch_init(/* _Out_ */ cdf_TraceBatch *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */

@@ -7,7 +7,7 @@
  * "cdfilter.exe"), and --scenario plays steps first, so a refused eject can name its blocker.
  */
 import type { Command } from "commander";
-import { type ActionResult, type Drive, type FilterClient, type LedgerSnapshot, Policy, hex32 } from "../../client/index.ts";
+import { type ActionResult, CdfilterError, type Drive, type DriveAccess, type LedgerSnapshot, InvalidArgumentError, Policy, hex32 } from "../../client/index.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
 import { type GlobalOptions, makeOutput, monotonicToDate, parseCount } from "../context.ts";
 import type { Output } from "../output.ts";
@@ -28,10 +28,33 @@ interface ActionOpts {
   hold?: string;
 }
 
-type Verb = "lock" | "unlock" | "eject";
+export type Verb = "lock" | "unlock" | "eject";
 
-function driveArg(s: string): number | string {
-  return /^\d+$/.test(s) ? parseCount(s, "--drive", 1, 0xffff_ffff) : s;
+/** `--drive`: an id (1..2^32-1) or a name/path/letter; usage error (exit 2) for anything else. */
+export function driveArg(s: string): number | string {
+  const t = s.trim();
+  if (/^\d+$/.test(t)) return parseCount(t, "--drive", 1, 0xffff_ffff, "run `cdfilter drives` for the drive ids and names");
+  if (t === "" || /^[-+]?\d*\.?\d+(e[-+]?\d+)?$/i.test(t)) {
+    throw usageError(`--drive must be a drive id from 1, a name (CdRom0) or, on Windows, a path or letter (D:), got "${s}"`,
+      "run `cdfilter drives` for the drive ids and names");
+  }
+  return t;
+}
+
+/** GENERIC_READ | GENERIC_WRITE | FILE_READ_ATTRIBUTES (winnt.h): what pass-through needs. */
+const READ_WRITE_ATTRIBUTES = 0xc000_0080;
+
+/**
+ * The access a verb's drive handle is opened with: the least its request's CTL_CODE access
+ * needs (ntddstor.h, ntddscsi.h). IOCTL_STORAGE_EJECTION_CONTROL is FILE_ANY_ACCESS, and seed
+ * 003 asks for a FILE_READ_ATTRIBUTES open (no file system is mounted: the create reaches the
+ * storage stack); IOCTL_STORAGE_MEDIA_REMOVAL and IOCTL_STORAGE_EJECT_MEDIA are
+ * FILE_READ_ACCESS (GENERIC_READ); IOCTL_SCSI_PASS_THROUGH is FILE_READ_ACCESS |
+ * FILE_WRITE_ACCESS.
+ */
+export function actionAccess(verb: Verb, o: { media?: boolean; passthrough?: boolean }): DriveAccess {
+  if (verb === "eject") return o.passthrough ? READ_WRITE_ATTRIBUTES : "read";
+  return o.media ? "read" : "attributes";
 }
 
 export function registerActions(program: Command, globals: Globals): void {
@@ -89,20 +112,27 @@ export function registerActions(program: Command, globals: Globals): void {
 
 async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<void> {
   const out = makeOutput(g);
+  // Arguments first: a bad value is a usage error (exit 2), whatever the transport says later.
   const hold = o.hold === undefined ? 0 : parseCount(o.hold, "--hold", 0, 86_400);
+  const target = driveArg(o.drive);
+  const pidArg = o.pid === undefined ? undefined : parseCount(o.pid, "--pid", 1, 0xffff_fffe);
   const client = await connectWithActivity(g, out, activityFrom(o));
   try {
     const sim = client.transportKind === "simulator";
-    if (!sim && (o.pid !== undefined)) throw usageError("--pid only applies to the simulator (on Windows the handle is this process's)");
-    const pid = o.pid === undefined ? process.pid : parseCount(o.pid, "--pid", 1, 0xffff_fffe);
+    if (!sim && pidArg !== undefined) throw usageError("--pid only applies to the simulator (on Windows the handle is this process's)");
+    const pid = pidArg ?? process.pid;
     const image = o.image ?? "cdfilter.exe";
     let drive: Drive;
     try {
-      // GENERIC_READ | GENERIC_WRITE | FILE_READ_ATTRIBUTES: pass-through needs read+write access.
-      drive = await client.openDrive(driveArg(o.drive), { pid, image, access: o.passthrough ? 0xc0000080 : "read" });
+      drive = await client.openDrive(target, { pid, image, access: actionAccess(verb, o) });
     } catch (e) {
-      throw new CliError(`cannot open drive ${o.drive}: ${(e as Error).message}`, ExitCode.UNAVAILABLE,
-        (e as { hint?: string }).hint ?? "run `cdfilter drives` for the drive ids");
+      // No such drive id: the argument is wrong (nothing was opened).
+      if (e instanceof InvalidArgumentError) throw usageError(e.message, "run `cdfilter drives` for the drive ids and names");
+      // The OS (or the simulated one) refused the open: not found, access denied, ...
+      if (e instanceof CdfilterError) {
+        throw new CliError(`cannot open drive ${o.drive}: ${e.message}`, ExitCode.UNAVAILABLE, e.hint ?? "run `cdfilter drives` for the drive ids and names");
+      }
+      throw e;
     }
     const what =
       verb === "lock" ? (o.media ? "simple lock (IOCTL_STORAGE_MEDIA_REMOVAL TRUE)" : "secure lock (IOCTL_STORAGE_EJECTION_CONTROL TRUE)") :

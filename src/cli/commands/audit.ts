@@ -71,7 +71,9 @@ export function writeOut(out: Output, file: string, text: string, what: string):
   try {
     writeFileSync(file, text);
   } catch (e) {
-    throw new CliError(`cannot write ${what} to ${file}: ${(e as Error).message}`, ExitCode.BAD_INPUT, "check that the directory exists and is writable");
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such directory" : code === "EISDIR" ? "it is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : (e as Error).message;
+    throw new CliError(`cannot write ${what} to ${file}: ${why}`, ExitCode.OUTPUT_FAILED, "give a file path in an existing, writable directory");
   }
   out.note(`wrote ${what} to ${file}`);
 }

@@ -30,6 +30,13 @@ export function registerDecode(program: Command, globals: () => GlobalOptions): 
       } else {
         if (codes.length === 0) throw usageError("decode needs at least one code", "cdfilter decode 0x2D4808 IOCTL_STORAGE_EJECTION_CONTROL (or --list)");
         values = codes.map((t) => {
+          const n = t.trim();
+          // A number, but not a 32-bit one: say so rather than "unknown control code".
+          const big = /^0x[0-9a-f]+$/i.test(n) ? BigInt(n) : /^\d+$/.test(n) ? BigInt(n) : undefined;
+          if (big !== undefined && big > 0xffff_ffffn) {
+            throw usageError(`control code ${n} is outside 32 bits (a CTL_CODE is 32 bits: at most 0xFFFFFFFF = 4294967295)`,
+              "give the code as DeviceIoControl takes it, e.g. 0x2D4808");
+          }
           try {
             return parseIoctl(t);
           } catch (e) {

@@ -34,7 +34,7 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
   ).action(async (input: string | undefined, o: ExportOpts) => {
     const g = globals();
     const out = makeOutput(g);
-    if (!o.jsonl && !o.chrome) throw usageError("export needs an output: --jsonl FILE and/or --chrome FILE");
+    if (!o.jsonl && !o.chrome) throw usageError("export needs an output: --jsonl FILE and/or --chrome FILE", "cdfilter export trace.jsonl --chrome trace.json");
     const activity = activityFrom(o);
     if (input !== undefined && hasActivity(activity)) throw usageError("--scenario/--burst play live activity: give them without an input file");
     const events = input === undefined ? await liveEvents(g, out, activity) : await readJsonLines(input, out);
@@ -76,12 +76,15 @@ async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> 
   const name = input === "-" ? "(stdin)" : input;
   let size = 0;
   if (input !== "-") {
+    let st;
     try {
-      size = statSync(input).size;
+      st = statSync(input);
     } catch (e) {
       throw inputError(`cannot read ${input}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
         "record one with `cdfilter trace --json ... > trace.jsonl`");
     }
+    if (st.isDirectory()) throw inputError(`cannot read ${input}: it is a directory`, "give a JSON Lines file written by `cdfilter trace --json`, or - for stdin");
+    size = st.size;
   }
   const stream = input === "-" ? process.stdin : createReadStream(input);
   const bar = size > 4 * 1024 * 1024 ? out.progress(`reading ${name}`, Math.ceil(size / 1024), "KiB") : undefined;
@@ -94,6 +97,11 @@ async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> 
       events.push(parseTraceJsonLine(line, name, lineNo));
       if (bar && (lineNo & 0xfff) === 0) bar.update(Math.floor((stream as { bytesRead?: number }).bytesRead ?? 0) / 1024);
     }
+  } catch (e) {
+    // The file went away, is a FIFO that failed, ... (a parse error is already a CliError).
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && code.startsWith("E")) throw inputError(`cannot read ${name}: ${(e as Error).message}`, "give a readable JSON Lines file, or - for stdin");
+    throw e;
   } finally {
     bar?.stop();
   }

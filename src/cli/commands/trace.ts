@@ -67,9 +67,10 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
 }
 
 function parseSeq(s: string): bigint {
-  if (!/^\d{1,20}$/.test(s.trim())) throw usageError(`--from expects a sequence number, got "${s}"`);
+  const hint = "a record's seq from `cdfilter trace --json` (a decimal integer), or leave --from out to start at the oldest record";
+  if (!/^\d{1,20}$/.test(s.trim())) throw usageError(`--from expects a sequence number, got "${s}"`, hint);
   const v = BigInt(s.trim());
-  if (v > 0xffff_ffff_ffff_ffffn) throw usageError(`--from ${s} is past 2^64-1`);
+  if (v > 0xffff_ffff_ffff_ffffn) throw usageError(`--from ${s} is past 2^64-1 (sequence numbers are 64-bit)`, hint);
   return v;
 }
 
@@ -90,6 +91,10 @@ export interface StreamOptions {
 /** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
 export async function streamTrace(client: FilterClient, out: Output, o: StreamOptions): Promise<number> {
   const ctl = new AbortController();
+  // The played activity has its own controller: it must also stop when the reader stops early
+  // (--limit), or a paced burst waits for a reader that is gone and the command never exits.
+  const activityCtl = new AbortController();
+  ctl.signal.addEventListener("abort", () => activityCtl.abort(), { once: true });
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -109,7 +114,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
   }, 20);
 
   const activity = hasActivity(o.activity)
-    ? playActivity(client, o.activity, o.scenario, { readerSeq: () => lastSeq, signal: ctl.signal }).then(async () => {
+    ? playActivity(client, o.activity, o.scenario, { readerSeq: () => lastSeq, signal: activityCtl.signal }).then(async () => {
         endSeq = (await client.info()).newestSeq;
       })
     : undefined;
@@ -146,6 +151,9 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
   } catch (e) {
     if (!(e instanceof OperationAbortedError)) throw e;
   } finally {
+    // Whatever ended the loop (--limit, the end of the activity, Ctrl-C, an error), nothing
+    // reads any more: stop the activity before waiting for it.
+    activityCtl.abort();
     clearInterval(idleCheck);
     process.off("SIGINT", onSigint);
     if (chunk) await out.write(chunk);

@@ -3765,6 +3765,12 @@ export interface TraceBatch {
   oldestSeq: bigint;
   /** newest_seq = 5, uint64 */
   newestSeq: bigint;
+  /**
+   * reset = 6, bool. after_seq was beyond the newest record (the driver was reloaded and its seq restarted at 1,
+   * or the cursor came from another ring): the batch restarts at the oldest record in the ring,
+   * `dropped` is 0 and how many records the old cursor missed is unknown
+   */
+  reset: boolean;
 }
 
 function newTraceBatch(): TraceBatch {
@@ -3774,6 +3780,7 @@ function newTraceBatch(): TraceBatch {
     nextCursor: 0n,
     oldestSeq: 0n,
     newestSeq: 0n,
+    reset: false,
   };
 }
 
@@ -3794,6 +3801,7 @@ function sizeTraceBatch(m: TraceBatch, s: number[]): number {
   if (m.nextCursor !== 0n) n += 1 + pb.szU64(m.nextCursor);
   if (m.oldestSeq !== 0n) n += 1 + pb.szU64(m.oldestSeq);
   if (m.newestSeq !== 0n) n += 1 + pb.szU64(m.newestSeq);
+  if (m.reset !== false) n += 1 + pb.szBool(m.reset);
   return n;
 }
 
@@ -3821,6 +3829,10 @@ function writeTraceBatch(m: TraceBatch, w: pb.Writer): void {
   if (m.newestSeq !== 0n) {
     w.b1(0x28);
     w.u64(m.newestSeq);
+  }
+  if (m.reset !== false) {
+    w.b1(0x30);
+    w.bool(m.reset);
   }
 }
 
@@ -3874,6 +3886,16 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
     } else {
       pos = r.v64(pos, end);
       m.newestSeq = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x30) { // reset
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.reset = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.reset = (r.lo | r.hi) !== 0;
     }
   }
   while (pos < end) {
@@ -3936,6 +3958,16 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
           m.newestSeq = pb.u64Of(r.lo, r.hi);
         }
         break;
+      case 6: // reset
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.reset = b !== 0;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.reset = (r.lo | r.hi) !== 0;
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -3946,10 +3978,10 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
   return m;
 }
 
-/** Codec of cdfilter.TraceBatch: at most 135980 bytes encoded. */
+/** Codec of cdfilter.TraceBatch: at most 135982 bytes encoded. */
 export const TraceBatch: pb.MessageType<TraceBatch> = {
   typeName: "cdfilter.TraceBatch",
-  maxSize: 135980,
+  maxSize: 135982,
   create: (init?: Partial<TraceBatch>): TraceBatch => (init === undefined ? newTraceBatch() : Object.assign(newTraceBatch(), init)),
   encode: (m: TraceBatch): Uint8Array => pb.encodeMessage(m, sizeTraceBatch, writeTraceBatch, "cdfilter.TraceBatch"),
   decode: (b: Uint8Array): TraceBatch => pb.decodeMessage(b, decodeTraceBatch, newTraceBatch),

@@ -10,7 +10,7 @@
  */
 import { CancelRetry } from "../cancel-retry.ts";
 import { CONTROL_DEVICE, type DriveState, type SimPointer, SimLibrary } from "../../sim/binding.ts";
-import { errorFromNtStatus, InvalidArgumentError, TransportUnavailableError } from "../errors.ts";
+import { ClientClosedError, InvalidArgumentError, TransportUnavailableError, errorFromNtStatus } from "../errors.ts";
 import { ntStatusToWin32, ntSuccess, toUint32 } from "../ntstatus.ts";
 import {
   accessMask,
@@ -59,7 +59,7 @@ export class SimDeviceHandle implements DeviceHandle {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new InvalidArgumentError(`${this.path}: handle is closed`);
+    if (this.closed) throw new ClientClosedError(`${this.path}: handle is closed`, { hint: "open the drive or control device again" });
   }
 
   async ioctl(code: number, input: Uint8Array, outCap: number, opts?: IoctlOptions): Promise<IoResult> {
@@ -171,7 +171,7 @@ export class SimulatorTransport implements Transport, SimulatorControl {
   }
 
   private live(): void {
-    if (this.destroyed) throw new InvalidArgumentError("simulator transport is closed");
+    if (this.destroyed) throw new ClientClosedError("simulator transport is closed", { hint: "connect a new FilterClient" });
   }
 
   private open(drive: number, pid: number, image: string, access: number, path: string): SimDeviceHandle {

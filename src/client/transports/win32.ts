@@ -9,11 +9,12 @@
  *   Nothing runs in between; koffi itself saves the thread's LastErrorValue after each native
  *   call and restores it before the next one (koffi src/koffi/src/interp.cc, WRAP on _WIN32), so
  *   V8 work between the two calls cannot clobber it.
- * - Requests that can pend for an unbounded time (WaitTrace, the inverted call) must not block
- *   the event loop. koffi's `.async` runs a call on a pool thread, and a second `.async` for
- *   GetLastError could land on another thread, so instead each handle that issues a blocking
- *   request gets a small worker_threads Worker that owns its own koffi instance and does
- *   `DeviceIoControl` then `GetLastError` synchronously on its own thread, and posts back
+ * - Requests that can pend for an unbounded time (WaitTrace, the inverted call, and every drive
+ *   ReadFile: a read waits on the medium, spin-up, retries) must not block the event loop.
+ *   koffi's `.async` runs a call on a pool thread, and a second `.async` for GetLastError
+ *   could land on another thread, so instead each handle that issues a blocking request gets
+ *   a small worker_threads Worker that owns its own koffi instance and does `DeviceIoControl`
+ *   (or `ReadFile`) then `GetLastError` synchronously on its own thread, and posts back
  *   { ok, lastError, returned, output }. Cancellation is CancelIoEx(handle, NULL) from the main
  *   thread, which cancels I/O issued by any thread of the process on that handle; the blocked
  *   call then fails with ERROR_OPERATION_ABORTED (995).
@@ -26,7 +27,7 @@
 import { CancelRetry } from "../cancel-retry.ts";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { errorFromWin32, InvalidArgumentError, TransportUnavailableError } from "../errors.ts";
+import { ClientClosedError, errorFromWin32, InvalidArgumentError, TransportUnavailableError } from "../errors.ts";
 import { WIN32_ERROR, win32ToNtStatus } from "../ntstatus.ts";
 import {
   accessMask,
@@ -60,9 +61,17 @@ export interface Kernel32 {
   GetLastError(): number;
 }
 
-/** Runs a DeviceIoControl that may block, on a thread that is not the event loop's. */
+/**
+ * Runs calls that may block (DeviceIoControl, ReadFile) on a thread that is not the event
+ * loop's, each followed by GetLastError on that same thread.
+ */
 export interface BlockingRunner {
   deviceIoControl(handle: Win32Handle, code: number, input: Uint8Array, outCap: number): Promise<RawOutcome>;
+  /**
+   * ReadFile of `length` bytes at byte `offset` (an OVERLAPPED carrying the position, see
+   * overlappedAt); the data is discarded: `returned` is the byte count read, `output` is empty.
+   */
+  readFile(handle: Win32Handle, offset: bigint, length: number): Promise<RawOutcome>;
   close(): Promise<void>;
 }
 
@@ -120,8 +129,10 @@ export async function loadKernel32(): Promise<Kernel32> {
 
 /**
  * The worker's source (CommonJS, eval'd: no TypeScript loader needed in the worker). It loads
- * `workerData.library` with koffi and serves { id, handle, code, input, outCap } messages one at
- * a time: DeviceIoControl, then GetLastError on the same thread.
+ * `workerData.library` with koffi and serves messages one at a time, each call followed by
+ * GetLastError on the same thread: { op: "ioctl", id, handle, code, input, outCap } ->
+ * DeviceIoControl; { op: "read", id, handle, length, overlapped } -> ReadFile (declared on first
+ * use; the data buffer stays in the worker).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -131,19 +142,29 @@ const conv = workerData.convention;
 const DeviceIoControl = lib.func(conv, workerData.names.DeviceIoControl, "int",
   ["intptr", "uint32", "void *", "uint32", "void *", "uint32", "_Out_ uint32 *", "void *"]);
 const GetLastError = lib.func(conv, workerData.names.GetLastError, "uint32", []);
+let ReadFile;
 parentPort.on("message", (m) => {
-  const out = m.outCap > 0 ? new Uint8Array(m.outCap) : null;
+  let out = null;
   const returned = [0];
-  let ok = 0, lastError = 0;
+  let ok = 0, lastError = 0, cap = 0;
   try {
-    ok = DeviceIoControl(BigInt(m.handle), m.code >>> 0, m.input.length ? m.input : null, m.input.length,
-                         out, m.outCap, returned, null);
+    if (m.op === "read") {
+      ReadFile ??= lib.func(conv, workerData.names.ReadFile, "int", ["intptr", "void *", "uint32", "_Out_ uint32 *", "void *"]);
+      const buf = new Uint8Array(m.length);
+      ok = ReadFile(BigInt(m.handle), buf, m.length, returned, m.overlapped);
+      cap = m.length;
+    } else {
+      out = m.outCap > 0 ? new Uint8Array(m.outCap) : null;
+      ok = DeviceIoControl(BigInt(m.handle), m.code >>> 0, m.input.length ? m.input : null, m.input.length,
+                           out, m.outCap, returned, null);
+      cap = m.outCap;
+    }
     if (!ok) lastError = GetLastError();
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
     return;
   }
-  const n = ok ? Math.min(returned[0] >>> 0, m.outCap) : 0;
+  const n = ok ? Math.min(returned[0] >>> 0, cap) : 0;
   parentPort.postMessage({ id: m.id, ok: !!ok, lastError: lastError >>> 0, returned: n,
                            output: out ? out.slice(0, n) : new Uint8Array(0) });
 });
@@ -155,10 +176,10 @@ export interface WorkerRunnerOptions {
   /** Calling convention (default "__stdcall"). */
   convention?: string;
   /** Exported names (tests point these at a stand-in library). */
-  names?: { DeviceIoControl: string; GetLastError: string };
+  names?: { DeviceIoControl: string; GetLastError: string; ReadFile?: string };
 }
 
-/** A worker thread owning its own koffi instance; serves one blocking DeviceIoControl at a time. */
+/** A worker thread owning its own koffi instance; serves one blocking DeviceIoControl or ReadFile at a time. */
 export class WorkerRunner implements BlockingRunner {
   private readonly worker: Worker;
   private nextId = 1;
@@ -173,7 +194,7 @@ export class WorkerRunner implements BlockingRunner {
         koffiPath,
         library: opts.library ?? "kernel32.dll",
         convention: opts.convention ?? "__stdcall",
-        names: opts.names ?? { DeviceIoControl: "DeviceIoControl", GetLastError: "GetLastError" },
+        names: { DeviceIoControl: "DeviceIoControl", GetLastError: "GetLastError", ReadFile: "ReadFile", ...opts.names },
       },
     });
     this.worker.unref();
@@ -195,12 +216,20 @@ export class WorkerRunner implements BlockingRunner {
   }
 
   deviceIoControl(handle: Win32Handle, code: number, input: Uint8Array, outCap: number): Promise<RawOutcome> {
+    return this.send({ op: "ioctl", handle: BigInt(handle), code, input: Uint8Array.from(input), outCap });
+  }
+
+  readFile(handle: Win32Handle, offset: bigint, length: number): Promise<RawOutcome> {
+    return this.send({ op: "read", handle: BigInt(handle), length, overlapped: overlappedAt(offset) });
+  }
+
+  private send(msg: Record<string, unknown>): Promise<RawOutcome> {
     if (this.closed) return Promise.reject(new Error("win32 worker closed"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref(); // a pending request keeps the process alive, an idle worker does not
-      this.worker.postMessage({ id, handle: BigInt(handle), code, input: Uint8Array.from(input), outCap });
+      this.worker.postMessage({ id, ...msg });
     });
   }
 
@@ -217,7 +246,19 @@ export class InlineRunner implements BlockingRunner {
   async deviceIoControl(handle: Win32Handle, code: number, input: Uint8Array, outCap: number): Promise<RawOutcome> {
     return callDeviceIoControl(this.k, handle, code, input, outCap);
   }
+  async readFile(handle: Win32Handle, offset: bigint, length: number): Promise<RawOutcome> {
+    return callReadFile(this.k, handle, offset, length);
+  }
   async close(): Promise<void> {}
+}
+
+/** ReadFile at `offset` (through an OVERLAPPED) + GetLastError as two consecutive calls on this thread. */
+export function callReadFile(k: Kernel32, handle: Win32Handle, offset: bigint, length: number): RawOutcome {
+  const buf = new Uint8Array(length);
+  const read = [0];
+  const ok = !!k.ReadFile(handle, buf, length, read, overlappedAt(offset));
+  const lastError = ok ? 0 : k.GetLastError() >>> 0;
+  return { ok, lastError, returned: ok ? Math.min((read[0] ?? 0) >>> 0, length) : 0, output: new Uint8Array(0) };
 }
 
 /** DeviceIoControl + GetLastError as two consecutive calls on this thread. */
@@ -252,14 +293,13 @@ class Win32DeviceHandle implements DeviceHandle {
   ) {}
 
   private ensureOpen(): void {
-    if (this.closed) throw new InvalidArgumentError(`${this.path}: handle is closed`);
+    if (this.closed) throw new ClientClosedError(`${this.path}: handle is closed`, { hint: "open the drive or control device again" });
   }
 
-  async ioctl(code: number, input: Uint8Array, outCap: number, opts?: IoctlOptions): Promise<IoResult> {
-    this.ensureOpen();
-    if (!opts?.blocking) return toResult(callDeviceIoControl(this.k, this.handle, code, input, outCap));
+  /** Runs a call on this handle's runner (its worker), tracked so cancel() and close() see it. */
+  private async onRunner(call: (r: BlockingRunner) => Promise<RawOutcome>): Promise<IoResult> {
     this.runner ??= this.makeRunner();
-    const p = this.runner.deviceIoControl(this.handle, code, input, outCap);
+    const p = call(this.runner);
     this.inFlight = p;
     try {
       return toResult(await p);
@@ -269,16 +309,19 @@ class Win32DeviceHandle implements DeviceHandle {
     }
   }
 
+  async ioctl(code: number, input: Uint8Array, outCap: number, opts?: IoctlOptions): Promise<IoResult> {
+    this.ensureOpen();
+    if (!opts?.blocking) return toResult(callDeviceIoControl(this.k, this.handle, code, input, outCap));
+    return this.onRunner((r) => r.deviceIoControl(this.handle, code, input, outCap));
+  }
+
+  /** ReadFile off the event loop: a drive read waits on the medium (spin-up, retries) for seconds. */
   async read(offset: bigint, length: number): Promise<IoResult> {
     this.ensureOpen();
     if (offset < 0n || offset > 0x7fffffffffffffffn) {
       throw new RangeError(`read offset ${offset} is outside 0..2^63-1 bytes`);
     }
-    const buf = new Uint8Array(length);
-    const read = [0];
-    const ok = !!this.k.ReadFile(this.handle, buf, length, read, overlappedAt(offset));
-    const lastError = ok ? 0 : this.k.GetLastError() >>> 0;
-    return toResult({ ok, lastError, returned: ok ? (read[0] ?? 0) : 0, output: new Uint8Array(0) });
+    return this.onRunner((r) => r.readFile(this.handle, offset, length));
   }
 
   cancel(): void {
