@@ -22,6 +22,12 @@ cdf_handle *cdf_handles_find(cdf_handles *t, uint32_t drive_id, uintptr_t key);
  * NULL when the table is full (REASON_LEDGER_FULL). */
 cdf_handle *cdf_handles_insert(cdf_handles *t, cdf_drive *d, uint32_t drive_id, uintptr_t key);
 
+/* Whether every entry is in use (an insert would fail). */
+static inline int cdf_handles_full(const cdf_handles *t)
+{
+    return t->count >= t->max;
+}
+
 /* Remove h (which belongs to drive d). */
 void cdf_handles_remove(cdf_handles *t, cdf_drive *d, cdf_handle *h);
 

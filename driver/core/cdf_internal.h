@@ -63,6 +63,8 @@ typedef struct cdf_handle {
     uint8_t exclusive;        /* owns IOCTL_CDROM_EXCLUSIVE_ACCESS */
     uint8_t in_use;
     uint8_t cleaned_up;       /* IRP_MJ_CLEANUP seen */
+    uint8_t adopted;          /* never seen created (e.g. a CDFS/UDFS volume handle): made by a
+                               * lock's successful completion, removed when it holds nothing */
     uint8_t image_len;        /* bytes of image in use (0..CDF_IMAGE_MAX) */
     char image[CDF_IMAGE_MAX];/* opener image, zero padded, not necessarily NUL-terminated */
 } cdf_handle;
@@ -82,7 +84,8 @@ typedef struct cdf_drive {
     int32_t policy;
     uint32_t secure_total, simple_total, mcn_total;
     /* Locks cdrom.sys counts but no tracked handle owns: simple locks left at close under
-     * observe, and locks taken by handles the table had no room for. Part of the totals. */
+     * observe, locks taken by handles the table had no room for, and locks of a stale entry
+     * retired when a create reused its file object. Part of the totals. */
     uint32_t orphan_secure, orphan_simple, orphan_mcn;
     uint32_t open_handles;
     uint32_t first_handle;    /* pool index + 1 */

@@ -101,6 +101,9 @@ int cdf_ledger_check(cdf_handles *t, const cdf_drive *d, uint32_t drive_id)
             if (d->exclusive_owner != h->handle_id) return 12;
         }
         if ((h->secure != 0u || h->simple != 0u) && h->since == 0u) return 13;
+        /* an adopted entry lives only while it holds something (reaped under the same lock) */
+        if (h->adopted && h->secure == 0u && h->simple == 0u && h->mcn == 0u && !h->exclusive)
+            return 14;
     }
     if (secure != d->secure_total) return 1;
     if (simple != d->simple_total) return 2;

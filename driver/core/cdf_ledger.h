@@ -3,7 +3,8 @@
  *
  * A drive's secure, simple and MCN totals always equal the sum of its handles' counts plus
  * its orphan counts (locks cdrom.sys still counts that no tracked handle owns: simple locks
- * left at close under observe, locks of handles the table had no room for). Counts saturate at
+ * left at close under observe, locks of handles the table had no room for, locks of a stale entry
+ * retired when a create reuses its file object). Counts saturate at
  * CDF_COUNT_LIMIT and never go below zero. Every function runs under core->lock.
  * Source of the rules: seed 003 (IOCTL_STORAGE_EJECTION_CONTROL), BRIEF §3 (cdrom.sys
  * storage/class/cdrom/src: FILE_OBJECT_CONTEXT, DeviceCleanupProtectedLocks).
@@ -34,7 +35,8 @@ uint32_t cdf_ledger_orphan_simple(cdf_drive *d, cdf_handle *h);
 cdf_handle *cdf_ledger_oldest_simple_holder(cdf_handles *t, cdf_drive *d);
 /* Whether h is the only secure-lock owner of d (h holds every secure lock counted). */
 int cdf_ledger_sole_secure_owner(const cdf_drive *d, const cdf_handle *h);
-/* Self-check of one drive: totals == sums + orphans, open_handles == chain length. 0 = ok. */
+/* Self-check of one drive: totals == sums + orphans, open_handles == chain length, no adopted
+ * entry that holds nothing. 0 = ok. */
 int cdf_ledger_check(cdf_handles *t, const cdf_drive *d, uint32_t drive_id);
 
 #endif /* CDF_LEDGER_H */

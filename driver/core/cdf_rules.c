@@ -143,8 +143,10 @@ static cdf_notify_fn *take_notify(cdf_core *core, int appended, void **context)
     return core->notify;
 }
 
-/* A file object the core never saw created (e.g. a volume handle routed through CDFS/UDFS)
- * takes a lock: adopt it so the lock has an owner. NULL when the table is full. */
+/* A file object the core never saw created (e.g. a volume handle routed through CDFS/UDFS,
+ * BRIEF §4) had a lock succeed at the lower driver: adopt it so the lock has an owner. Called
+ * only at a successful completion, so a lock the lower driver refuses takes no slot. NULL when
+ * the table is full. */
 static cdf_handle *adopt(cdf_core *core, cdf_drive *d, uint32_t drive_id, const cdf_request *rq)
 {
     cdf_handle *h;
@@ -153,9 +155,23 @@ static cdf_handle *adopt(cdf_core *core, cdf_drive *d, uint32_t drive_id, const 
     if (h == NULL) return NULL;
     h->handle_id = ++core->next_handle_id;
     h->pid = rq->pid;
+    h->adopted = 1u;
     d->open_handles++;
     return h;
 }
+
+/* An adopted entry carries no identity worth keeping (no opener image, and its file object may
+ * never send cleanup or close down this stack): it goes as soon as it holds nothing, so that
+ * it neither leaks a slot nor hands its id to a later file object at the same address. */
+static void reap_idle(cdf_core *core, cdf_drive *d, cdf_handle *h)
+{
+    if (!h->in_use || h->secure != 0u || h->simple != 0u || h->mcn != 0u || h->exclusive) return;
+    cdf_handles_remove(&core->handles, d, h);
+    d->open_handles--;
+}
+
+/* The check callers make first: created entries (the hot path) never get further. */
+#define CDF_ADOPTED(h) ((h) != NULL && (h)->adopted)
 
 /* Release the secure locks of h when it goes away; writes the AUTO_RELEASE record, whatever
  * the trace filter says (decision records are always written). */
@@ -167,6 +183,35 @@ static int release_secure(cdf_core *core, cdf_drive *d, uint32_t drive_id, const
     put_record(core, CDF_REC_AUTO_RELEASE, now, drive_id, d, rq, h, 0u, 0u,
                CDF_DEC_RELEASE, reason)->count_released = n;
     return 1;
+}
+
+/* A create completed for a file object whose entry is still live: its close never reached the
+ * core (a host without close reporting, or an adopted file object whose close went elsewhere)
+ * and the address was reused. An address is reused only after the old file object was freed,
+ * so its IRP_MJ_CLOSE did go down the stack: cdrom.sys released that file object's secure locks
+ * and MCN disables there (DeviceEvtFileClose -> DeviceCleanupProtectedLocks) and dropped its
+ * exclusive access. The core does the same: secure locks are released (AUTO_RELEASE, decision
+ * RELEASE, reason HANDLE_CLOSE); keeping them counted would make enforce deny every eject against
+ * a lock the drive no longer holds. Simple locks survive a close in cdrom.sys, so they stay
+ * counted as the drive's orphans (LEAK_RELEASE, decision PASS = left held). Written whatever the
+ * trace filter says, like every release record. Returns whether a record was appended. */
+static int retire_stale(cdf_core *core, cdf_drive *d, uint32_t drive_id, const cdf_request *rq,
+                        cdf_handle *h, uint64_t now)
+{
+    int appended = release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE);
+    uint32_t simple = h->simple;
+    (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
+    d->orphan_simple += simple;
+    h->simple = 0u;
+    if (h->exclusive) d->exclusive_owner = 0u;
+    if (simple != 0u) {
+        put_record(core, CDF_REC_LEAK_RELEASE, now, drive_id, d, rq, h, 0u, 0u, CDF_DEC_PASS,
+                   CDF_RSN_HANDLE_CLOSE)->count_released = simple;
+        appended = 1;
+    }
+    cdf_handles_remove(&core->handles, d, h);
+    d->open_handles--;
+    return appended;
 }
 
 static void deny(cdf_core *core, cdf_drive *d, cdf_verdict *v, uint32_t status)
@@ -213,6 +258,7 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
     switch (rq->major) {
     case CDF_IRP_MJ_CREATE:
         op = CDF_OP_CREATE;
+        h = NULL; /* a new file object: an entry under its key is stale (retired at completion) */
         break;
     case CDF_IRP_MJ_CLEANUP:
         op = CDF_OP_CLEANUP;
@@ -244,8 +290,12 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
                 break;
             }
             if (prevent) {
-                if (h == NULL) h = adopt(core, d, drive_id, rq);
-                if (h == NULL) {
+                /* adoption waits for the lower driver's success (cdf_core_complete); a full
+                 * table is known now */
+                if ((h == NULL || h->adopted) && rq->file.opaque != 0u &&
+                    (h != NULL || !cdf_handles_full(&core->handles)))
+                    flags |= CDF_OPF_ADOPT;
+                if (h == NULL && (flags & CDF_OPF_ADOPT) == 0u) {
                     flags |= CDF_OPF_ORPHAN;
                     if (rq->file.opaque != 0u) reason = CDF_RSN_LEDGER_FULL;
                     if (secure && enforce) {
@@ -304,8 +354,10 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
                 uint32_t type = (uint32_t)rq->input[0] | ((uint32_t)rq->input[1] << 8) |
                                 ((uint32_t)rq->input[2] << 16) | ((uint32_t)rq->input[3] << 24);
                 if (type == CDF_EXCLUSIVE_ACCESS_LOCK_DEVICE) {
-                    if (h == NULL) h = adopt(core, d, drive_id, rq);
-                    if (h != NULL) op = CDF_OP_EXCLUSIVE_LOCK;
+                    if ((h == NULL || h->adopted) && rq->file.opaque != 0u &&
+                        (h != NULL || !cdf_handles_full(&core->handles)))
+                        flags |= CDF_OPF_ADOPT;
+                    if (h != NULL || (flags & CDF_OPF_ADOPT) != 0u) op = CDF_OP_EXCLUSIVE_LOCK;
                     else if (rq->file.opaque != 0u) reason = CDF_RSN_LEDGER_FULL;
                     decision = CDF_DEC_TRACK;
                 } else if (type == CDF_EXCLUSIVE_ACCESS_UNLOCK_DEVICE) {
@@ -342,11 +394,18 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
         appended = 1;
     }
 
+    if (h != NULL) {
+        v->handle_id = h->handle_id;
+        v->handle_slot = (uint32_t)(h - core->handles.pool) + 1u;
+    }
+    /* an adopted handle that cleanup/close leaves holding nothing goes at once (the completion
+     * then finds no entry: the verdict's slot hint no longer matches) */
     if (h != NULL && op == CDF_OP_CLEANUP) {
         h->cleaned_up = 1u;
         appended |= release_secure(core, d, drive_id, rq, h, now,
                                    (rq->flags & CDF_RQ_PROCESS_EXIT) ? CDF_RSN_PROCESS_EXIT
                                                                      : CDF_RSN_HANDLE_CLEANUP);
+        if (h->adopted) reap_idle(core, d, h);
     } else if (h != NULL && op == CDF_OP_CLOSE) {
         uint32_t leaked;
         appended |= release_secure(core, d, drive_id, rq, h, now,
@@ -370,14 +429,11 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
                 appended = 1;
             }
         }
+        if (h->adopted) reap_idle(core, d, h);
     }
 
     v->op = op | flags | (traced ? CDF_OPF_TRACED : 0u) |
             ((uint32_t)decision << CDF_OP_DECISION_SHIFT) | ((uint32_t)reason << CDF_OP_REASON_SHIFT);
-    if (h != NULL) {
-        v->handle_id = h->handle_id;
-        v->handle_slot = (uint32_t)(h - core->handles.pool) + 1u;
-    }
     fn = take_notify(core, appended, &fn_context);
     cdf_lock_release(&core->lock);
     if (fn != NULL) fn(fn_context);
@@ -385,7 +441,8 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
 
 /* The handle a verdict was decided for, under core->lock: the dispatch's entry if it still is
  * that handle, else a lookup; NULL when the file object was closed and reused meanwhile (unless
- * any_id, for a create). */
+ * any_id, for a create). An adopted entry found under another id is the same file object (its
+ * entry was reaped and adopted again meanwhile): adopted entries carry no identity. */
 static cdf_handle *verdict_handle(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
                                   const cdf_verdict *v, int any_id)
 {
@@ -397,7 +454,7 @@ static cdf_handle *verdict_handle(cdf_core *core, uint32_t drive_id, const cdf_r
             return c;
     }
     h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
-    if (h != NULL && !any_id && v->handle_id != 0u && h->handle_id != v->handle_id)
+    if (h != NULL && !any_id && v->handle_id != 0u && h->handle_id != v->handle_id && !h->adopted)
         h = NULL; /* the file object was closed and reused while this request was in flight */
     return h;
 }
@@ -431,6 +488,7 @@ void cdf_core_simple_unlocks_done(cdf_core *core, uint32_t drive_id, const cdf_r
         cdf_handle *from = (h != NULL && h->simple != 0u) ? h
                          : cdf_ledger_oldest_simple_holder(&core->handles, d);
         if (cdf_ledger_drop(d, from, CDF_LOCK_SIMPLE)) released++;
+        if (from != h && CDF_ADOPTED(from)) reap_idle(core, d, from);
     }
     /* the ones that failed stay counted by cdrom.sys with no handle left to own them */
     if (h != NULL) held = cdf_ledger_orphan_simple(d, h);
@@ -446,6 +504,7 @@ void cdf_core_simple_unlocks_done(cdf_core *core, uint32_t drive_id, const cdf_r
         s->status = succeeded < due ? failure_status : CDF_STATUS_SUCCESS;
         appended = 1;
     }
+    if (CDF_ADOPTED(h)) reap_idle(core, d, h); /* the close's completion then finds no entry */
     fn = take_notify(core, appended, &fn_context);
     cdf_lock_release(&core->lock);
     if (fn != NULL) fn(fn_context);
@@ -487,18 +546,20 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
         if (op != CDF_OP_NONE && op != CDF_OP_CLEANUP && op != CDF_OP_CLOSE) reason = CDF_RSN_LOWER_FAILED;
         if (op != CDF_OP_CLOSE) op = CDF_OP_NONE;
     }
+    if ((v->op & CDF_OPF_ADOPT) != 0u && op != CDF_OP_NONE) {
+        /* the lock succeeded: another request of this file object may have adopted it since */
+        if (h == NULL) h = cdf_handles_find(&core->handles, drive_id, rq->file.opaque);
+        if (h == NULL) h = adopt(core, d, drive_id, rq);
+        if (h == NULL) {
+            orphan = 1; /* the table filled up after the dispatch: cdrom.sys counts it anyway */
+            reason = CDF_RSN_LEDGER_FULL;
+        }
+    }
 
     switch (op) {
     case CDF_OP_CREATE:
-        if (h != NULL) {
-            /* a file object reused without the close reaching us: retire the old entry */
-            appended |= release_secure(core, d, drive_id, rq, h, now, CDF_RSN_HANDLE_CLOSE);
-            (void)cdf_ledger_orphan_simple(d, h);
-            (void)cdf_ledger_release_all(d, h, CDF_LOCK_MCN);
-            if (h->exclusive) d->exclusive_owner = 0u;
-            cdf_handles_remove(&core->handles, d, h);
-            d->open_handles--;
-        }
+        /* a file object reused without its close reaching us: retire the old entry */
+        if (h != NULL) appended |= retire_stale(core, d, drive_id, rq, h, now);
         h = cdf_handles_insert(&core->handles, d, drive_id, rq->file.opaque);
         if (h != NULL) {
             h->handle_id = ++core->next_handle_id;
@@ -532,6 +593,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
             /* simple locks may be released by anyone: charge the oldest holder */
             cdf_handle *oldest = cdf_ledger_oldest_simple_holder(&core->handles, d);
             (void)cdf_ledger_drop(d, oldest, CDF_LOCK_SIMPLE);
+            if (CDF_ADOPTED(oldest)) reap_idle(core, d, oldest); /* never h: h holds none */
             reason = CDF_RSN_FOREIGN_SIMPLE_UNLOCK;
         }
         break;
@@ -553,7 +615,11 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
             cdf_handle *o;
             for (o = cdf_handles_at(&core->handles, d->first_handle); o != NULL;
                  o = cdf_handles_at(&core->handles, o->next)) {
-                if (o->handle_id == d->exclusive_owner) o->exclusive = 0u;
+                if (o->handle_id == d->exclusive_owner) break;
+            }
+            if (o != NULL) {
+                o->exclusive = 0u;
+                if (o != h && o->adopted) reap_idle(core, d, o); /* h goes after its record */
             }
             d->exclusive_owner = 0u;
             reason = CDF_RSN_LOCK_DROPPED;
@@ -589,7 +655,10 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
         }
         cdf_handles_remove(&core->handles, d, h);
         d->open_handles--;
+        h = NULL;
     }
+    /* after the records, which still name the handle; the close's entry is already gone */
+    if (CDF_ADOPTED(h)) reap_idle(core, d, h);
 
     fn = take_notify(core, appended, &fn_context);
     cdf_lock_release(&core->lock);

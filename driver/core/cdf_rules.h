@@ -28,6 +28,8 @@ enum cdf_op {
 };
 #define CDF_OPF_TRACED   0x100u  /* records are written for this request (passed the filter) */
 #define CDF_OPF_ORPHAN   0x200u  /* the caller's file object is untracked: orphan counts */
+#define CDF_OPF_ADOPT    0x400u  /* a lock from a file object never seen created: its successful
+                                  * completion finds or creates the adopted entry */
 #define CDF_OP_DECISION_SHIFT 16u
 #define CDF_OP_REASON_SHIFT   24u
 

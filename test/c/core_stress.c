@@ -3,7 +3,8 @@
  *
  * 8 worker threads x 100,000 random operations (open, secure lock/unlock, foreign unlock,
  * simple lock/unlock, MCN, eject, SCSI pass-through, reads, cleanup, close, process exit, random
- * lower-driver failures) over 4 drives whose policy a control thread flips at random, while
+ * lower-driver failures, locks from a file object never seen created, as a CDFS/UDFS volume
+ * handle sends them, which the core adopts and reaps) over 4 drives whose policy a control thread flips at random, while
  * 2 trace readers follow the ring with their own cursors and the control thread also reads the
  * ledger, clears the trace and changes the capture size.
  *
@@ -12,7 +13,7 @@
  * change them, so no count is lost or goes negative); readers see every sequence number either
  * as a record or inside a `dropped` count (next seq == previous + 1 + dropped) with
  * non-decreasing timestamps; at the end delivered + dropped == newest seq, and with every handle
- * closed the secure and MCN totals are zero.
+ * closed the secure and MCN totals are zero and the handle table is empty.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -93,6 +94,11 @@ static void *worker(void *arg)
     uint64_t rng = 0x9E3779B97F4A7C15ull * (w + 1u);
     handle_model hs[HANDLES_PER_WORKER];
     uint8_t spt[CDF_SPT64_SIZE], in[16];
+    /* this worker's unseen file object (never created: adopted on its first granted lock) */
+    handle_model vol;
+    memset(&vol, 0, sizeof(vol));
+    vol.fo = ((uintptr_t)(w + 1u) << 20) | 0x8000u;
+    vol.drive = g_drive[w % DRIVES];
     memset(hs, 0, sizeof(hs));
     for (i = 0; i < HANDLES_PER_WORKER; i++) {
         hs[i].fo = ((uintptr_t)(w + 1u) << 20) | ((uintptr_t)(i + 1u) << 4);
@@ -102,6 +108,34 @@ static void *worker(void *arg)
         handle_model *h = &hs[rng_next(&rng) % HANDLES_PER_WORKER];
         uint32_t kind = (uint32_t)(rng_next(&rng) % 20u), st, n;
         cdf_verdict v;
+        if (kind == 19u) { /* the unseen file object: a lock operation, or its end reported */
+            uint32_t pick = (uint32_t)(rng_next(&rng) % 8u), got = 0;
+            uint8_t ex[8] = { 0 };
+            if (pick < 2u) {
+                st = tl_lock(g_core, vol.drive, CDF_IOCTL_STORAGE_EJECTION_CONTROL, vol.fo, pid, 1,
+                             lower_status(&rng), NULL);
+                if (st == CDF_STATUS_SUCCESS) vol.secure++;
+            } else if (pick == 2u) {
+                uint32_t held = vol.secure;
+                st = tl_lock(g_core, vol.drive, CDF_IOCTL_STORAGE_EJECTION_CONTROL, vol.fo, pid, 0,
+                             held != 0u ? lower_status(&rng) : CDF_STATUS_INVALID_DEVICE_STATE, NULL);
+                if (st == CDF_STATUS_SUCCESS && held != 0u) vol.secure--;
+            } else if (pick <= 4u) {
+                (void)tl_lock(g_core, vol.drive, pick == 3u ? CDF_IOCTL_STORAGE_MEDIA_REMOVAL
+                                                           : CDF_IOCTL_STORAGE_MCN_CONTROL,
+                              vol.fo, pid, (uint8_t)(rng_next(&rng) & 1u), lower_status(&rng), NULL);
+            } else if (pick <= 6u) {
+                ex[0] = (uint8_t)(pick == 5u ? 1u : 2u); /* exclusive access lock / unlock */
+                (void)tl_ioctl(g_core, vol.drive, CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS, vol.fo, pid, ex,
+                               sizeof(ex), lower_status(&rng), NULL);
+            } else {
+                tl_close(g_core, vol.drive, vol.fo, pid, 0u, 1, NULL);
+                vol.secure = 0u;
+            }
+            if (!core_secure(&vol, &got)) got = 0u; /* no entry: adopted entries go when idle */
+            if (got != vol.secure) FAIL("worker %u: unseen file object secure %u, model %u", w, got, vol.secure);
+            continue;
+        }
         if (!h->open) {
             if (tl_open(g_core, h->drive, h->fo, pid, "stress.exe") == CDF_STATUS_SUCCESS) h->open = 1;
             continue;
@@ -186,6 +220,7 @@ static void *worker(void *arg)
     for (i = 0; i < HANDLES_PER_WORKER; i++) {
         if (hs[i].open) tl_close(g_core, hs[i].drive, hs[i].fo, pid, CDF_RQ_PROCESS_EXIT, 1, NULL);
     }
+    tl_close(g_core, vol.drive, vol.fo, pid, CDF_RQ_PROCESS_EXIT, 1, NULL);
     pthread_mutex_lock(&g_mutex);
     g_workers_done++;
     pthread_mutex_unlock(&g_mutex);
@@ -377,6 +412,7 @@ int main(void)
             if (snap->drives[i].secure_total != 0u || snap->drives[i].mcn_total != 0u || snap->drives[i].owners_count != 0u)
                 FAIL("drive %u: locks left after every handle closed", snap->drives[i].drive_id);
         }
+        if (g_core->handles.count != 0u) FAIL("%u handle entries left after every close", g_core->handles.count);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("core_stress: %d workers x %d ops, %d readers + control thread, %.1f s; %llu records "

@@ -1063,6 +1063,267 @@ static void test_cursor_reset(void)
     cdf_core_destroy(core);
 }
 
+/* Adoption: a file object the core never saw created (a CDFS/UDFS volume handle, BRIEF §4). */
+enum { FO_VOL = 0x7000, FO_VOL2 = 0x8000, PID_V = 700 };
+
+/* White box, between calls: drive d's tracked entries and orphan counts. */
+static uint32_t open_handles(cdf_core *core, uint32_t drive)
+{
+    return core->drives[drive - 1u].open_handles;
+}
+
+/* (a) a lock from an unseen file object takes a table slot only once the lower driver has
+ * granted it: a refused lock leaves nothing behind. */
+static void test_adopt_on_success_only(void)
+{
+    uint32_t id[1], st;
+    cdf_verdict v;
+    const cdf_TraceRecord *r;
+    cdf_core *core = make_core(1, 1u << 20, 1, id);
+
+    /* cdrom.sys refuses a secure lock from a file object it has no context for */
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 1,
+                 CDF_STATUS_INVALID_HANDLE, &v);
+    CHECK_EQ(st, CDF_STATUS_INVALID_HANDLE);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    CHECK_EQ(v.handle_id, 0u); /* nothing adopted at dispatch */
+    CHECK_EQ(core->handles.count, 0u);
+    CHECK_EQ(open_handles(core, id[0]), 0u);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    /* a simple lock without media, an exclusive-access lock that fails */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 1,
+                  CDF_STATUS_NO_MEDIA_IN_DEVICE, NULL);
+    {
+        uint8_t ex[8] = { 1, 0, 0, 0, 0, 0, 0, 0 }; /* ExclusiveAccessLockDevice */
+        (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS, FO_VOL, PID_V, ex, sizeof(ex),
+                       CDF_STATUS_ACCESS_DENIED, NULL);
+    }
+    CHECK_EQ(core->handles.count, 0u);
+    CHECK_EQ(ledger(core, id[0])->owners_count, 0u);
+    INVARIANTS(core);
+
+    /* the single slot is still free for a real create */
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    r = last_record(core, 0, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && r->handle_id != 0u && r->opener_pid == PID_A);
+    CHECK_EQ(core->handles.count, 1u);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+
+    /* granted: adopted at completion (id, requestor pid, empty image) */
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(v.handle_id, 0u);
+    r = last_record(core, 0, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->handle_id != 0u && r->reason == CDF_REASON_LOCK_TAKEN);
+    {
+        const cdf_DriveLedger *dl = ledger(core, id[0]);
+        CHECK_EQ(dl->simple_total, 1u);
+        CHECK(owner(dl, PID_V) != NULL && owner(dl, PID_V)->simple_count == 1u &&
+              owner(dl, PID_V)->image_name[0] == '\0');
+    }
+    INVARIANTS(core);
+    CHECK_EQ(tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 0, CDF_STATUS_SUCCESS, NULL),
+             CDF_STATUS_SUCCESS);
+
+    /* the table fills up between the dispatch and the lock's success: cdrom.sys counts the
+     * lock, so the ledger does too (orphan, LEDGER_FULL) */
+    {
+        cdf_request rq;
+        uint8_t one = 1u;
+        rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, &one, 1u);
+        cdf_core_dispatch(core, id[0], &rq, &v);
+        CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+        cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 0u);
+        r = last_record(core, 0, CDF_RECORD_KIND_COMPLETION);
+        CHECK(r != NULL && r->reason == CDF_REASON_LEDGER_FULL && r->handle_id == 0u);
+        CHECK_EQ(ledger(core, id[0])->simple_total, 1u);
+        CHECK_EQ(core->drives[id[0] - 1u].orphan_simple, 1u);
+        INVARIANTS(core);
+    }
+    cdf_core_destroy(core);
+}
+
+/* (b) an adopted entry goes when all its counts are back to zero: its file object may never
+ * send cleanup or close down this stack, so nothing else would free the slot. */
+static void test_adopted_reaped_when_idle(void)
+{
+    uint32_t id[1];
+    uint8_t ex_lock[8] = { 1, 0, 0, 0, 0, 0, 0, 0 }, ex_unlock[8] = { 2, 0, 0, 0, 0, 0, 0, 0 };
+    cdf_core *core = make_core(8, 1u << 20, 1, id);
+
+    /* simple lock, then its unlock */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 1u);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 0, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 0u);
+    CHECK_EQ(open_handles(core, id[0]), 0u);
+    INVARIANTS(core);
+
+    /* several kinds: the entry stays until the last one goes */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS, FO_VOL, PID_V, ex_lock, 8u, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 1u);
+    CHECK_EQ(ledger(core, id[0])->owners_count, 1u);
+    CHECK(owner(ledger(core, id[0]), PID_V) != NULL && owner(ledger(core, id[0]), PID_V)->exclusive);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 0, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_VOL, PID_V, 0, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 1u); /* still owns exclusive access */
+    INVARIANTS(core);
+    (void)tl_ioctl(core, id[0], CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS, FO_VOL, PID_V, ex_unlock, 8u, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 0u);
+    CHECK_EQ(ledger(core, id[0])->owners_count, 0u);
+    INVARIANTS(core);
+
+    /* another handle's foreign simple unlock charges the adopted holder, which then goes */
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 2u);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_A, PID_A, 0, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 1u);
+    CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
+    INVARIANTS(core);
+
+    /* a cleanup (KMDF preprocess report) releases the secure lock: the entry goes at once */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 2u);
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0u, FO_VOL, PID_V, NULL, 0u);
+        (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
+    }
+    CHECK_EQ(core->handles.count, 1u);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_VOL, PID_V, 0, 0, NULL); /* finds nothing */
+    INVARIANTS(core);
+
+    /* enforce: a close that releases the adopted handle's simple locks reaps it too */
+    set_policy(core, id[0], CDF_POLICY_ENFORCE);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(core->handles.count, 2u);
+    {
+        uint32_t sent = 0;
+        tl_close(core, id[0], FO_VOL, PID_V, 0, 1, &sent);
+        CHECK_EQ(sent, 1u);
+    }
+    CHECK_EQ(core->handles.count, 1u);
+    CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
+    INVARIANTS(core);
+
+    /* many unseen file objects, each lock released: the table never fills */
+    {
+        uint32_t i;
+        for (i = 0; i < 100u; i++) {
+            uintptr_t fo = 0x100000u + i * 0x40u;
+            CHECK_EQ(tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, fo, PID_V, 1, CDF_STATUS_SUCCESS, NULL),
+                     CDF_STATUS_SUCCESS);
+            CHECK_EQ(tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, fo, PID_V, 0, CDF_STATUS_SUCCESS, NULL),
+                     CDF_STATUS_SUCCESS);
+        }
+        CHECK_EQ(core->handles.count, 1u);
+        CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+        CHECK(last_record(core, newest_seq(core) - 2u, CDF_RECORD_KIND_HANDLE_OPEN) != NULL);
+    }
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+/* (c) a file object address reused after a close the core never saw: the new file object starts
+ * clean (own id and identity, no locks). The old file object's close did reach cdrom.sys (the
+ * address was freed), so its secure locks and MCN disables are released as cdrom.sys released
+ * them; its simple locks survive a close in cdrom.sys and stay counted as orphans. */
+static void test_reuse_retires_stale_entry(void)
+{
+    uint32_t id[1];
+    uint64_t mark, stale_id;
+    cdf_verdict v;
+    const cdf_TraceRecord *r;
+    const cdf_DriveLedger *dl;
+    cdf_core *core = make_core(8, 1u << 20, 1, id);
+    cdf_drive *d = &core->drives[id[0] - 1u];
+
+    /* an adopted entry with secure, simple and MCN counts */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, &v);
+    stale_id = owner(ledger(core, id[0]), PID_V)->handle_id;
+    CHECK(stale_id != 0u);
+    mark = newest_seq(core);
+    /* a create at the same address: its dispatch names no handle */
+    {
+        cdf_request rq = tl_request(CDF_IRP_MJ_CREATE, 0u, FO_VOL, PID_C, NULL, 0u);
+        rq.image_name = "new.exe";
+        cdf_core_dispatch(core, id[0], &rq, &v);
+        CHECK_EQ(v.handle_id, 0u);
+        r = last_record(core, mark, CDF_RECORD_KIND_DISPATCH);
+        CHECK(r != NULL && r->handle_id == 0u && r->opener_pid == 0u);
+        cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 1u);
+    }
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 0u); /* released at the old file object's close, as cdrom.sys did */
+    CHECK_EQ(dl->simple_total, 1u); /* cdrom.sys keeps simple locks across a close */
+    CHECK_EQ(dl->mcn_total, 0u);
+    CHECK(owner(dl, PID_V) == NULL);
+    CHECK(owner(dl, PID_C) == NULL); /* the new handle owns nothing */
+    CHECK_EQ(d->orphan_secure, 0u);
+    CHECK_EQ(d->orphan_simple, 1u);
+    CHECK_EQ(d->orphan_mcn, 0u);
+    CHECK_EQ(core->handles.count, 1u);
+    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->handle_id == stale_id && r->decision == CDF_DECISION_RELEASE &&
+          r->reason == CDF_REASON_HANDLE_CLOSE && r->count_released == 1u && r->secure_total == 0u);
+    r = last_record(core, mark, CDF_RECORD_KIND_LEAK_RELEASE);
+    CHECK(r != NULL && r->handle_id == stale_id && r->decision == CDF_DECISION_PASS &&
+          r->reason == CDF_REASON_HANDLE_CLOSE && r->count_released == 1u && r->simple_total == 1u);
+    r = last_record(core, mark, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && r->handle_id != stale_id && r->handle_id != 0u && r->opener_pid == PID_C &&
+          strcmp(r->opener_image, "new.exe") == 0);
+    INVARIANTS(core);
+    /* the new handle's own lock is its own; the orphaned simple lock can still be released by
+     * anyone (simple locks have no owner in cdrom.sys) */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_C, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK(owner(dl, PID_C) != NULL && owner(dl, PID_C)->secure_count == 1u &&
+          strcmp(owner(dl, PID_C)->image_name, "new.exe") == 0);
+    CHECK_EQ(dl->secure_total, 1u);
+    tl_close(core, id[0], FO_VOL, PID_C, 0, 1, NULL);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    CHECK_EQ(tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL2, PID_V, 0, CDF_STATUS_SUCCESS, NULL),
+             CDF_STATUS_SUCCESS);
+    CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
+    CHECK_EQ(d->orphan_simple, 0u);
+    INVARIANTS(core);
+
+    /* a tracked (created) handle whose close was missed: same retirement */
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    stale_id = owner(ledger(core, id[0]), PID_A)->handle_id;
+    mark = newest_seq(core);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 0u);
+    CHECK(owner(dl, PID_A) == NULL);
+    CHECK_EQ(d->orphan_secure, 0u);
+    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->handle_id == stale_id && r->opener_pid == PID_A && r->decision == CDF_DECISION_RELEASE &&
+          r->reason == CDF_REASON_HANDLE_CLOSE && r->count_released == 1u);
+    r = last_record(core, mark, CDF_RECORD_KIND_HANDLE_OPEN);
+    CHECK(r != NULL && r->handle_id != stale_id && r->opener_pid == PID_B);
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_A, PID_B, 0, 1, NULL);
+
+    /* an idle adopted entry left no trace: a later unseen file object at the same address is
+     * adopted afresh (new id, its own pid) */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL2, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
+    stale_id = owner(ledger(core, id[0]), PID_V)->handle_id;
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL2, PID_V, 0, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL2, PID_B, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK(owner(dl, PID_V) == NULL);
+    CHECK(owner(dl, PID_B) != NULL && owner(dl, PID_B)->handle_id != stale_id);
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
 int main(void)
 {
     g_snap = (cdf_LedgerSnapshot *)malloc(sizeof(*g_snap));
@@ -1082,6 +1343,9 @@ int main(void)
     test_kernel_data_bounds();
     test_decision_records_bypass_filter();
     test_cursor_reset();
+    test_adopt_on_success_only();
+    test_adopted_reaped_when_idle();
+    test_reuse_retires_stale_entry();
     free(g_snap);
     free(g_batch);
     if (failures != 0) {
