@@ -134,13 +134,33 @@ static inline cdf_slot *put_record(cdf_core *core, uint8_t kind, uint64_t now, u
     return s;
 }
 
-/* Take the notify callback if a WaitTrace is parked; called under the lock. */
-static cdf_notify_fn *take_notify(cdf_core *core, int appended, void **context)
+/* Enter an entry point: read the clock before taking core->lock (a waiter must not pay for it),
+ * order the time after the previous record's, look the drive up. Returns the drive with the lock
+ * held, or NULL with the lock released (unknown drive); *now is set either way. */
+static cdf_drive *enter(cdf_core *core, uint32_t drive_id, uint64_t *now)
 {
-    if (!appended || !core->wait_armed || core->notify == NULL) return NULL;
-    core->wait_armed = 0u;
-    *context = core->notify_context;
-    return core->notify;
+    uint64_t raw_now = cdf_clock_now();
+    cdf_drive *d;
+    cdf_lock_acquire(&core->lock);
+    *now = cdf_ring_order(&core->ring, raw_now);
+    d = cdf_drive_get(core, drive_id);
+    if (d == NULL) cdf_lock_release(&core->lock);
+    return d;
+}
+
+/* Leave an entry point entered with enter(): release core->lock and, when records were appended
+ * while a WaitTrace is parked, call the notify callback outside the lock (once per parked wait). */
+static void leave(cdf_core *core, int appended)
+{
+    cdf_notify_fn *fn = NULL;
+    void *context = NULL;
+    if (appended && core->wait_armed && core->notify != NULL) {
+        core->wait_armed = 0u;
+        fn = core->notify;
+        context = core->notify_context;
+    }
+    cdf_lock_release(&core->lock);
+    if (fn != NULL) fn(context);
 }
 
 /* A file object the core never saw created (e.g. a volume handle routed through CDFS/UDFS,
@@ -226,26 +246,20 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
 {
     cdf_request clean;
     const cdf_request *rq = sanitize(rq_in, &clean);
-    uint64_t now, raw_now;
+    uint64_t now;
     uint32_t normalized = rq->ioctl_code, op = CDF_OP_NONE, flags = 0u;
     uint8_t decision = CDF_DEC_PASS, reason = CDF_RSN_NONE;
     int traced, appended = 0, enforce;
     cdf_drive *d;
     cdf_handle *h;
-    cdf_notify_fn *fn;
-    void *fn_context = NULL;
 
     memset(v, 0, sizeof(*v));
     v->action = CDF_ACTION_FORWARD_TRACK;
     if (rq->major == CDF_IRP_MJ_DEVICE_CONTROL) normalized = normalize(rq->ioctl_code);
 
-    raw_now = cdf_clock_now();
-    cdf_lock_acquire(&core->lock);
-    now = cdf_ring_order(&core->ring, raw_now);
+    d = enter(core, drive_id, &now);
     v->dispatched_at = now;
-    d = cdf_drive_get(core, drive_id);
     if (d == NULL) {
-        cdf_lock_release(&core->lock);
         v->action = CDF_ACTION_FORWARD;
         return;
     }
@@ -434,9 +448,7 @@ void cdf_core_dispatch(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
 
     v->op = op | flags | (traced ? CDF_OPF_TRACED : 0u) |
             ((uint32_t)decision << CDF_OP_DECISION_SHIFT) | ((uint32_t)reason << CDF_OP_REASON_SHIFT);
-    fn = take_notify(core, appended, &fn_context);
-    cdf_lock_release(&core->lock);
-    if (fn != NULL) fn(fn_context);
+    leave(core, appended);
 }
 
 /* The handle a verdict was decided for, under core->lock: the dispatch's entry if it still is
@@ -462,24 +474,16 @@ static cdf_handle *verdict_handle(cdf_core *core, uint32_t drive_id, const cdf_r
 void cdf_core_simple_unlocks_done(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
                                   const cdf_verdict *v, uint32_t succeeded, uint32_t failure_status)
 {
-    uint64_t now, raw_now;
+    uint64_t now;
     uint32_t due = v->simple_unlocks, released = 0u, held = 0u, i;
     int appended = 0;
     cdf_drive *d;
     cdf_handle *h;
-    cdf_notify_fn *fn;
-    void *fn_context = NULL;
 
     if (due == 0u) return;
     if (succeeded > due) succeeded = due;
-    raw_now = cdf_clock_now();
-    cdf_lock_acquire(&core->lock);
-    now = cdf_ring_order(&core->ring, raw_now);
-    d = cdf_drive_get(core, drive_id);
-    if (d == NULL) {
-        cdf_lock_release(&core->lock);
-        return;
-    }
+    d = enter(core, drive_id, &now);
+    if (d == NULL) return;
     h = verdict_handle(core, drive_id, rq, v, 0);
     /* each successful MEDIA_REMOVAL(FALSE) took one off cdrom.sys's count: charge the closing
      * handle first, then (a foreign unlock may have charged it meanwhile) the oldest holder,
@@ -505,9 +509,7 @@ void cdf_core_simple_unlocks_done(cdf_core *core, uint32_t drive_id, const cdf_r
         appended = 1;
     }
     if (CDF_ADOPTED(h)) reap_idle(core, d, h); /* the close's completion then finds no entry */
-    fn = take_notify(core, appended, &fn_context);
-    cdf_lock_release(&core->lock);
-    if (fn != NULL) fn(fn_context);
+    leave(core, appended);
 }
 
 void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_in,
@@ -515,7 +517,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
 {
     cdf_request clean;
     const cdf_request *rq = sanitize(rq_in, &clean);
-    uint64_t now, raw_now;
+    uint64_t now;
     uint32_t op = v->op & 0xFFu;
     int traced = (v->op & CDF_OPF_TRACED) != 0u, orphan = (v->op & CDF_OPF_ORPHAN) != 0u;
     uint8_t decision = (uint8_t)(v->op >> CDF_OP_DECISION_SHIFT);
@@ -523,20 +525,12 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
     int appended = 0, opened = 0;
     cdf_drive *d;
     cdf_handle *h;
-    cdf_notify_fn *fn;
-    void *fn_context = NULL;
     uint32_t normalized;
 
     if (v->action == CDF_ACTION_FORWARD) return;
     normalized = rq->major == CDF_IRP_MJ_DEVICE_CONTROL ? normalize(rq->ioctl_code) : rq->ioctl_code;
-    raw_now = cdf_clock_now();
-    cdf_lock_acquire(&core->lock);
-    now = cdf_ring_order(&core->ring, raw_now);
-    d = cdf_drive_get(core, drive_id);
-    if (d == NULL) {
-        cdf_lock_release(&core->lock);
-        return;
-    }
+    d = enter(core, drive_id, &now);
+    if (d == NULL) return;
     h = verdict_handle(core, drive_id, rq, v, op == CDF_OP_CREATE);
     if (orphan && h != NULL) h = NULL;
 
@@ -660,7 +654,5 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
     /* after the records, which still name the handle; the close's entry is already gone */
     if (CDF_ADOPTED(h)) reap_idle(core, d, h);
 
-    fn = take_notify(core, appended, &fn_context);
-    cdf_lock_release(&core->lock);
-    if (fn != NULL) fn(fn_context);
+    leave(core, appended);
 }
