@@ -158,6 +158,29 @@ static void fill_request(cdf_request *rq, PIRP irp, PIO_STACK_LOCATION stack)
 
 /* ---- drives ---- */
 
+/* The per-handle context of a create, for drives and the control device alike: the opener's
+ * pid (the caller's, as Wine reports it at create) and the access granted. Returns
+ * STATUS_INVALID_PARAMETER without a file object, STATUS_INSUFFICIENT_RESOURCES when the
+ * non-paged allocation fails; the caller frees *ctx or hangs it on FsContext2. */
+static NTSTATUS new_file_context(PIO_STACK_LOCATION stack, cdfw_file **ctx)
+{
+    cdfw_file *c;
+
+    *ctx = NULL;
+    if (stack->FileObject == NULL) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    c = (cdfw_file *)ExAllocatePoolWithTag(NonPagedPool, sizeof(*c), CDFW_FILE_TAG);
+    if (c == NULL) {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    RtlZeroMemory(c, sizeof(*c));
+    c->opener_pid = (uint32_t)(ULONG_PTR)PsGetCurrentProcessId();
+    c->granted = granted_from_create(stack);
+    *ctx = c;
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS drive_create(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
 {
     cdf_request rq;
@@ -166,17 +189,11 @@ static NTSTATUS drive_create(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stac
     char image[CDFW_IMAGE_BYTES + 1u];
     uint32_t status;
 
-    if (stack->FileObject == NULL) {
-        return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
+    status = (uint32_t)new_file_context(stack, &ctx);
+    if (!CDF_NT_SUCCESS(status)) {
+        return complete_irp(irp, (NTSTATUS)status, 0);
     }
-    ctx = (cdfw_file *)ExAllocatePoolWithTag(NonPagedPool, sizeof(*ctx), CDFW_FILE_TAG);
-    if (ctx == NULL) {
-        return complete_irp(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
-    }
-    RtlZeroMemory(ctx, sizeof(*ctx));
     fill_request(&rq, irp, stack);
-    ctx->opener_pid = rq.pid;
-    ctx->granted = granted_from_create(stack);
     cdfw_process_image(rq.pid, image, sizeof(image));
     rq.image_name = image;
 
@@ -356,17 +373,11 @@ static NTSTATUS drive_read(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
 static NTSTATUS control_create(PIRP irp, PIO_STACK_LOCATION stack)
 {
     cdfw_file *ctx;
+    NTSTATUS status = new_file_context(stack, &ctx);
 
-    if (stack->FileObject == NULL) {
-        return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
+    if (!NT_SUCCESS(status)) {
+        return complete_irp(irp, status, 0);
     }
-    ctx = (cdfw_file *)ExAllocatePoolWithTag(NonPagedPool, sizeof(*ctx), CDFW_FILE_TAG);
-    if (ctx == NULL) {
-        return complete_irp(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
-    }
-    RtlZeroMemory(ctx, sizeof(*ctx));
-    ctx->opener_pid = (uint32_t)(ULONG_PTR)PsGetCurrentProcessId();
-    ctx->granted = granted_from_create(stack);
     stack->FileObject->FsContext2 = ctx;
     return complete_irp(irp, STATUS_SUCCESS, 0);
 }
