@@ -8,7 +8,7 @@
  * is the return value (an NTSTATUS), so no thread-local error state is involved. Cancellation
  * is cdfsim_cancel (the CancelIoEx of the simulator).
  */
-import { CancelRetry } from "../cancel-retry.ts";
+import { BlockingCall } from "../blocking-call.ts";
 import { CONTROL_DEVICE, type DriveState, type SimPointer, SimLibrary } from "../../sim/binding.ts";
 import { ClientClosedError, InvalidArgumentError, TransportUnavailableError, errorFromNtStatus } from "../errors.ts";
 import { ntStatusToWin32, ntSuccess, toUint32 } from "../ntstatus.ts";
@@ -42,8 +42,7 @@ function result(status: number, returned: number, output: Uint8Array): IoResult 
 
 export class SimDeviceHandle implements DeviceHandle {
   private closed = false;
-  private inFlight: Promise<unknown> | undefined;
-  private readonly canceller = new CancelRetry(() => this.lib.cancel(this.sim, this.simHandle), () => !this.inFlight || this.closed, 10);
+  private readonly blocking = new BlockingCall(() => this.lib.cancel(this.sim, this.simHandle), 10);
 
   constructor(
     private readonly lib: SimLibrary,
@@ -68,15 +67,8 @@ export class SimDeviceHandle implements DeviceHandle {
       const r = this.lib.ioctl(this.sim, this.simHandle, code, input, outCap);
       return result(r.status, r.returned, r.output);
     }
-    const p = this.lib.ioctlAsync(this.sim, this.simHandle, code, input, outCap);
-    this.inFlight = p;
-    try {
-      const r = await p;
-      return result(r.status, r.returned, r.output);
-    } finally {
-      if (this.inFlight === p) this.inFlight = undefined;
-      this.canceller.stop();
-    }
+    const r = await this.blocking.run(this.lib.ioctlAsync(this.sim, this.simHandle, code, input, outCap));
+    return result(r.status, r.returned, r.output);
   }
 
   async read(offset: bigint, length: number): Promise<IoResult> {
@@ -92,18 +84,14 @@ export class SimDeviceHandle implements DeviceHandle {
   }
 
   cancel(): void {
-    if (this.closed || !this.inFlight) return;
-    this.canceller.start();
+    if (!this.closed) this.blocking.cancel();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.inFlight) {
-      this.cancel();
-      await this.inFlight.catch(() => undefined);
-    }
+    if (this.blocking.busy) await this.blocking.drain();
     this.closed = true;
-    this.canceller.stop();
+    this.blocking.stopRetries();
     this.lib.close(this.sim, this.simHandle);
     this.onClose(this);
   }

@@ -24,7 +24,7 @@
  * Errors: a failed call becomes IoResult { win32Error, status = the NTSTATUS it usually comes
  * from (ntstatus.ts), statusExact: false }; opening a device throws the typed error (errors.ts).
  */
-import { CancelRetry } from "../cancel-retry.ts";
+import { BlockingCall } from "../blocking-call.ts";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { ClientClosedError, errorFromWin32, InvalidArgumentError, TransportUnavailableError } from "../errors.ts";
@@ -282,8 +282,7 @@ function toResult(o: RawOutcome): IoResult {
 class Win32DeviceHandle implements DeviceHandle {
   private closed = false;
   private runner: BlockingRunner | undefined;
-  private inFlight: Promise<unknown> | undefined;
-  private readonly canceller = new CancelRetry(() => this.k.CancelIoEx(this.handle, null), () => !this.inFlight, 20);
+  private readonly blocking = new BlockingCall(() => this.k.CancelIoEx(this.handle, null), 20);
 
   constructor(
     private readonly k: Kernel32,
@@ -299,14 +298,7 @@ class Win32DeviceHandle implements DeviceHandle {
   /** Runs a call on this handle's runner (its worker), tracked so cancel() and close() see it. */
   private async onRunner(call: (r: BlockingRunner) => Promise<RawOutcome>): Promise<IoResult> {
     this.runner ??= this.makeRunner();
-    const p = call(this.runner);
-    this.inFlight = p;
-    try {
-      return toResult(await p);
-    } finally {
-      if (this.inFlight === p) this.inFlight = undefined;
-      this.canceller.stop();
-    }
+    return toResult(await this.blocking.run(call(this.runner)));
   }
 
   async ioctl(code: number, input: Uint8Array, outCap: number, opts?: IoctlOptions): Promise<IoResult> {
@@ -325,18 +317,14 @@ class Win32DeviceHandle implements DeviceHandle {
   }
 
   cancel(): void {
-    if (this.closed || !this.inFlight) return;
-    this.canceller.start();
+    if (!this.closed) this.blocking.cancel();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.inFlight) {
-      this.cancel();
-      await this.inFlight.catch(() => undefined);
-    }
+    if (this.blocking.busy) await this.blocking.drain();
     this.closed = true;
-    this.canceller.stop();
+    this.blocking.stopRetries();
     this.k.CloseHandle(this.handle);
     await this.runner?.close();
   }
