@@ -64,8 +64,16 @@ function generateNanopb(): void {
     writeFileSync(join(PROTO_OUT, "cdfilter", `${file}.proto`), src);
     writeFileSync(join(PROTO_OUT, "cdfilter", `${file}.options`), (options[file] ?? []).join("\n") + "\n");
   }
-  run("protoc", ["--plugin=protoc-gen-nanopb=" + findTool("protoc-gen-nanopb"), `--nanopb_out=${OUT}`,
-    "cdfilter/trace.proto", "cdfilter/control.proto"], PROTO_OUT);
+  run(
+    "protoc",
+    [
+      "--plugin=protoc-gen-nanopb=" + findTool("protoc-gen-nanopb"),
+      `--nanopb_out=${OUT}`,
+      "cdfilter/trace.proto",
+      "cdfilter/control.proto",
+    ],
+    PROTO_OUT,
+  );
 }
 
 function findTool(name: string): string {
@@ -75,68 +83,102 @@ function findTool(name: string): string {
   return path;
 }
 
-interface CResult { message: string; op: string; codec: string; ns: number; bytes: number }
+interface CResult {
+  message: string;
+  op: string;
+  codec: string;
+  ns: number;
+  bytes: number;
+}
 
 function benchC(): CResult[] {
   generateNanopb();
   const bin = join(OUT, "codec_bench");
   const cc = process.env.CC ?? "cc";
   run(cc, [
-    "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-    "-Idriver/core", "-Idriver/core/gen", `-I${OUT}`,
-    "-o", bin,
-    "bench/c/codec_bench.c", "driver/core/pb_wire.c", "driver/core/gen/cdfilter.pb.c",
-    join(OUT, "cdfilter", "trace.pb.c"), join(OUT, "cdfilter", "control.pb.c"),
+    "-std=c11",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Idriver/core",
+    "-Idriver/core/gen",
+    `-I${OUT}`,
+    "-o",
+    bin,
+    "bench/c/codec_bench.c",
+    "driver/core/pb_wire.c",
+    "driver/core/gen/cdfilter.pb.c",
+    join(OUT, "cdfilter", "trace.pb.c"),
+    join(OUT, "cdfilter", "control.pb.c"),
     "-lprotobuf-nanopb",
   ]);
   const r = spawnSync(bin, [], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`codec_bench failed (${r.status}):\n${r.stderr}${r.stdout}`);
-  return r.stdout.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) => {
-    const [, message = "", op = "", codec = "", ns = "0", bytes = "0"] = l.split(" ");
-    return { message, op, codec, ns: Number(ns), bytes: Number(bytes) };
-  });
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("RESULT "))
+    .map((l) => {
+      const [, message = "", op = "", codec = "", ns = "0", bytes = "0"] = l.split(" ");
+      return { message, op, codec, ns: Number(ns), bytes: Number(bytes) };
+    });
 }
 
 // ---- (b) TypeScript decode ----------------------------------------------------------------
 
-const IMAGES = ["wmplayer.exe", "explorer.exe", "ImgBurn.exe", "svchost.exe", "vlc.exe",
-  "C:\\Program Files\\Windows Media Player\\wmplayer.exe", "System", "dvdplay.exe"];
+const IMAGES = [
+  "wmplayer.exe",
+  "explorer.exe",
+  "ImgBurn.exe",
+  "svchost.exe",
+  "vlc.exe",
+  "C:\\Program Files\\Windows Media Player\\wmplayer.exe",
+  "System",
+  "dvdplay.exe",
+];
 const IOCTLS = [0x2d4804, 0x2d4808, 0x2d480c, 0x24d004, 0x4d014, 0x2d0800];
 
 function realisticBatch(records: number, headBytes: number): cdf.TraceBatch {
   const recs: cdf.TraceRecord[] = [];
   for (let i = 0; i < records; i++) {
     const completion = (i & 1) === 1;
-    recs.push(cdf.TraceRecord.create({
-      seq: 5_000_000_000n + BigInt(i),
-      kind: completion ? cdf.RecordKind.RECORD_KIND_COMPLETION : cdf.RecordKind.RECORD_KIND_DISPATCH,
-      requestId: 4_000_000_000n + BigInt(i >> 1),
-      timestamp: 133771234567890123n + BigInt(i) * 1375n,
-      driveId: i % 4,
-      handleId: 0x10000n + BigInt(i % 37),
-      pid: 4000 + (i % 13) * 4,
-      tid: 9000 + (i % 29) * 4,
-      requestorPid: 4000 + (i % 13) * 4,
-      openerPid: 4000 + (i % 13) * 4,
-      openerImage: IMAGES[i % IMAGES.length] ?? "",
-      major: 14,
-      ioctlCode: IOCTLS[i % IOCTLS.length] ?? 0,
-      normalizedCode: IOCTLS[i % IOCTLS.length] ?? 0,
-      inputLength: 4096,
-      outputLength: (i % 3) * 2048,
-      inputHead: Uint8Array.from({ length: headBytes }, (_, k) => (k * 7 + i) & 0xff),
-      truncated: true,
-      status: completion && i % 5 === 0 ? 0xc0000022 : 0,
-      information: completion ? BigInt((i % 3) * 2048) : 0n,
-      duration: completion ? BigInt(1234 + i) : 0n,
-      decision: i % 7 === 0 ? cdf.Decision.DECISION_DENY : cdf.Decision.DECISION_TRACK,
-      reason: i % 7 === 0 ? cdf.Reason.REASON_EJECT_UNDER_LOCK : cdf.Reason.REASON_LOCK_TAKEN,
-      secureTotal: i % 3,
-      simpleTotal: i % 2,
-    }));
+    recs.push(
+      cdf.TraceRecord.create({
+        seq: 5_000_000_000n + BigInt(i),
+        kind: completion ? cdf.RecordKind.RECORD_KIND_COMPLETION : cdf.RecordKind.RECORD_KIND_DISPATCH,
+        requestId: 4_000_000_000n + BigInt(i >> 1),
+        timestamp: 133771234567890123n + BigInt(i) * 1375n,
+        driveId: i % 4,
+        handleId: 0x10000n + BigInt(i % 37),
+        pid: 4000 + (i % 13) * 4,
+        tid: 9000 + (i % 29) * 4,
+        requestorPid: 4000 + (i % 13) * 4,
+        openerPid: 4000 + (i % 13) * 4,
+        openerImage: IMAGES[i % IMAGES.length] ?? "",
+        major: 14,
+        ioctlCode: IOCTLS[i % IOCTLS.length] ?? 0,
+        normalizedCode: IOCTLS[i % IOCTLS.length] ?? 0,
+        inputLength: 4096,
+        outputLength: (i % 3) * 2048,
+        inputHead: Uint8Array.from({ length: headBytes }, (_, k) => (k * 7 + i) & 0xff),
+        truncated: true,
+        status: completion && i % 5 === 0 ? 0xc0000022 : 0,
+        information: completion ? BigInt((i % 3) * 2048) : 0n,
+        duration: completion ? BigInt(1234 + i) : 0n,
+        decision: i % 7 === 0 ? cdf.Decision.DECISION_DENY : cdf.Decision.DECISION_TRACK,
+        reason: i % 7 === 0 ? cdf.Reason.REASON_EJECT_UNDER_LOCK : cdf.Reason.REASON_LOCK_TAKEN,
+        secureTotal: i % 3,
+        simpleTotal: i % 2,
+      }),
+    );
   }
-  return cdf.TraceBatch.create({ records: recs, dropped: 17n, nextCursor: 5_000_000_000n + BigInt(records - 1),
-    oldestSeq: 4_999_990_000n, newestSeq: 5_000_000_300n });
+  return cdf.TraceBatch.create({
+    records: recs,
+    dropped: 17n,
+    nextCursor: 5_000_000_000n + BigInt(records - 1),
+    oldestSeq: 4_999_990_000n,
+    newestSeq: 5_000_000_300n,
+  });
 }
 
 /** Best-of-5 records/s for `decode`, each round running at least ~300 ms. */
@@ -159,7 +201,13 @@ function recordsPerSecond(records: number, decode: () => number): number {
   return best;
 }
 
-interface TsResult { bytes: number; records: number; head: number; ours: number; protobufjs: number }
+interface TsResult {
+  bytes: number;
+  records: number;
+  head: number;
+  ours: number;
+  protobufjs: number;
+}
 
 function benchTs(): TsResult {
   // 256 records whose input heads are sized so that the batch is ~64 KiB, the size of one
@@ -183,8 +231,14 @@ function benchTs(): TsResult {
   if (ours.records.length !== 256 || theirs.records.length !== 256) throw new Error("DISAGREE: record count");
   ours.records.forEach((r, i) => {
     const t = theirs.records[i];
-    if (!t || t.seq !== r.seq.toString() || t.requestId !== r.requestId.toString() || t.openerImage !== r.openerImage ||
-        t.status !== r.status || Buffer.compare(Buffer.from(t.inputHead), Buffer.from(r.inputHead)) !== 0) {
+    if (
+      !t ||
+      t.seq !== r.seq.toString() ||
+      t.requestId !== r.requestId.toString() ||
+      t.openerImage !== r.openerImage ||
+      t.status !== r.status ||
+      Buffer.compare(Buffer.from(t.inputHead), Buffer.from(r.inputHead)) !== 0
+    ) {
       throw new Error(`DISAGREE: record ${i} decodes differently in protobufjs`);
     }
   });
@@ -201,14 +255,18 @@ function pad(s: string, n: number, right = false): string {
 function main(): void {
   const cResults = benchC();
   console.log("Codec benchmark (C: -O2, ns per message; ratio = ours / nanopb, goal <= 1.00x)");
-  console.log(`${pad("message", 16)}${pad("op", 8)}${pad("bytes", 8, true)}${pad("ours ns", 14, true)}${pad("nanopb ns", 14, true)}${pad("ratio", 9, true)}`);
+  console.log(
+    `${pad("message", 16)}${pad("op", 8)}${pad("bytes", 8, true)}${pad("ours ns", 14, true)}${pad("nanopb ns", 14, true)}${pad("ratio", 9, true)}`,
+  );
   for (const message of ["TraceBatch", "LedgerSnapshot"]) {
     for (const op of ["encode", "decode"]) {
       const o = cResults.find((r) => r.message === message && r.op === op && r.codec === "ours");
       const n = cResults.find((r) => r.message === message && r.op === op && r.codec === "nanopb");
       if (!o || !n) throw new Error(`missing C result for ${message} ${op}`);
-      console.log(`${pad(message, 16)}${pad(op, 8)}${pad(String(o.bytes), 8, true)}${pad(o.ns.toFixed(0), 14, true)}` +
-        `${pad(n.ns.toFixed(0), 14, true)}${pad((o.ns / n.ns).toFixed(2) + "x", 9, true)}`);
+      console.log(
+        `${pad(message, 16)}${pad(op, 8)}${pad(String(o.bytes), 8, true)}${pad(o.ns.toFixed(0), 14, true)}` +
+          `${pad(n.ns.toFixed(0), 14, true)}${pad((o.ns / n.ns).toFixed(2) + "x", 9, true)}`,
+      );
     }
   }
   const batch = cResults.find((r) => r.message === "TraceBatch" && r.op === "decode" && r.codec === "ours");
@@ -218,10 +276,17 @@ function main(): void {
   console.log("");
   console.log(`TypeScript decode of a ${ts.bytes}-byte TraceBatch (${ts.records} records, ${ts.head}-byte input heads), best of 5`);
   console.log(`${pad("codec", 16)}${pad("records/s", 14, true)}${pad("MB/s", 10, true)}`);
-  for (const [name, rate] of [["ours", ts.ours], ["protobufjs", ts.protobufjs]] as const) {
-    console.log(`${pad(name, 16)}${pad(Math.round(rate).toLocaleString("en-US"), 14, true)}${pad(((rate / ts.records) * ts.bytes / 1e6).toFixed(1), 10, true)}`);
+  for (const [name, rate] of [
+    ["ours", ts.ours],
+    ["protobufjs", ts.protobufjs],
+  ] as const) {
+    console.log(
+      `${pad(name, 16)}${pad(Math.round(rate).toLocaleString("en-US"), 14, true)}${pad((((rate / ts.records) * ts.bytes) / 1e6).toFixed(1), 10, true)}`,
+    );
   }
-  console.log(`ratio ours / protobufjs: ${(ts.ours / ts.protobufjs).toFixed(2)}x (goal >= 2x); ours ${(ts.ours / 1e6).toFixed(2)}M records/s (goal >= 1M)`);
+  console.log(
+    `ratio ours / protobufjs: ${(ts.ours / ts.protobufjs).toFixed(2)}x (goal >= 2x); ours ${(ts.ours / 1e6).toFixed(2)}M records/s (goal >= 1M)`,
+  );
 }
 
 try {

@@ -55,8 +55,17 @@ export function runCoreBench(requests = 2_000_000, callgrindRequests = 100_000):
   run("make", ["-s", "-C", "driver", "../build/core/core_bench"]);
   if (!existsSync(BENCH_BIN)) throw new Error(`${BENCH_BIN} was not built`);
   const timing = JSON.parse(run(BENCH_BIN, ["time", String(requests)]).stdout.trim()) as {
-    traced_ns: number; floor_ns: number; clock_ns: number; lock_ns: number; slot_bytes: number; ring_records: number; check: number;
-    dispatch_bytes: number; completion_bytes: number; clock: string; tsc_hz: number;
+    traced_ns: number;
+    floor_ns: number;
+    clock_ns: number;
+    lock_ns: number;
+    slot_bytes: number;
+    ring_records: number;
+    check: number;
+    dispatch_bytes: number;
+    completion_bytes: number;
+    clock: string;
+    tsc_hz: number;
   };
   if (timing.check !== 0) throw new Error(`core invariants broken after the benchmark: ${timing.check}`);
   let tracedInstructions: number | undefined;
@@ -95,8 +104,13 @@ export function formatCoreBench(r: CoreBenchResult): string {
   const rows = [
     ["measure", "traced request", "floor (memcpy)", "ratio", "goal"],
     ["ns / request", fmt(r.tracedNs), fmt(r.floorNs), ratio(r.tracedNs, r.floorNs), "<= 150 ns, <= 2x floor"],
-    ["instructions / request", fmt(r.tracedInstructions, 0), fmt(r.floorInstructions, 0),
-      ratio(r.tracedInstructions, r.floorInstructions), "(reported)"],
+    [
+      "instructions / request",
+      fmt(r.tracedInstructions, 0),
+      fmt(r.floorInstructions, 0),
+      ratio(r.tracedInstructions, r.floorInstructions),
+      "(reported)",
+    ],
     ["  of which 2 clock reads", `${fmt(r.clockNs)} ns alone`, "", ratio(r.clockNs, r.floorNs), "(breakdown)"],
     ["  of which 2 lock round trips", `${fmt(r.lockNs)} ns alone`, "", ratio(r.lockNs, r.floorNs), "(breakdown)"],
   ];

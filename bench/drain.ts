@@ -34,7 +34,13 @@ export function runDrain(totalRecords = 2_000_000, ringBytes = 16 * 1024 * 1024)
     const ctl = lib.open(sim, 0, 4, "bench.exe", Access.GENERIC_READ | Access.GENERIC_WRITE);
     const drive = lib.open(sim, 1, 1000, "reader.exe", Access.GENERIC_READ);
     if (ctl.status !== 0 || drive.status !== 0) throw new Error("open failed");
-    const info = lib.ioctl(sim, ctl.handle, ControlIoctls.getInfo.code, InfoRequest.encode(InfoRequest.create({ clientProtocolVersion: 1 })), InfoReply.maxSize);
+    const info = lib.ioctl(
+      sim,
+      ctl.handle,
+      ControlIoctls.getInfo.code,
+      InfoRequest.encode(InfoRequest.create({ clientProtocolVersion: 1 })),
+      InfoReply.maxSize,
+    );
     if (info.status !== 0) throw new Error(`GetInfo: 0x${info.status.toString(16)}`);
     const capacity = InfoReply.decode(info.output).ringCapacity;
     // Each read leaves a dispatch and a completion record; fill to ~90% of the ring.
@@ -96,7 +102,9 @@ if (isMain) {
   const f = (n: number): string => Math.round(n).toLocaleString("en-US");
   console.log("drain: ring -> ReadTrace (cdfsim_ioctl via koffi) -> decoded TraceRecord");
   console.log(`  records drained      ${f(r.records)} in ${r.ioctls} IOCTLs (${(r.records / r.ioctls).toFixed(1)} records/IOCTL)`);
-  console.log(`  drain rate           ${f(r.recordsPerSecond)} records/s (${(1e9 / r.recordsPerSecond).toFixed(0)} ns/record)  goal >= 1,000,000`);
+  console.log(
+    `  drain rate           ${f(r.recordsPerSecond)} records/s (${(1e9 / r.recordsPerSecond).toFixed(0)} ns/record)  goal >= 1,000,000`,
+  );
   console.log(`  bytes per record     ${r.bytesPerRecord.toFixed(1)} (encoded)`);
   console.log(`  IOCTL only           ${f(r.ioctlOnlyRecordsPerSecond)} records/s (core encode + FFI)`);
   console.log(`  TS decode only       ${f(r.decodeOnlyRecordsPerSecond)} records/s`);

@@ -27,7 +27,9 @@ export interface TraceCliResult {
 
 export async function runTraceCli(reads: number): Promise<TraceCliResult> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [BIN, "--quiet", "trace", "--json", "--burst", String(reads)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [BIN, "--quiet", "trace", "--json", "--burst", String(reads)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const latencies = new Float64Array(reads * 2 + 64);
   let n = 0;
   let records = 0;
@@ -104,5 +106,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   }
   const best = results.reduce((a, b) => (b.recordsPerSecond > a.recordsPerSecond ? b : a));
   const median = [...results].sort((a, b) => a.recordsPerSecond - b.recordsPerSecond)[Math.floor(results.length / 2)]!;
-  console.log(`\nmedian of ${runs} runs:\n${formatTraceCli(median)}\n(best run: ${Math.round(best.recordsPerSecond).toLocaleString("en-US")} records/s)`);
+  console.log(
+    `\nmedian of ${runs} runs:\n${formatTraceCli(median)}\n(best run: ${Math.round(best.recordsPerSecond).toLocaleString("en-US")} records/s)`,
+  );
 }

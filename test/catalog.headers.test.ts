@@ -59,11 +59,21 @@ for (const e of cdfEntries) {
   checks.push({ key: `${e.name}:${macro}`, expected: e.code, expr: macro, ifdef: macro, required: true });
 }
 for (const [value, name] of DEVICE_TYPES) checks.push({ key: name, expected: value, expr: name, ifdef: name, required: true });
-for (const [name, value] of Object.entries({ METHOD_BUFFERED: 0, METHOD_IN_DIRECT: 1, METHOD_OUT_DIRECT: 2, METHOD_NEITHER: 3, FILE_ANY_ACCESS: 0, FILE_READ_ACCESS: 1, FILE_WRITE_ACCESS: 2 })) {
+for (const [name, value] of Object.entries({
+  METHOD_BUFFERED: 0,
+  METHOD_IN_DIRECT: 1,
+  METHOD_OUT_DIRECT: 2,
+  METHOD_NEITHER: 3,
+  FILE_ANY_ACCESS: 0,
+  FILE_READ_ACCESS: 1,
+  FILE_WRITE_ACCESS: 2,
+})) {
   checks.push({ key: name, expected: value, expr: name, ifdef: name, required: true });
 }
-for (const [name, value] of Object.entries(NTSTATUS)) checks.push({ key: name, expected: value, expr: `(DWORD)(${name})`, ifdef: name, required: true });
-for (const [name, value] of Object.entries(WIN32_ERROR)) checks.push({ key: name, expected: value, expr: `(DWORD)(${name})`, ifdef: name, required: true });
+for (const [name, value] of Object.entries(NTSTATUS))
+  checks.push({ key: name, expected: value, expr: `(DWORD)(${name})`, ifdef: name, required: true });
+for (const [name, value] of Object.entries(WIN32_ERROR))
+  checks.push({ key: name, expected: value, expr: `(DWORD)(${name})`, ifdef: name, required: true });
 const layout: Array<[string, number, string]> = [
   ["sizeof(FILE_MAKE_COMPATIBLE_BUFFER)", FILE_MAKE_COMPATIBLE_BUFFER_SIZE, "sizeof(FILE_MAKE_COMPATIBLE_BUFFER)"],
   ["sizeof(FILE_SET_DEFECT_MGMT_BUFFER)", FILE_SET_DEFECT_MGMT_BUFFER_SIZE, "sizeof(FILE_SET_DEFECT_MGMT_BUFFER)"],
@@ -127,9 +137,15 @@ function compileAndRun(): Map<string, string> {
   const out = join(OUT, "out.txt");
   writeFileSync(src, cProgram(includeGen));
   run("x86_64-w64-mingw32-gcc", [
-    "-std=c11", "-Wall", "-Werror", "-O0",
-    `-I${join(ROOT, "driver", "core")}`, `-I${join(ROOT, "driver", "core", "gen")}`,
-    "-o", exe, src,
+    "-std=c11",
+    "-Wall",
+    "-Werror",
+    "-O0",
+    `-I${join(ROOT, "driver", "core")}`,
+    `-I${join(ROOT, "driver", "core", "gen")}`,
+    "-o",
+    exe,
+    src,
   ]);
   const env = { WINEPREFIX: PREFIX, WINEDEBUG: "-all", WINEDLLOVERRIDES: "mscoree,mshtml=" };
   try {
@@ -184,9 +200,15 @@ describe("catalog values against the mingw-w64 headers (compiled, run under Wine
     }
     expect(documentedMissing.sort()).toEqual(
       [
-        "IOCTL_CDROM_EJECT_MEDIA", "IOCTL_CDROM_ENABLE_STREAMING", "IOCTL_CDROM_EXCLUSIVE_ACCESS",
-        "IOCTL_CDROM_GET_INQUIRY_DATA", "IOCTL_CDROM_GET_PERFORMANCE", "IOCTL_CDROM_LOAD_MEDIA",
-        "IOCTL_CDROM_MEDIA_REMOVAL", "IOCTL_CDROM_RELEASE", "IOCTL_CDROM_RESERVE",
+        "IOCTL_CDROM_EJECT_MEDIA",
+        "IOCTL_CDROM_ENABLE_STREAMING",
+        "IOCTL_CDROM_EXCLUSIVE_ACCESS",
+        "IOCTL_CDROM_GET_INQUIRY_DATA",
+        "IOCTL_CDROM_GET_PERFORMANCE",
+        "IOCTL_CDROM_LOAD_MEDIA",
+        "IOCTL_CDROM_MEDIA_REMOVAL",
+        "IOCTL_CDROM_RELEASE",
+        "IOCTL_CDROM_RESERVE",
         "IOCTL_CDROM_SEND_OPC_INFORMATION",
       ].sort(),
     );
@@ -194,11 +216,32 @@ describe("catalog values against the mingw-w64 headers (compiled, run under Wine
 
   it("names every code of seed 004's table (IOCTL_CDROM_CLOSE_DOOR has no value anywhere: an alias)", () => {
     const seed = [
-      "CHECK_VERIFY", "CLOSE_DOOR", "ENABLE_STREAMING", "EXCLUSIVE_ACCESS", "FIND_NEW_DEVICES",
-      "GET_CONFIGURATION", "GET_CONTROL", "GET_DRIVE_GEOMETRY", "GET_DRIVE_GEOMETRY_EX",
-      "GET_INQUIRY_DATA", "GET_LAST_SESSION", "GET_PERFORMANCE", "GET_VOLUME", "LOAD_MEDIA",
-      "PAUSE_AUDIO", "PLAY_AUDIO_MSF", "RAW_READ", "READ_Q_CHANNEL", "READ_TOC", "READ_TOC_EX",
-      "RESUME_AUDIO", "SEEK_AUDIO_MSF", "SEND_OPC_INFORMATION", "SET_SPEED", "SET_VOLUME", "STOP_AUDIO",
+      "CHECK_VERIFY",
+      "CLOSE_DOOR",
+      "ENABLE_STREAMING",
+      "EXCLUSIVE_ACCESS",
+      "FIND_NEW_DEVICES",
+      "GET_CONFIGURATION",
+      "GET_CONTROL",
+      "GET_DRIVE_GEOMETRY",
+      "GET_DRIVE_GEOMETRY_EX",
+      "GET_INQUIRY_DATA",
+      "GET_LAST_SESSION",
+      "GET_PERFORMANCE",
+      "GET_VOLUME",
+      "LOAD_MEDIA",
+      "PAUSE_AUDIO",
+      "PLAY_AUDIO_MSF",
+      "RAW_READ",
+      "READ_Q_CHANNEL",
+      "READ_TOC",
+      "READ_TOC_EX",
+      "RESUME_AUDIO",
+      "SEEK_AUDIO_MSF",
+      "SEND_OPC_INFORMATION",
+      "SET_SPEED",
+      "SET_VOLUME",
+      "STOP_AUDIO",
     ].map((s) => `IOCTL_CDROM_${s}`);
     const named = new Set([...IOCTL_CATALOG.map((e) => e.name), ...IOCTL_ALIASES.map((a) => a.name)]);
     expect(seed.filter((n) => !named.has(n))).toEqual([]);

@@ -27,7 +27,8 @@ export function expectNesting(ev: readonly ChromeEvent[]): void {
     for (const s of spans) {
       while (stack.length && stack.at(-1)!.b <= s.a) stack.pop();
       const outer = stack.at(-1);
-      if (outer && s.b > outer.b) throw new Error(`track ${key}: "${s.name}" [${s.a}, ${s.b}] overlaps "${outer.name}" [${outer.a}, ${outer.b}] without nesting`);
+      if (outer && s.b > outer.b)
+        throw new Error(`track ${key}: "${s.name}" [${s.a}, ${s.b}] overlaps "${outer.name}" [${outer.a}, ${outer.b}] without nesting`);
       stack.push(s);
     }
   }

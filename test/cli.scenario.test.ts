@@ -51,7 +51,17 @@ describe("scenario parser", () => {
     );
     expect(s.processes.get("player")).toEqual({ name: "player", pid: 4200, image: "player.exe" });
     const [read, policy, unlock] = s.steps;
-    expect(read).toMatchObject({ index: 1, line: 6, actor: "player", verb: "read", args: ["4096", "2048"], drive: 1, driveGiven: false, handle: "main", repeat: 4 });
+    expect(read).toMatchObject({
+      index: 1,
+      line: 6,
+      actor: "player",
+      verb: "read",
+      args: ["4096", "2048"],
+      drive: 1,
+      driveGiven: false,
+      handle: "main",
+      repeat: 4,
+    });
     expect(policy).toMatchObject({ actor: "system", verb: "policy", args: ["enforce"], label: "system policy enforce" });
     expect(unlock).toMatchObject({ drive: 1, driveGiven: true, handle: "second" });
     expect(unlock!.expect).toEqual({ status: "0xC0000184", owner: null, reason: "FOREIGN_SECURE_UNLOCK", decision: "DENY" });
@@ -65,7 +75,9 @@ describe("scenario parser", () => {
   });
 
   it("an unknown process names line, column and step", () => {
-    const e = err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS }\n  - plyer: eject\n    expect: { status: STATUS_SUCCESS }\n`);
+    const e = err(
+      HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS }\n  - plyer: eject\n    expect: { status: STATUS_SUCCESS }\n`,
+    );
     expect(e.message).toBe('s.yaml:8:5: step 2: unknown process "plyer" (declared: burner, player)');
     expect(e.hint).toMatch(/processes/);
   });
@@ -79,7 +91,9 @@ describe("scenario parser", () => {
 
   it("a missing expectation field names the step and what it does", () => {
     const e = err(HEAD + `  - burner: lock\n    expect: { secure: 1 }\n`);
-    expect(e.message).toBe('s.yaml:7:13: step 1 (burner lock): missing expectation field "status" (the NTSTATUS lock must complete with, e.g. STATUS_SUCCESS)');
+    expect(e.message).toBe(
+      's.yaml:7:13: step 1 (burner lock): missing expectation field "status" (the NTSTATUS lock must complete with, e.g. STATUS_SUCCESS)',
+    );
     const none = err(HEAD + `  - burner: eject\n`);
     expect(none.message).toMatch(/^s\.yaml:6:5: step 1 \(burner eject\): missing expectation field "status"/);
   });
@@ -88,12 +102,24 @@ describe("scenario parser", () => {
     expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, colour: red }\n`).message).toMatch(
       /^s\.yaml:7:39: step 1 \(burner lock\): unknown expectation field "colour"/,
     );
-    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCES }\n`).message).toMatch(/7:23: step 1 \(burner lock\): unknown NTSTATUS name "STATUS_SUCCES"/);
-    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, owner: nobody }\n`).message).toMatch(/unknown process "nobody"/);
-    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, reason: BECAUSE }\n`).message).toMatch(/unknown reason "BECAUSE"/);
-    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, secure: -1 }\n`).message).toMatch(/expect\.secure must be an integer from 0/);
-    expect(err(HEAD + `  - burner: lock\n    drive: 3\n    expect: { status: STATUS_SUCCESS }\n`).message).toMatch(/7:12: step 1 \(burner lock\): drive must be an integer from 1 to 1/);
-    expect(err(HEAD + `  - burner: read x\n    expect: { status: STATUS_SUCCESS }\n`).message).toMatch(/"read" offset and length are byte counts/);
+    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCES }\n`).message).toMatch(
+      /7:23: step 1 \(burner lock\): unknown NTSTATUS name "STATUS_SUCCES"/,
+    );
+    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, owner: nobody }\n`).message).toMatch(
+      /unknown process "nobody"/,
+    );
+    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, reason: BECAUSE }\n`).message).toMatch(
+      /unknown reason "BECAUSE"/,
+    );
+    expect(err(HEAD + `  - burner: lock\n    expect: { status: STATUS_SUCCESS, secure: -1 }\n`).message).toMatch(
+      /expect\.secure must be an integer from 0/,
+    );
+    expect(err(HEAD + `  - burner: lock\n    drive: 3\n    expect: { status: STATUS_SUCCESS }\n`).message).toMatch(
+      /7:12: step 1 \(burner lock\): drive must be an integer from 1 to 1/,
+    );
+    expect(err(HEAD + `  - burner: read x\n    expect: { status: STATUS_SUCCESS }\n`).message).toMatch(
+      /"read" offset and length are byte counts/,
+    );
     expect(err(HEAD + `  - system: policy strict\n`).message).toMatch(/policy must be observe or enforce, not "strict"/);
   });
 
@@ -102,7 +128,9 @@ describe("scenario parser", () => {
       's.yaml:3:1: unknown top-level key "extra" (expected one of: name, description, drives, policy, processes, steps)',
     );
     expect(err(`steps:\n  - a: lock\n`).message).toMatch(/^s\.yaml:1:1: missing `processes`/);
-    expect(err(`processes:\n  a: {}\n  b: { pid: 4100 }\nsteps:\n  - a: open\n`).message).toMatch(/process "b" has the same pid 4100 as "a"/);
+    expect(err(`processes:\n  a: {}\n  b: { pid: 4100 }\nsteps:\n  - a: open\n`).message).toMatch(
+      /process "b" has the same pid 4100 as "a"/,
+    );
     expect(err(`processes:\n  a: {}\nsteps:\n  - a: open\n    b: open\n`).message).toMatch(/5:5: step 1: unknown step key "b"/);
     expect(err(`- just\n- a list\n`).message).toMatch(/must be a mapping/);
   });

@@ -24,7 +24,11 @@ function cdfilter(args: string[], env: Record<string, string | undefined> = {}, 
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: join(import.meta.dirname, ".."), env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, CDFILTER_TRANSPORT: undefined, ...env }, maxBuffer: 256 * 1024 * 1024 },
+      {
+        cwd: join(import.meta.dirname, ".."),
+        env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, CDFILTER_TRANSPORT: undefined, ...env },
+        maxBuffer: 256 * 1024 * 1024,
+      },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
     );
     if (input !== undefined) child.stdin!.end(input);
@@ -36,13 +40,25 @@ const json = (name: string) => JSON.parse(readFileSync(f(name), "utf8"));
 
 describe("cdfilter demo (the main job)", () => {
   it("streams the trace, ends with the timeline and the verdicts, writes every report", async () => {
-    const r = await cdfilter(["demo", "--step-delay", "0", "--json-out", f("d.json"), "--junit-out", f("d.xml"), "--chrome-out", f("d.chrome.json"), "--trace-out", f("d.jsonl")]);
+    const r = await cdfilter([
+      "demo",
+      "--step-delay",
+      "0",
+      "--json-out",
+      f("d.json"),
+      "--junit-out",
+      f("d.xml"),
+      "--chrome-out",
+      f("d.chrome.json"),
+      "--trace-out",
+      f("d.jsonl"),
+    ]);
     expect(r.stderr).not.toMatch(/cdfilter:/);
     expect(r.code).toBe(0);
     const out = r.stdout;
     expect(out).not.toMatch(/\x1b\[/); // not a TTY: no colour
     for (const want of [
-      /▶  1 burner lock/,
+      /▶ {2}1 burner lock/,
       /burner\.exe:4100 +d1 h1 +IOCTL_STORAGE_EJECTION_CONTROL TRUE {2}LOCK_TAKEN {2}STATUS_SUCCESS/,
       /player\.exe:4200 .*IOCTL_STORAGE_EJECT_MEDIA {2}WOULD_DENY {2}STATUS_DEVICE_BUSY/,
       /player\.exe:4200 .*IOCTL_STORAGE_EJECTION_CONTROL FALSE {2}FOREIGN_SECURE_UNLOCK {2}STATUS_INVALID_DEVICE_STATE/,
@@ -54,7 +70,8 @@ describe("cdfilter demo (the main job)", () => {
       /ripper\.exe:4400 h\d+ +d1 simple .*leak released at close/,
       /Audit verdicts/,
       /13 of 13 step\(s\) passed/,
-    ]) expect(out).toMatch(want);
+    ])
+      expect(out).toMatch(want);
     // The timeline comes after every step, the verdict table last.
     expect(out.indexOf("▶ 13")).toBeLessThan(out.indexOf("Ownership timeline"));
     expect(out.indexOf("Ownership timeline")).toBeLessThan(out.indexOf("Audit verdicts"));
@@ -81,9 +98,16 @@ describe("cdfilter demo (the main job)", () => {
     }
     const requests = chrome.traceEvents.filter((e: { cat?: string; ph: string }) => e.cat === "request" && e.ph === "b");
     expect(requests.length).toBeGreaterThanOrEqual(20);
-    expect(requests.some((e: { name: string; args: { decision: string } }) => e.name.startsWith("IOCTL_SCSI_PASS_THROUGH") && e.args.decision === "DENY")).toBe(true);
+    expect(
+      requests.some(
+        (e: { name: string; args: { decision: string } }) => e.name.startsWith("IOCTL_SCSI_PASS_THROUGH") && e.args.decision === "DENY",
+      ),
+    ).toBe(true);
 
-    const lines = readFileSync(f("d.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(f("d.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => Number(l.seq))).toEqual(lines.map((_, i) => i + 1));
   });
 });
@@ -103,7 +127,10 @@ steps:
     expect: { status: STATUS_SUCCESS }
 `,
     );
-    writeFileSync(f("bad.yaml"), `processes:\n  burner: {}\nsteps:\n  - burner: lock\n    expect: { status: STATUS_SUCCESS }\n  - plyer: eject\n`);
+    writeFileSync(
+      f("bad.yaml"),
+      `processes:\n  burner: {}\nsteps:\n  - burner: lock\n    expect: { status: STATUS_SUCCESS }\n  - plyer: eject\n`,
+    );
     const [fail, bad, badJson] = await Promise.all([
       cdfilter(["audit", f("fail.yaml"), "--junit-out", f("fail.xml"), "--json-out", f("fail.json")]),
       cdfilter(["audit", f("bad.yaml"), "--junit-out", f("bad.xml")]),
@@ -117,7 +144,11 @@ steps:
     const xml = readFileSync(f("fail.xml"), "utf8");
     expect(xml).toContain('tests="2" failures="1" errors="0"');
     expect(xml).toContain('<failure message="status: expected STATUS_SUCCESS, got STATUS_DEVICE_BUSY" type="expectation">');
-    expect(json("fail.json")).toMatchObject({ passed: 1, failed: 1, steps: [{ passed: true }, { passed: false, line: 8, checks: [{ field: "status", ok: false, actual: "STATUS_DEVICE_BUSY" }] }] });
+    expect(json("fail.json")).toMatchObject({
+      passed: 1,
+      failed: 1,
+      steps: [{ passed: true }, { passed: false, line: 8, checks: [{ field: "status", ok: false, actual: "STATUS_DEVICE_BUSY" }] }],
+    });
 
     expect(badJson.code).toBe(1);
     expect(JSON.parse(badJson.stdout)).toMatchObject({ passed: 1, failed: 1 });
@@ -141,13 +172,19 @@ describe("cdfilter trace, export, locks, eject", () => {
       cdfilter(["trace", "--scenario", "scenarios/demo.yaml", "--ioctl", "IOCTL_STORAGE_EJECTION_CONTROL", "--completed"]),
     ]);
     expect(all.code).toBe(0);
-    const recs = all.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const recs = all.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(recs.length).toBeGreaterThanOrEqual(2000);
     expect(recs.map((r) => r.seq)).toEqual(recs.map((_, i) => String(i + 1)));
     expect(recs.filter((r) => r.majorName === "READ" && r.kind === "RECORD_KIND_COMPLETION")).toHaveLength(1000);
     expect(all.stderr).toMatch(/transport: simulator/);
 
-    const rs = reads.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const rs = reads.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rs).toHaveLength(600);
     expect(rs.every((r) => r.majorName === "READ" && r.pid === 7000)).toBe(true);
     expect(limited.stdout.trim().split("\n")).toHaveLength(10);
@@ -165,7 +202,11 @@ describe("cdfilter trace, export, locks, eject", () => {
     expect(exp.code).toBe(0);
     expect(readFileSync(f("burst.copy.jsonl"), "utf8")).toBe(all.stdout);
     const chrome = json("burst.chrome.json");
-    expect(chrome.traceEvents.filter((e: { cat?: string; name: string; ph: string }) => e.cat === "request" && e.name === "READ" && e.ph === "b")).toHaveLength(1000);
+    expect(
+      chrome.traceEvents.filter(
+        (e: { cat?: string; name: string; ph: string }) => e.cat === "request" && e.name === "READ" && e.ph === "b",
+      ),
+    ).toHaveLength(1000);
     expectNesting(chrome.traceEvents);
     expect(badExp.code).toBe(3);
     expect(badExp.stderr).toMatch(/^cdfilter: \(stdin\):2: "seq" must be an unsigned 64-bit integer/);
@@ -176,7 +217,10 @@ describe("cdfilter trace, export, locks, eject", () => {
     // stopped at --limit. 3000 reads are far more than one ring window.
     const r = await cdfilter(["trace", "--burst", "3000", "--limit", "10", "--json"]);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(10);
     expect(lines.every((l) => l.type === "record")).toBe(true);
     expect(r.stderr).toMatch(/10 record\(s\) printed/);
@@ -187,7 +231,8 @@ describe("cdfilter trace, export, locks, eject", () => {
     // also releases the secure one first, so the two spans overlap without nesting.
     writeFileSync(
       f("overlap.yaml"),
-      readFileSync("scenarios/burner-holds.yaml", "utf8") + "  - burner: unlock\n    expect: { status: STATUS_SUCCESS, secure: 0, simple: 1 }\n  - burner: read\n    expect: { status: STATUS_SUCCESS }\n",
+      readFileSync("scenarios/burner-holds.yaml", "utf8") +
+        "  - burner: unlock\n    expect: { status: STATUS_SUCCESS, secure: 0, simple: 1 }\n  - burner: read\n    expect: { status: STATUS_SUCCESS }\n",
     );
     const [holds, overlap] = await Promise.all([
       cdfilter(["export", "--scenario", "scenarios/burner-holds.yaml", "--chrome", f("holds.chrome.json")]),
@@ -209,7 +254,10 @@ describe("cdfilter trace, export, locks, eject", () => {
   it("trace --no-pace overflows the ring and shows the drops in the stream", async () => {
     const r = await cdfilter(["--sim-ring", "65536", "trace", "--json", "--burst", "20000", "--no-pace"]);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const drops = lines.filter((l) => l.type === "dropped");
     expect(drops.length).toBeGreaterThan(0);
     const records = lines.filter((l) => l.type === "record").length;
@@ -229,15 +277,30 @@ describe("cdfilter trace, export, locks, eject", () => {
     ]);
     expect(locks.code).toBe(0);
     const l = JSON.parse(locks.stdout);
-    expect(l.drives[0]).toMatchObject({ driveId: 1, name: "CdRom0", secureTotal: 1, simpleTotal: 1, owners: [{ pid: 4100, imageName: "burner.exe", secureCount: 1, simpleCount: 1 }] });
+    expect(l.drives[0]).toMatchObject({
+      driveId: 1,
+      name: "CdRom0",
+      secureTotal: 1,
+      simpleTotal: 1,
+      owners: [{ pid: 4100, imageName: "burner.exe", secureCount: 1, simpleCount: 1 }],
+    });
     expect(l.drives[0].owners[0].sinceIso).toMatch(/^\d{4}-\d\d-\d\dT/);
 
     expect(eject.code).toBe(1);
-    expect(eject.stdout).toMatch(/eject \(IOCTL_STORAGE_EJECT_MEDIA\) on CdRom0 as cdfilter\.exe:\d+: STATUS_DEVICE_BUSY \(0x80000011, Win32 error 170\)/);
+    expect(eject.stdout).toMatch(
+      /eject \(IOCTL_STORAGE_EJECT_MEDIA\) on CdRom0 as cdfilter\.exe:\d+: STATUS_DEVICE_BUSY \(0x80000011, Win32 error 170\)/,
+    );
     expect(eject.stdout).toMatch(/blocked by:\n {2}burner\.exe pid 4100 handle h1: secure 1, simple 1/);
 
     expect(decode.code).toBe(0);
-    expect(JSON.parse(decode.stdout).map((d: { name: string | null; deviceTypeName: string; methodName: string; accessName: string }) => [d.name, d.deviceTypeName, d.methodName, d.accessName])).toEqual([
+    expect(
+      JSON.parse(decode.stdout).map((d: { name: string | null; deviceTypeName: string; methodName: string; accessName: string }) => [
+        d.name,
+        d.deviceTypeName,
+        d.methodName,
+        d.accessName,
+      ]),
+    ).toEqual([
       ["IOCTL_STORAGE_EJECT_MEDIA", "FILE_DEVICE_MASS_STORAGE", "METHOD_BUFFERED", "FILE_READ_ACCESS"],
       ["IOCTL_STORAGE_EJECTION_CONTROL", "FILE_DEVICE_MASS_STORAGE", "METHOD_BUFFERED", "FILE_ANY_ACCESS"],
       [null, "custom 0x8CDF", "METHOD_BUFFERED", "FILE_ANY_ACCESS"],
@@ -262,7 +325,9 @@ describe("usage errors, exit codes and colour", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
     expect(noActivity.code).toBe(2);
-    expect(noActivity.stderr).toMatch(/cdfilter: the embedded simulator has no activity of its own: nothing would ever be traced\nhint: add --scenario/);
+    expect(noActivity.stderr).toMatch(
+      /cdfilter: the embedded simulator has no activity of its own: nothing would ever be traced\nhint: add --scenario/,
+    );
     expect(badDrives.code).toBe(2);
     expect(badDrives.stderr).toMatch(/^cdfilter: --sim-drives must be an integer from 1 to 16, got "99"$/m);
     expect(badMajor.code).toBe(2);
@@ -270,26 +335,32 @@ describe("usage errors, exit codes and colour", () => {
     expect(forced.stdout).toMatch(/\x1b\[1mIOCTL_STORAGE_EJECT_MEDIA/);
     expect(noColor.stdout).not.toMatch(/\x1b\[/);
     expect(flag.stdout).not.toMatch(/\x1b\[/);
-    expect(flag.stdout).toMatch(/0x002D4808 +IOCTL_STORAGE_EJECT_MEDIA +FILE_DEVICE_MASS_STORAGE \(0x2D\) +0x202 +METHOD_BUFFERED +FILE_READ_ACCESS/);
+    expect(flag.stdout).toMatch(
+      /0x002D4808 +IOCTL_STORAGE_EJECT_MEDIA +FILE_DEVICE_MASS_STORAGE \(0x2D\) +0x202 +METHOD_BUFFERED +FILE_READ_ACCESS/,
+    );
   });
 
   it("bad arguments exit 2 with a hint, OS refusals 4, unreadable input 3, unwritable output 6; --json errors are one JSON object", async () => {
-    const [drive0, drive99, driveNum, driveName, exportNoOut, fromHuge, simRing, decodeBig, exportDir, outDir, jsonErr, jsonUnknown] = await Promise.all([
-      cdfilter(["lock", "--drive", "0"]),
-      cdfilter(["lock", "--drive", "99"]),
-      cdfilter(["lock", "--drive", "1.5"]),
-      cdfilter(["lock", "--drive", "CdRom9"]),
-      cdfilter(["export", "--burst", "1"]),
-      cdfilter(["trace", "--burst", "1", "--from", "18446744073709551616"]),
-      cdfilter(["--sim-ring", "100", "trace", "--burst", "1"]),
-      cdfilter(["decode", "4294967296"]),
-      cdfilter(["export", dir, "--jsonl", f("never.jsonl")]),
-      cdfilter(["export", "--burst", "1", "--jsonl", dir]),
-      cdfilter(["--json", "lock", "--drive", "0"]),
-      cdfilter(["--json", "frobnicate"]),
-    ]);
+    const [drive0, drive99, driveNum, driveName, exportNoOut, fromHuge, simRing, decodeBig, exportDir, outDir, jsonErr, jsonUnknown] =
+      await Promise.all([
+        cdfilter(["lock", "--drive", "0"]),
+        cdfilter(["lock", "--drive", "99"]),
+        cdfilter(["lock", "--drive", "1.5"]),
+        cdfilter(["lock", "--drive", "CdRom9"]),
+        cdfilter(["export", "--burst", "1"]),
+        cdfilter(["trace", "--burst", "1", "--from", "18446744073709551616"]),
+        cdfilter(["--sim-ring", "100", "trace", "--burst", "1"]),
+        cdfilter(["decode", "4294967296"]),
+        cdfilter(["export", dir, "--jsonl", f("never.jsonl")]),
+        cdfilter(["export", "--burst", "1", "--jsonl", dir]),
+        cdfilter(["--json", "lock", "--drive", "0"]),
+        cdfilter(["--json", "frobnicate"]),
+      ]);
     const twoLines = (r: Run, message: RegExp) => {
-      const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("transport:"));
+      const lines = r.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => !l.startsWith("transport:"));
       expect(lines).toHaveLength(2);
       expect(lines[0]).toMatch(message);
       expect(lines[1]).toMatch(/^hint: ./);
@@ -311,7 +382,9 @@ describe("usage errors, exit codes and colour", () => {
     twoLines(outDir, /^cdfilter: cannot write .* JSON Lines to .*: it is a directory$/);
 
     expect(jsonErr.code).toBe(2);
-    expect(JSON.parse(jsonErr.stderr.trim())).toEqual({ error: { message: expect.stringMatching(/^--drive must be an integer from 1/), hint: expect.any(String), exitCode: 2 } });
+    expect(JSON.parse(jsonErr.stderr.trim())).toEqual({
+      error: { message: expect.stringMatching(/^--drive must be an integer from 1/), hint: expect.any(String), exitCode: 2 },
+    });
     expect(jsonUnknown.code).toBe(2);
     expect(JSON.parse(jsonUnknown.stderr.trim())).toMatchObject({ error: { message: "unknown command 'frobnicate'", exitCode: 2 } });
   }, 30_000);

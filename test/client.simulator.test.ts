@@ -52,7 +52,7 @@ async function burst(c: FilterClient, count: number): Promise<void> {
 
 function expectContiguous(recs: TraceRecord[], first: bigint, last: bigint): void {
   expect(recs.length).toBe(Number(last - first + 1n));
-  recs.forEach((r, i) => expect(r.seq).toBe(first + BigInt(i)));
+  for (const [i, r] of recs.entries()) expect(r.seq).toBe(first + BigInt(i));
 }
 
 describe("connect", () => {

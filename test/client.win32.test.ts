@@ -46,7 +46,14 @@ import {
   FSCTL_WRITE_USN_CLOSE_RECORD,
   type Kernel32,
 } from "../src/client/index.ts";
-import { type BlockingRunner, InlineRunner, type RawOutcome, WorkerRunner, callDeviceIoControl, overlappedAt } from "../src/client/transports/win32.ts";
+import {
+  type BlockingRunner,
+  InlineRunner,
+  type RawOutcome,
+  WorkerRunner,
+  callDeviceIoControl,
+  overlappedAt,
+} from "../src/client/transports/win32.ts";
 
 type Call = { fn: string; args: unknown[] };
 
@@ -87,8 +94,19 @@ class FakeKernel32 implements Kernel32 {
     return h;
   }
 
-  DeviceIoControl(h: number | bigint, code: number, inBuf: Uint8Array | null, inLen: number, outBuf: Uint8Array | null, outLen: number, returned: number[]): number {
-    this.log.push({ fn: "DeviceIoControl", args: [Number(h), code, inBuf ? Uint8Array.from(inBuf.subarray(0, inLen)) : null, inLen, outLen] });
+  DeviceIoControl(
+    h: number | bigint,
+    code: number,
+    inBuf: Uint8Array | null,
+    inLen: number,
+    outBuf: Uint8Array | null,
+    outLen: number,
+    returned: number[],
+  ): number {
+    this.log.push({
+      fn: "DeviceIoControl",
+      args: [Number(h), code, inBuf ? Uint8Array.from(inBuf.subarray(0, inLen)) : null, inLen, outLen],
+    });
     const fail = (e: number) => {
       this.lastError = e;
       this.log.push({ fn: "(fails)", args: [e] });
@@ -114,15 +132,23 @@ class FakeKernel32 implements Kernel32 {
     switch (code) {
       case C.getInfo.code: {
         const req = InfoRequest.decode(input);
-        return InfoReply.encode(InfoReply.create({
-          protocolVersion: 1, compatible: this.o.compatible ?? req.clientProtocolVersion === 1,
-          host: HostKind.HOST_KIND_KMDF, driveCount: 1, oldestSeq: 1n, newestSeq: BigInt(this.o.records ?? 0),
-        }));
+        return InfoReply.encode(
+          InfoReply.create({
+            protocolVersion: 1,
+            compatible: this.o.compatible ?? req.clientProtocolVersion === 1,
+            host: HostKind.HOST_KIND_KMDF,
+            driveCount: 1,
+            oldestSeq: 1n,
+            newestSeq: BigInt(this.o.records ?? 0),
+          }),
+        );
       }
       case C.getLedger.code:
         return LedgerSnapshot.encode(LedgerSnapshot.create({ seq: 7n, takenAt: 1000n }));
       case C.listDrives.code:
-        return DrivesReply.encode(DrivesReply.create({ drives: [DriveInfo.create({ driveId: 1, name: "CdRom0", policy: Policy.POLICY_OBSERVE })] }));
+        return DrivesReply.encode(
+          DrivesReply.create({ drives: [DriveInfo.create({ driveId: 1, name: "CdRom0", policy: Policy.POLICY_OBSERVE })] }),
+        );
       case C.setPolicy.code: {
         const req = SetPolicyRequest.decode(input);
         return PolicyReply.encode(PolicyReply.create({ drives: [{ driveId: req.driveId || 1, policy: req.policy }] }));
@@ -135,7 +161,9 @@ class FakeKernel32 implements Kernel32 {
         for (let s = req.afterSeq + 1n; s <= total && recs.length < (req.maxRecords || 256); s++) {
           recs.push(TraceRecord.create({ seq: s, driveId: 1, ioctlCode: 0x2d0940 }));
         }
-        return TraceBatch.encode(TraceBatch.create({ records: recs, nextCursor: recs.at(-1)?.seq ?? req.afterSeq, oldestSeq: 1n, newestSeq: total }));
+        return TraceBatch.encode(
+          TraceBatch.create({ records: recs, nextCursor: recs.at(-1)?.seq ?? req.afterSeq, oldestSeq: 1n, newestSeq: total }),
+        );
       }
       case 0x2d0940: // IOCTL_STORAGE_EJECTION_CONTROL
       case 0x2d4808: // IOCTL_STORAGE_EJECT_MEDIA
@@ -218,7 +246,10 @@ describe("Win32 transport over a fake kernel32", () => {
     for (const [win32, cls, nt] of cases) {
       const k = new FakeKernel32({ ioctlErrors: new Map([[ControlIoctls.setPolicy.code, win32]]) });
       const c = await connectWith(k);
-      const err = await c.setPolicy(Policy.POLICY_ENFORCE, 1).then(() => undefined, (e: unknown) => e);
+      const err = await c.setPolicy(Policy.POLICY_ENFORCE, 1).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(cls);
       expect(err).toMatchObject({ win32Error: win32, ntStatusName: nt });
       expect((err as Error).message).toContain(`usually ${nt}`);
@@ -265,7 +296,12 @@ describe("Win32 transport over a fake kernel32", () => {
     const k = new FakeKernel32({ ioctlErrors: new Map([[0x2d4808, 170]]) });
     const c = await connectWith(k);
     const d = await c.openDrive(1);
-    expect(k.log.filter((x) => x.fn === "CreateFileW").at(-1)!.args.slice(0, 2)).toEqual(["\\\\.\\CdRom0", 0x80]);
+    expect(
+      k.log
+        .filter((x) => x.fn === "CreateFileW")
+        .at(-1)!
+        .args.slice(0, 2),
+    ).toEqual(["\\\\.\\CdRom0", 0x80]);
     expect(await d.lock()).toMatchObject({ ok: true, status: 0, statusName: "STATUS_SUCCESS" });
     const lock = k.ioctls(0x2d0940)[0]!;
     expect([...(lock.args[2] as Uint8Array)]).toEqual([1]);
@@ -274,8 +310,20 @@ describe("Win32 transport over a fake kernel32", () => {
     expect([...(k.ioctls(0x2d0940)[1]!.args[2] as Uint8Array)]).toEqual([0]);
 
     const e = await c.openDrive("D:", { access: "read" });
-    expect(k.log.filter((x) => x.fn === "CreateFileW").at(-1)!.args.slice(0, 2)).toEqual(["\\\\.\\D:", 0x80000080]);
-    expect(await e.eject()).toEqual({ ok: false, status: 0x80000011, statusName: "STATUS_DEVICE_BUSY", win32Error: 170, statusExact: false, returned: 0 });
+    expect(
+      k.log
+        .filter((x) => x.fn === "CreateFileW")
+        .at(-1)!
+        .args.slice(0, 2),
+    ).toEqual(["\\\\.\\D:", 0x80000080]);
+    expect(await e.eject()).toEqual({
+      ok: false,
+      status: 0x80000011,
+      statusName: "STATUS_DEVICE_BUSY",
+      win32Error: 170,
+      statusExact: false,
+      returned: 0,
+    });
     expect(await e.read(4096n, 2048)).toMatchObject({ ok: true, returned: 2048 });
     // The position travels in an OVERLAPPED (Offset/OffsetHigh), not through SetFilePointerEx.
     expect(k.log.find((x) => x.fn === "ReadFile")!.args).toEqual([2048, 32, 4096n]);
@@ -305,7 +353,10 @@ describe("Win32 transport over a fake kernel32", () => {
     expect(await d.read(2048n, 2048)).toMatchObject({ ok: true, returned: 2048, win32Error: 0 });
     const failed = await d.read(0x8000n, 2048);
     expect(failed).toMatchObject({ ok: false, win32Error: 21, statusName: "STATUS_NO_MEDIA_IN_DEVICE", returned: 0 });
-    expect(reads).toEqual([[2048n, 2048], [0x8000n, 2048]]);
+    expect(reads).toEqual([
+      [2048n, 2048],
+      [0x8000n, 2048],
+    ]);
     // The failed ReadFile's GetLastError is the very next kernel32 call.
     const i = k.log.map((x) => x.fn).lastIndexOf("ReadFile");
     expect(k.log[i + 1]!.fn).toBe("GetLastError");
@@ -342,7 +393,9 @@ describe("Win32 transport over a fake kernel32", () => {
           (kk as FakeKernel32).onCancel = (ch) => {
             if (ch === Number(h)) res({ ok: false, lastError: 995, returned: 0, output: new Uint8Array(0) });
           };
-          void code; void input; void outCap;
+          void code;
+          void input;
+          void outCap;
         }),
       readFile: () => Promise.reject(new Error("no read in this test")),
       close: async () => {},
@@ -352,7 +405,10 @@ describe("Win32 transport over a fake kernel32", () => {
     const s = c.trace({ signal: ac.signal });
     const done = (async () => {
       for await (const _ of s) void _;
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await new Promise((r) => setTimeout(r, 30));
     expect(s.stats.waits).toBe(1);
     ac.abort();
@@ -368,7 +424,12 @@ describe("FSCTL wrappers over a fake kernel32", () => {
   }
 
   it("FSCTL_MAKE_MEDIA_COMPATIBLE / SET_DEFECT_MANAGEMENT: one BOOLEAN in, no output", async () => {
-    const k = new FakeKernel32({ replies: new Map([[FSCTL_MAKE_MEDIA_COMPATIBLE, () => new Uint8Array(0)], [FSCTL_SET_DEFECT_MANAGEMENT, () => new Uint8Array(0)]]) });
+    const k = new FakeKernel32({
+      replies: new Map([
+        [FSCTL_MAKE_MEDIA_COMPATIBLE, () => new Uint8Array(0)],
+        [FSCTL_SET_DEFECT_MANAGEMENT, () => new Uint8Array(0)],
+      ]),
+    });
     const { t, h } = await handle(k);
     await makeMediaCompatible(h, { closeDisc: true });
     await setDefectManagement(h, { disable: false });
@@ -378,7 +439,12 @@ describe("FSCTL wrappers over a fake kernel32", () => {
   });
 
   it("typed errors: not UDF (ERROR_INVALID_FUNCTION), no journal (ERROR_JOURNAL_NOT_ACTIVE)", async () => {
-    const k = new FakeKernel32({ ioctlErrors: new Map([[FSCTL_MAKE_MEDIA_COMPATIBLE, 1], [FSCTL_WRITE_USN_CLOSE_RECORD, 1179]]) });
+    const k = new FakeKernel32({
+      ioctlErrors: new Map([
+        [FSCTL_MAKE_MEDIA_COMPATIBLE, 1],
+        [FSCTL_WRITE_USN_CLOSE_RECORD, 1179],
+      ]),
+    });
     const { t, h } = await handle(k);
     await expect(makeMediaCompatible(h, { closeDisc: false })).rejects.toBeInstanceOf(InvalidFunctionError);
     await expect(writeUsnCloseRecord(h)).rejects.toBeInstanceOf(JournalNotActiveError);
@@ -487,7 +553,9 @@ function buildStandIn(): string {
 }
 
 describe("WorkerRunner: blocking DeviceIoControl and GetLastError on the worker's thread", () => {
-  it("reads the thread-local last error of the failing call, and CancelIoEx from the main thread unblocks it", { timeout: 60_000 }, async () => {
+  it("reads the thread-local last error of the failing call, and CancelIoEx from the main thread unblocks it", {
+    timeout: 60_000,
+  }, async () => {
     const lib = buildStandIn();
     const runner = new WorkerRunner({ library: lib, convention: "__stdcall" });
     try {

@@ -56,12 +56,20 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
 
-interface Vector { pkg: Pkg; type: string; name: string; text: string; bin: Uint8Array }
+interface Vector {
+  pkg: Pkg;
+  type: string;
+  name: string;
+  text: string;
+  bin: Uint8Array;
+}
 
 function vectors(): Vector[] {
   const out: Vector[] = [];
   for (const pkg of Object.keys(PKGS) as Pkg[]) {
-    for (const file of readdirSync(join(GOLDEN, pkg)).filter((f) => f.endsWith(".txtpb")).sort()) {
+    for (const file of readdirSync(join(GOLDEN, pkg))
+      .filter((f) => f.endsWith(".txtpb"))
+      .sort()) {
       const name = file.slice(0, -".txtpb".length);
       const type = name.split(".")[0] ?? "";
       out.push({
@@ -83,7 +91,9 @@ beforeAll(() => {
   const v = spawnSync("protoc", ["--version"], { encoding: "utf8" });
   if (v.error || v.status !== 0) {
     // Fails everywhere (CI=true or not): the oracle is required, the test never skips.
-    throw new Error(`protoc is required by the golden tests and was not found${process.env.CI === "true" ? " (CI=true)" : ""}: apt-get install protobuf-compiler`);
+    throw new Error(
+      `protoc is required by the golden tests and was not found${process.env.CI === "true" ? " (CI=true)" : ""}: apt-get install protobuf-compiler`,
+    );
   }
   native = loadNativeCodec();
 });

@@ -95,7 +95,10 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
     for (const info of schemas[pkg]) {
       const c = codecOf(info);
       // 0 from *_codec_max_size also means "unknown type": check the C side knows it first.
-      expect(cNames.some((n) => n === info.name || n === c.typeName), `${info.fullName} missing from the C reflection table`).toBe(true);
+      expect(
+        cNames.some((n) => n === info.name || n === c.typeName),
+        `${info.fullName} missing from the C reflection table`,
+      ).toBe(true);
       expect(c.maxSize, info.fullName).toBe(cTypes.maxSize(pkg, c.typeName));
     }
   });
@@ -136,11 +139,19 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
         const codec = codecOf(info);
         for (const f of bounded) {
           const value = defaultMessage(info);
-          const over = (n: number): unknown =>
-            f.kind === "string" ? "y".repeat(n) : f.kind === "bytes" ? new Uint8Array(n) : undefined;
+          const over = (n: number): unknown => (f.kind === "string" ? "y".repeat(n) : f.kind === "bytes" ? new Uint8Array(n) : undefined);
           let bad: unknown;
           if (f.repeated) {
-            const el = f.kind === "message" ? defaultMessage(schemaOf(f.message?.fullName ?? "")) : f.kind === "string" || f.kind === "bytes" ? over(0) : f.kind.endsWith("64") ? 0n : f.kind === "bool" ? false : 0;
+            const el =
+              f.kind === "message"
+                ? defaultMessage(schemaOf(f.message?.fullName ?? ""))
+                : f.kind === "string" || f.kind === "bytes"
+                  ? over(0)
+                  : f.kind.endsWith("64")
+                    ? 0n
+                    : f.kind === "bool"
+                      ? false
+                      : 0;
             bad = Array.from({ length: (f.maxCount ?? 0) + 1 }, () => el);
           } else bad = over((f.maxLen ?? 0) + 1);
           if (f.oneof) value[f.oneof] = { case: f.tsName, value: bad };
@@ -165,7 +176,8 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
   }
 
   const stringFields = schemas[pkg].flatMap((info) =>
-    info.fields.filter((f) => f.kind === "string" && (f.maxLen ?? 0) >= 3).map((f) => [info, f] as const));
+    info.fields.filter((f) => f.kind === "string" && (f.maxLen ?? 0) >= 3).map((f) => [info, f] as const),
+  );
   it("encode rejects strings the C decoder would reject (NUL, lone surrogate) with CDF_PB_ERR_STRING", () => {
     for (const [info, f] of stringFields) {
       for (const bad of ["a\0b", "a\ud800", "\udfff"]) {
@@ -186,10 +198,16 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
 
   it("encode never wraps an out-of-range integer silently (throws WireError)", () => {
     const bad: Record<string, unknown[]> = {
-      int32: [2 ** 31, -(2 ** 31) - 1, 1.5, NaN], sint32: [2 ** 31], sfixed32: [-(2 ** 31) - 1],
-      uint32: [-1, 2 ** 32, 0.5], fixed32: [2 ** 32],
-      int64: [2n ** 63n, -(2n ** 63n) - 1n], sint64: [2n ** 63n], sfixed64: [-(2n ** 63n) - 1n],
-      uint64: [-1n, 2n ** 64n], fixed64: [2n ** 64n],
+      int32: [2 ** 31, -(2 ** 31) - 1, 1.5, NaN],
+      sint32: [2 ** 31],
+      sfixed32: [-(2 ** 31) - 1],
+      uint32: [-1, 2 ** 32, 0.5],
+      fixed32: [2 ** 32],
+      int64: [2n ** 63n, -(2n ** 63n) - 1n],
+      sint64: [2n ** 63n],
+      sfixed64: [-(2n ** 63n) - 1n],
+      uint64: [-1n, 2n ** 64n],
+      fixed64: [2n ** 64n],
       enum: [2 ** 31],
     };
     for (const info of schemas[pkg]) {
@@ -207,9 +225,7 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
 
   it("C and TS decoders agree on arbitrary and mutated bytes", () => {
     const infos = schemas[pkg];
-    const valid = fc
-      .constantFrom(...infos)
-      .chain((info) => factory.message(info).map((v) => ({ info, bytes: codecOf(info).encode(v) })));
+    const valid = fc.constantFrom(...infos).chain((info) => factory.message(info).map((v) => ({ info, bytes: codecOf(info).encode(v) })));
     const mutated = valid.chain(({ info, bytes }) =>
       fc
         .record({
@@ -225,8 +241,7 @@ describe.each(["cdfilter", "conf"] as const)("%s schema", (pkg) => {
           return { info, bytes: Uint8Array.from(b) };
         }),
     );
-    const random = fc
-      .record({ info: fc.constantFrom(...infos), bytes: fc.uint8Array({ maxLength: 64 }) });
+    const random = fc.record({ info: fc.constantFrom(...infos), bytes: fc.uint8Array({ maxLength: 64 }) });
     fc.assert(
       fc.property(fc.oneof(mutated, random), ({ info, bytes }) => {
         const codec = codecOf(info);

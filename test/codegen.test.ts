@@ -39,7 +39,7 @@ const SVC_HEADER =
 describe("codegen accepts", () => {
   it("a bounded schema and computes exact worst-case sizes", () => {
     const pkg = load(
-      'message A {\n  string s = 1 [(cdfilter.options.max_len) = 10];\n  repeated uint32 r = 2 [(cdfilter.options.max_count) = 3];\n  int32 i = 3;\n}\nmessage B { A a = 1; }\n',
+      "message A {\n  string s = 1 [(cdfilter.options.max_len) = 10];\n  repeated uint32 r = 2 [(cdfilter.options.max_count) = 3];\n  int32 i = 3;\n}\nmessage B { A a = 1; }\n",
     );
     const a = pkg.messages.find((m) => m.name === "A")!;
     // s: tag 1 + len 1 + 10; r: tag 1 + len 1 + 3 * 5; i: tag 1 + 10 (negative int32).
@@ -81,7 +81,9 @@ describe("codegen rejects", () => {
   });
 
   it("a directly recursive message", () => {
-    expect(problems("message Node {\n  Node next = 1;\n}\n")[0]).toMatch(/s\.proto:4: message Node: recursive message graph \(Node -> Node\)/);
+    expect(problems("message Node {\n  Node next = 1;\n}\n")[0]).toMatch(
+      /s\.proto:4: message Node: recursive message graph \(Node -> Node\)/,
+    );
   });
 
   it("a mutually recursive message graph", () => {
@@ -118,7 +120,9 @@ describe("codegen rejects", () => {
   it("groups (proto2 only) and the proto2 default option", () => {
     const header = 'syntax = "proto2";\npackage t;\nmessage G { optional group Inner = 1 { optional int32 x = 1; } }\n';
     expect(problems("", header)[0]).toMatch(/only syntax = "proto3"/);
-    expect(problems("message A {\n  int32 a = 1 [default = 3];\n}\n").join("\n")).toMatch(/field A\.a: proto2 default values are not supported/);
+    expect(problems("message A {\n  int32 a = 1 [default = 3];\n}\n").join("\n")).toMatch(
+      /field A\.a: proto2 default values are not supported/,
+    );
   });
 
   it("an unknown cdfilter option", () => {
@@ -137,7 +141,10 @@ describe("codegen rejects", () => {
 
   it("an rpc without ioctl_access, and an invalid access name", () => {
     expect(
-      problems("message Q {}\nservice S {\n  rpc Get(Q) returns (Q) {\n    option (cdfilter.options.ioctl_function) = 0x800;\n  }\n}\n", SVC_HEADER)[0],
+      problems(
+        "message Q {}\nservice S {\n  rpc Get(Q) returns (Q) {\n    option (cdfilter.options.ioctl_function) = 0x800;\n  }\n}\n",
+        SVC_HEADER,
+      )[0],
     ).toMatch(/s\.proto:7: rpc S\.Get: missing option \(cdfilter\.options\.ioctl_access\)/);
     expect(
       problems(
@@ -158,7 +165,8 @@ describe("codegen rejects", () => {
   });
 
   it("a device type outside 0x8000-0xFFFF", () => {
-    const header = 'syntax = "proto3";\npackage t;\nimport "cdfilter/options.proto";\noption (cdfilter.options.ioctl_device_type) = 0x22;\n';
+    const header =
+      'syntax = "proto3";\npackage t;\nimport "cdfilter/options.proto";\noption (cdfilter.options.ioctl_device_type) = 0x22;\n';
     const p = problems(
       'message Q {}\nservice S {\n  rpc Get(Q) returns (Q) {\n    option (cdfilter.options.ioctl_function) = 0x800;\n    option (cdfilter.options.ioctl_access) = "FILE_ANY_ACCESS";\n  }\n}\n',
       header,
@@ -189,7 +197,9 @@ describe("codegen rejects", () => {
   });
 
   it("names that collide in the generated C", () => {
-    const p = problems("message A {\n  uint32 x = 1;\n  repeated uint32 r = 2 [(cdfilter.options.max_count) = 2];\n  uint32 r_count = 3;\n}\n");
+    const p = problems(
+      "message A {\n  uint32 x = 1;\n  repeated uint32 r = 2 [(cdfilter.options.max_count) = 2];\n  uint32 r_count = 3;\n}\n",
+    );
     expect(p.join("\n")).toMatch(/C member "r_count"/);
   });
 
@@ -204,7 +214,9 @@ describe("codegen rejects", () => {
   it("enum values of different enums that give the same <PREFIX>_<VALUE> constant", () => {
     const p = problems("message C {\n  enum E { X = 0; Y = 1; }\n  E e = 1;\n}\nmessage D {\n  enum F { X = 0; }\n  F f = 1;\n}\n");
     expect(p).toHaveLength(1);
-    expect(p[0]).toMatch(/^s\.proto:9: value X of enum t\.D\.F: generated C name <PREFIX>_X collides with value X of enum t\.C\.E \(s\.proto:5\)$/);
+    expect(p[0]).toMatch(
+      /^s\.proto:9: value X of enum t\.D\.F: generated C name <PREFIX>_X collides with value X of enum t\.C\.E \(s\.proto:5\)$/,
+    );
   });
 
   it("an enum value that is a generated macro, and a field macro that is another message's", () => {
@@ -214,14 +226,22 @@ describe("codegen rejects", () => {
       "s.proto:11: field t.M_x.MAX: generated C name <prefix>_M_x_MAX_FIELD collides with field t.M.x_MAX (s.proto:8)",
     ]);
     // Near misses load: every generated name differs.
-    expect(() => load("message M {\n  uint32 x = 1;\n}\nmessage M_x { uint32 y = 1; }\nmessage N { uint32 M_x_MAX = 1; }\nmessage N_M { uint32 x_MAX_SIZE = 1; }\n")).not.toThrow();
+    expect(() =>
+      load(
+        "message M {\n  uint32 x = 1;\n}\nmessage M_x { uint32 y = 1; }\nmessage N { uint32 M_x_MAX = 1; }\nmessage N_M { uint32 x_MAX_SIZE = 1; }\n",
+      ),
+    ).not.toThrow();
   });
 
   it("rpc names that give the same IOCTL macro (GetInfo and Get_Info)", () => {
     const rpc = (name: string, fn: number) =>
       `  rpc ${name}(Q) returns (Q) {\n    option (cdfilter.options.ioctl_function) = ${fn};\n    option (cdfilter.options.ioctl_access) = "FILE_READ_ACCESS";\n  }\n`;
     const p = problems(`message Q {}\nservice S {\n${rpc("GetInfo", 0x801)}${rpc("Get_Info", 0x802)}}\n`, SVC_HEADER);
-    expect(p).toEqual([expect.stringMatching(/^s\.proto:11: rpc S\.Get_Info: generated C name <PREFIX>_IOCTL_GET_INFO collides with rpc S\.GetInfo \(s\.proto:7\)$/)]);
+    expect(p).toEqual([
+      expect.stringMatching(
+        /^s\.proto:11: rpc S\.Get_Info: generated C name <PREFIX>_IOCTL_GET_INFO collides with rpc S\.GetInfo \(s\.proto:7\)$/,
+      ),
+    ]);
   });
 
   it("message lines: a comment mentioning the message is not its declaration", () => {

@@ -31,7 +31,7 @@ function stripComment(line: string): string {
   return line;
 }
 
-export function parseInf(text: string): Inf {
+function parseInf(text: string): Inf {
   const inf: Inf = new Map();
   let current: Entry[] | undefined;
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -62,7 +62,7 @@ function value(inf: Inf, sec: string, key: string): string[] | undefined {
 }
 
 /** Every problem found, as readable sentences; [] when the INF is right. */
-export function checkInf(text: string): string[] {
+function checkInf(text: string): string[] {
   const problems: string[] = [];
   const need = (ok: boolean, what: string): void => {
     if (!ok) problems.push(what);
@@ -97,7 +97,10 @@ export function checkInf(text: string): string[] {
   need(decorations.length > 0, "Manufacturer must carry a target-OS decoration");
   for (const deco of decorations) {
     const m = /^NT(\$ARCH\$|amd64|arm64)\.10\.0\.\.\.(\d+)$/i.exec(deco);
-    need(m !== null && Number(m[2] ?? 0) >= MIN_BUILD_FOR_ADDFILTER, `decoration ${deco} must be NT<arch>.10.0...${MIN_BUILD_FOR_ADDFILTER} or later (AddFilter)`);
+    need(
+      m !== null && Number(m[2] ?? 0) >= MIN_BUILD_FOR_ADDFILTER,
+      `decoration ${deco} must be NT<arch>.10.0...${MIN_BUILD_FOR_ADDFILTER} or later (AddFilter)`,
+    );
     const models = section(inf, `${modelsBase}.${deco}`);
     need(models !== undefined, `models section [${modelsBase}.${deco}] is missing`);
     for (const model of models ?? []) {
@@ -111,7 +114,10 @@ export function checkInf(text: string): string[] {
   }
 
   // Nothing global: no class UpperFilters edit, no co-installer.
-  const body = [...inf.values()].flat().map((e) => `${e.key ?? ""}=${e.values.join(",")}`).join("\n");
+  const body = [...inf.values()]
+    .flat()
+    .map((e) => `${e.key ?? ""}=${e.values.join(",")}`)
+    .join("\n");
   need(!/UpperFilters|LowerFilters/i.test(body), "must not write UpperFilters/LowerFilters (use AddFilter)");
   need(!/HKLM|HKEY_LOCAL_MACHINE/i.test(body), "must not write HKLM directly");
   need(![...inf.keys()].some((s) => s.endsWith(".coinstallers")), "must not have a CoInstallers section");
@@ -168,13 +174,25 @@ describe("driver/cdfilter.inf", () => {
   // too); the check must name it.
   const mutations: Array<[string, (t: string) => string, RegExp]> = [
     ["FilterPosition Lower", (t) => t.replace(/^FilterPosition\s*=\s*Upper/m, "FilterPosition = Lower"), /FilterPosition/],
-    ["class UpperFilters edit", (t) => t.replace("[CdFilter_CopyFiles]", "[CdFilter_CopyFiles]\n[X.AddReg]\nHKLM,System\\CurrentControlSet\\Control\\Class\\{4d36e965-e325-11ce-bfc1-08002be10318},UpperFilters,0x00010008,cdfilter"), /UpperFilters/],
+    [
+      "class UpperFilters edit",
+      (t) =>
+        t.replace(
+          "[CdFilter_CopyFiles]",
+          "[CdFilter_CopyFiles]\n[X.AddReg]\nHKLM,System\\CurrentControlSet\\Control\\Class\\{4d36e965-e325-11ce-bfc1-08002be10318},UpperFilters,0x00010008,cdfilter",
+        ),
+      /UpperFilters/,
+    ],
     ["KMDF 1.9", (t) => t.replace(/^KmdfLibraryVersion\s*=\s*1\.15/m, "KmdfLibraryVersion = 1.9"), /KmdfLibraryVersion/],
     ["PnpLockdown 0", (t) => t.replace(/^PnpLockdown\s*=\s*1/m, "PnpLockdown = 0"), /PnpLockdown/],
     ["DIRID 12", (t) => t.replace(/^DefaultDestDir\s*=\s*13/m, "DefaultDestDir = 12"), /DefaultDestDir/],
     ["Windows 10 1809 target", (t) => t.replaceAll("10.0...18362", "10.0...17763"), /decoration/],
     ["class install", (t) => t.replace(/^Class\s*=\s*Extension/m, "Class = CDROM"), /Class must be Extension/],
-    ["function driver flag", (t) => t.replace(/^AddService\s*=\s*cdfilter,\s*0,/m, "AddService = cdfilter, 0x00000002,"), /function driver/],
+    [
+      "function driver flag",
+      (t) => t.replace(/^AddService\s*=\s*cdfilter,\s*0,/m, "AddService = cdfilter, 0x00000002,"),
+      /function driver/,
+    ],
     ["co-installer", (t) => t.replace("[Strings]", "[CdFilter_Install.NT.CoInstallers]\nAddReg = X\n\n[Strings]"), /CoInstallers/],
     ["undefined string", (t) => t.replace(/^DisplayName\s*=\s*%CdFilter\.ServiceDesc%/m, "DisplayName = %Nope%"), /%Nope%/],
   ];

@@ -32,21 +32,46 @@ const drive = fc.integer({ min: 1, max: DRIVES });
 const pid = fc.integer({ min: 101, max: 103 });
 const h = fc.nat(15);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ k: fc.constant("open" as const), drive, pid, access: fc.constantFrom(READ_WRITE, READ_WRITE, READ, READ_ATTRS) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant("open" as const),
+      drive,
+      pid,
+      access: fc.constantFrom(READ_WRITE, READ_WRITE, READ, READ_ATTRS),
+    }),
+  },
   { weight: 6, arbitrary: fc.record({ k: fc.constant("secure" as const), h, lock: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("short" as const), h }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("simple" as const), h, lock: fc.boolean(), alias: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("eject" as const), h, alias: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("load" as const), h }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant("pt" as const), h, cdb: fc.constantFrom("eject" as const, "allow" as const, "load" as const, "prevent" as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant("pt" as const),
+      h,
+      cdb: fc.constantFrom("eject" as const, "allow" as const, "load" as const, "prevent" as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("read" as const), h }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("media" as const), drive, present: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("connected" as const), drive, connected: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("fault" as const), drive, status: fc.constantFrom(ST.IO_DEVICE_ERROR, ST.DEVICE_NOT_READY, ST.NO_MEDIA_IN_DEVICE) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("fault" as const),
+      drive,
+      status: fc.constantFrom(ST.IO_DEVICE_ERROR, ST.DEVICE_NOT_READY, ST.NO_MEDIA_IN_DEVICE),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("close" as const), h }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("closeOnly" as const), h }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("exit" as const), pid }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("policy" as const), drive: fc.integer({ min: 0, max: DRIVES }), enforce: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant("policy" as const), drive: fc.integer({ min: 0, max: DRIVES }), enforce: fc.boolean() }),
+  },
 );
 
 /** The I/O manager's check (CTL_CODE access bits vs granted access), applied before the filter. */
@@ -196,7 +221,15 @@ function runScenario(ops: Op[]): void {
         const lo = rig.lower(d);
         const ml = model.lower(d);
         expect(
-          { mediaPresent: lo.mediaPresent, trayOpen: lo.trayOpen, hwPrevent: lo.hwPrevent, connected: lo.connected, secureTotal: lo.secureTotal, simpleTotal: lo.simpleTotal, ejects: Number(lo.ejects) },
+          {
+            mediaPresent: lo.mediaPresent,
+            trayOpen: lo.trayOpen,
+            hwPrevent: lo.hwPrevent,
+            connected: lo.connected,
+            secureTotal: lo.secureTotal,
+            simpleTotal: lo.simpleTotal,
+            ejects: Number(lo.ejects),
+          },
           `lower drive ${d} ${where()}`,
         ).toEqual(ml);
       }

@@ -186,34 +186,72 @@ describe("Windows end to end under Wine", () => {
   });
 
   it("the observer saw every step in order, with no gap in the sequence numbers", async () => {
-    const ejectOk = await waitForRecord("B's successful eject", (r) =>
-      r.kind === RecordKind.RECORD_KIND_COMPLETION && r.pid === b.pid && r.ioctlCode === IOCTL_STORAGE_EJECT_MEDIA && r.status === 0);
+    const ejectOk = await waitForRecord(
+      "B's successful eject",
+      (r) => r.kind === RecordKind.RECORD_KIND_COMPLETION && r.pid === b.pid && r.ioctlCode === IOCTL_STORAGE_EJECT_MEDIA && r.status === 0,
+    );
     const stats = await c.call<{ stats: { waits: number } }>({ op: "unfollow" });
     log(`trace: ${records().length} records, ${stats.stats.waits} WaitTrace calls parked in the driver`);
     expect(trace.filter((t) => t.type === "dropped")).toEqual([]);
     const rs = records();
     expect(rs[0]?.seq).toBe(clearedThrough + 1n);
-    rs.forEach((r, i) => expect(r.seq, `record ${i}`).toBe(rs[0]!.seq + BigInt(i)));
+    for (const [i, r] of rs.entries()) expect(r.seq, `record ${i}`).toBe(rs[0]!.seq + BigInt(i));
     expect(rs.at(-1)!.seq).toBeGreaterThanOrEqual(ejectOk.seq);
     // The live stream had to park in WaitTrace at least once (the inverted call works).
     expect(stats.stats.waits).toBeGreaterThan(0);
 
     const steps: [string, (r: TraceRecord) => boolean][] = [
       ["A opens the drive", (r) => r.major === IRP_MJ_CREATE && r.pid === a.pid],
-      ["A's lock is taken", (r) => r.kind === RecordKind.RECORD_KIND_COMPLETION && r.pid === a.pid &&
-        r.ioctlCode === IOCTL_STORAGE_EJECTION_CONTROL && r.status === 0 && r.secureTotal === 1],
+      [
+        "A's lock is taken",
+        (r) =>
+          r.kind === RecordKind.RECORD_KIND_COMPLETION &&
+          r.pid === a.pid &&
+          r.ioctlCode === IOCTL_STORAGE_EJECTION_CONTROL &&
+          r.status === 0 &&
+          r.secureTotal === 1,
+      ],
       ["B opens the drive", (r) => r.major === IRP_MJ_CREATE && r.pid === b.pid],
-      ["B's unlock is denied", (r) => r.pid === b.pid && r.ioctlCode === IOCTL_STORAGE_EJECTION_CONTROL &&
-        r.decision === Decision.DECISION_DENY && r.reason === Reason.REASON_FOREIGN_SECURE_UNLOCK],
-      ["B's eject is denied", (r) => r.pid === b.pid && r.ioctlCode === IOCTL_STORAGE_EJECT_MEDIA &&
-        r.decision === Decision.DECISION_DENY && r.reason === Reason.REASON_EJECT_UNDER_LOCK],
-      ["B's pass-through eject is denied", (r) => r.pid === b.pid && r.ioctlCode === IOCTL_SCSI_PASS_THROUGH &&
-        r.decision === Decision.DECISION_DENY && r.reason === Reason.REASON_PASSTHROUGH_EJECT_UNDER_LOCK],
-      ["D's short EJECTION_CONTROL is rejected", (r) => r.pid === d.pid && r.ioctlCode === IOCTL_STORAGE_EJECTION_CONTROL &&
-        r.decision === Decision.DECISION_REJECT && r.reason === Reason.REASON_SHORT_INPUT],
+      [
+        "B's unlock is denied",
+        (r) =>
+          r.pid === b.pid &&
+          r.ioctlCode === IOCTL_STORAGE_EJECTION_CONTROL &&
+          r.decision === Decision.DECISION_DENY &&
+          r.reason === Reason.REASON_FOREIGN_SECURE_UNLOCK,
+      ],
+      [
+        "B's eject is denied",
+        (r) =>
+          r.pid === b.pid &&
+          r.ioctlCode === IOCTL_STORAGE_EJECT_MEDIA &&
+          r.decision === Decision.DECISION_DENY &&
+          r.reason === Reason.REASON_EJECT_UNDER_LOCK,
+      ],
+      [
+        "B's pass-through eject is denied",
+        (r) =>
+          r.pid === b.pid &&
+          r.ioctlCode === IOCTL_SCSI_PASS_THROUGH &&
+          r.decision === Decision.DECISION_DENY &&
+          r.reason === Reason.REASON_PASSTHROUGH_EJECT_UNDER_LOCK,
+      ],
+      [
+        "D's short EJECTION_CONTROL is rejected",
+        (r) =>
+          r.pid === d.pid &&
+          r.ioctlCode === IOCTL_STORAGE_EJECTION_CONTROL &&
+          r.decision === Decision.DECISION_REJECT &&
+          r.reason === Reason.REASON_SHORT_INPUT,
+      ],
       ["A's handle is closed after its death", (r) => r.major === IRP_MJ_CLOSE && r.openerPid === a.pid],
-      ["A's lock is released", (r) => r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE && r.openerPid === a.pid &&
-        (r.reason === Reason.REASON_PROCESS_EXIT || r.reason === Reason.REASON_HANDLE_CLOSE)],
+      [
+        "A's lock is released",
+        (r) =>
+          r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE &&
+          r.openerPid === a.pid &&
+          (r.reason === Reason.REASON_PROCESS_EXIT || r.reason === Reason.REASON_HANDLE_CLOSE),
+      ],
       ["B's eject succeeds", (r) => r.seq === ejectOk.seq],
     ];
     let from = 0;
@@ -227,15 +265,22 @@ describe("Windows end to end under Wine", () => {
   it("a Windows process runs scenario processes as Windows processes (ActorWorld, npm start -- --wine)", async () => {
     let output = "";
     const code = await session.runNode("world-check", ["build\\wine\\world-check.mjs", "2", `${session.logDir}/world-check`], {
-      onOutput: (t) => { output += t; },
+      onOutput: (t) => {
+        output += t;
+      },
       timeoutMs: 120_000,
     });
     expect(code, output).toBe(0);
     const line = output.trim().split("\n").at(-1) ?? "";
     const r = JSON.parse(line) as {
-      self: number; burner: number; player: number;
-      lock: ActionResult; ejectLocked: ActionResult; ejectFree: ActionResult;
-      before: { pid: number; image: string; secure: number }[]; after: unknown[];
+      self: number;
+      burner: number;
+      player: number;
+      lock: ActionResult;
+      ejectLocked: ActionResult;
+      ejectFree: ActionResult;
+      before: { pid: number; image: string; secure: number }[];
+      after: unknown[];
     };
     expect(new Set([r.self, r.burner, r.player]).size).toBe(3);
     expect(r.lock).toMatchObject({ ok: true, status: 0 });

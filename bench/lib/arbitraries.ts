@@ -21,12 +21,14 @@ function edged<T>(edges: T[], any: fc.Arbitrary<T>): fc.Arbitrary<T> {
 }
 
 /** Code points of every UTF-8 width (1..4 bytes), no NUL. */
-const CHAR = fc.oneof(
-  fc.integer({ min: 1, max: 0x7f }),
-  fc.integer({ min: 0x80, max: 0x7ff }),
-  fc.integer({ min: 0x800, max: 0xffff }).filter((c) => c < 0xd800 || c > 0xdfff),
-  fc.integer({ min: 0x10000, max: 0x10ffff }),
-).map((c) => String.fromCodePoint(c));
+const CHAR = fc
+  .oneof(
+    fc.integer({ min: 1, max: 0x7f }),
+    fc.integer({ min: 0x80, max: 0x7ff }),
+    fc.integer({ min: 0x800, max: 0xffff }).filter((c) => c < 0xd800 || c > 0xdfff),
+    fc.integer({ min: 0x10000, max: 0x10ffff }),
+  )
+  .map((c) => String.fromCodePoint(c));
 
 /** Longest prefix (whole code points) of `s` whose UTF-8 encoding fits `maxBytes`. */
 export function clipUtf8(s: string, maxBytes: number): string {
@@ -113,10 +115,7 @@ export class ArbitraryFactory {
     }
     for (const o of info.oneofs) {
       const members = info.fields.filter((f) => f.oneof === o);
-      shape[o] = fc.oneof(
-        fc.constant(undefined),
-        ...members.map((m) => this.element(m).map((value) => ({ case: m.tsName, value }))),
-      );
+      shape[o] = fc.oneof(fc.constant(undefined), ...members.map((m) => this.element(m).map((value) => ({ case: m.tsName, value }))));
     }
     const arb = fc.record(shape) as fc.Arbitrary<Record<string, unknown>>;
     this.cache.set(info.fullName, arb);
@@ -171,20 +170,36 @@ export function maximalMessages(info: MessageInfo): Record<string, unknown>[] {
 
 function maximalValue(f: FieldInfo): unknown {
   switch (f.kind) {
-    case "int32": return -1;           // sign-extended: 10 bytes
-    case "sint32": return I32_MIN;
-    case "sfixed32": return -1;
-    case "uint32": case "fixed32": return U32_MAX;
-    case "int64": return -1n;
-    case "sint64": return I64_MIN;
-    case "sfixed64": return -1n;
-    case "uint64": case "fixed64": return U64_MAX;
-    case "bool": return true;
-    case "double": return -Number.MAX_VALUE;
-    case "float": return -3.4028234663852886e38;
-    case "enum": return -1;            // open enum, negative: 10 bytes
-    case "string": return "x".repeat(f.maxLen ?? 0);
-    case "bytes": return new Uint8Array(f.maxLen ?? 0).fill(0xff);
+    case "int32":
+      return -1; // sign-extended: 10 bytes
+    case "sint32":
+      return I32_MIN;
+    case "sfixed32":
+      return -1;
+    case "uint32":
+    case "fixed32":
+      return U32_MAX;
+    case "int64":
+      return -1n;
+    case "sint64":
+      return I64_MIN;
+    case "sfixed64":
+      return -1n;
+    case "uint64":
+    case "fixed64":
+      return U64_MAX;
+    case "bool":
+      return true;
+    case "double":
+      return -Number.MAX_VALUE;
+    case "float":
+      return -3.4028234663852886e38;
+    case "enum":
+      return -1; // open enum, negative: 10 bytes
+    case "string":
+      return "x".repeat(f.maxLen ?? 0);
+    case "bytes":
+      return new Uint8Array(f.maxLen ?? 0).fill(0xff);
     case "message": {
       if (!f.message) throw new Error(`unresolved message field ${f.tsName}`);
       // No schema here nests a message with a oneof, so the single variant is the maximal one.
@@ -194,4 +209,3 @@ function maximalValue(f: FieldInfo): unknown {
   }
   throw new Error(`no maximal value for ${f.kind}`);
 }
-

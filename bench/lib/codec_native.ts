@@ -24,9 +24,7 @@ export interface NativeCodec {
  */
 export function loadNativeCodec(): NativeCodec {
   if (!existsSync(CODEC_LIBRARY)) {
-    throw new Error(
-      `codec library missing: ${CODEC_LIBRARY} (build it with \`make -C driver host\` or \`npm run build:c\`)`,
-    );
+    throw new Error(`codec library missing: ${CODEC_LIBRARY} (build it with \`make -C driver host\` or \`npm run build:c\`)`);
   }
   const lib = koffi.load(CODEC_LIBRARY);
   const sig = (prefix: string): string =>

@@ -34,10 +34,21 @@ export function loadSchemaRoot(): protobuf.Root {
 }
 
 export type ScalarKind =
-  | "double" | "float"
-  | "int32" | "uint32" | "sint32" | "fixed32" | "sfixed32"
-  | "int64" | "uint64" | "sint64" | "fixed64" | "sfixed64"
-  | "bool" | "string" | "bytes";
+  | "double"
+  | "float"
+  | "int32"
+  | "uint32"
+  | "sint32"
+  | "fixed32"
+  | "sfixed32"
+  | "int64"
+  | "uint64"
+  | "sint64"
+  | "fixed64"
+  | "sfixed64"
+  | "bool"
+  | "string"
+  | "bytes";
 
 export interface FieldInfo {
   /** camelCase property name (TS contract). */
@@ -63,17 +74,30 @@ export interface FieldInfo {
 }
 
 export interface MessageInfo {
-  fullName: string;   // "cdfilter.TraceRecord"
-  name: string;       // "TraceRecord"
-  pkg: string;        // "cdfilter" | "conf"
+  fullName: string; // "cdfilter.TraceRecord"
+  name: string; // "TraceRecord"
+  pkg: string; // "cdfilter" | "conf"
   type: protobuf.Type;
   fields: FieldInfo[]; // by field number
-  oneofs: string[];    // real oneofs (camelCase)
+  oneofs: string[]; // real oneofs (camelCase)
 }
 
 const SCALARS = new Set<string>([
-  "double", "float", "int32", "uint32", "sint32", "fixed32", "sfixed32",
-  "int64", "uint64", "sint64", "fixed64", "sfixed64", "bool", "string", "bytes",
+  "double",
+  "float",
+  "int32",
+  "uint32",
+  "sint32",
+  "fixed32",
+  "sfixed32",
+  "int64",
+  "uint64",
+  "sint64",
+  "fixed64",
+  "sfixed64",
+  "bool",
+  "string",
+  "bytes",
 ]);
 
 function snake(name: string): string {
@@ -140,11 +164,16 @@ export function defaultValue(f: FieldInfo): unknown {
   if (f.repeated) return [];
   if (f.optional) return undefined;
   switch (f.kind) {
-    case "message": return undefined;
-    case "bool": return false;
-    case "string": return "";
-    case "bytes": return new Uint8Array(0);
-    default: return is64(f.kind) ? 0n : 0;
+    case "message":
+      return undefined;
+    case "bool":
+      return false;
+    case "string":
+      return "";
+    case "bytes":
+      return new Uint8Array(0);
+    default:
+      return is64(f.kind) ? 0n : 0;
   }
 }
 

@@ -49,8 +49,10 @@ export interface ConnectNeeds {
 /** Connect and tell the user (stderr) which transport is used and why. */
 export async function connect(g: GlobalOptions, out: Output, needs: ConnectNeeds = {}): Promise<FilterClient> {
   if (needs.simulator && g.transport === "win32") {
-    throw usageError("this command plays simulated processes and needs the simulator, not --transport win32",
-      "drop --scenario/--burst to use the real driver, or use --transport simulator");
+    throw usageError(
+      "this command plays simulated processes and needs the simulator, not --transport win32",
+      "drop --scenario/--burst to use the real driver, or use --transport simulator",
+    );
   }
   const transport = needs.simulator ? "simulator" : g.transport;
   let client: FilterClient;
@@ -75,10 +77,15 @@ export function transportText(client: FilterClient, needs: ConnectNeeds = {}): s
 
 function connectError(e: unknown): unknown {
   if (e instanceof TransportUnavailableError) {
-    return new CliError(`cannot reach the filter: ${e.message}`, ExitCode.UNAVAILABLE, e.hint ?? "is the driver installed and started? (or use --transport simulator)");
+    return new CliError(
+      `cannot reach the filter: ${e.message}`,
+      ExitCode.UNAVAILABLE,
+      e.hint ?? "is the driver installed and started? (or use --transport simulator)",
+    );
   }
   if (e instanceof ProtocolVersionError) return new CliError(e.message, ExitCode.UNAVAILABLE, e.hint);
-  if (e instanceof InvalidArgumentError) return new CliError(e.message, ExitCode.USAGE, e.hint ?? "check --sim-drives / --sim-ring (cdfilter --help)");
+  if (e instanceof InvalidArgumentError)
+    return new CliError(e.message, ExitCode.USAGE, e.hint ?? "check --sim-drives / --sim-ring (cdfilter --help)");
   if (e instanceof CdfilterError) {
     return new CliError(`cannot reach the filter: ${e.message}`, ExitCode.UNAVAILABLE, e.hint ?? "is the driver installed and started?");
   }
@@ -98,8 +105,10 @@ export function loadScenario(file: string): Scenario {
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw inputError(`cannot read scenario ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-      "give the path of a YAML scenario, e.g. scenarios/demo.yaml");
+    throw inputError(
+      `cannot read scenario ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      "give the path of a YAML scenario, e.g. scenarios/demo.yaml",
+    );
   }
   return parseScenario(text, file, SCENARIO_VOCABULARY);
 }
@@ -111,7 +120,13 @@ export interface ActivityOptions {
   pace?: boolean;
 }
 
-export function parseCount(s: string, what: string, min = 1, max = 1_000_000_000, hint = `a decimal integer, e.g. ${what} ${min === 0 ? 1 : min}`): number {
+export function parseCount(
+  s: string,
+  what: string,
+  min = 1,
+  max = 1_000_000_000,
+  hint = `a decimal integer, e.g. ${what} ${min === 0 ? 1 : min}`,
+): number {
   const v = Number(s);
   if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
     throw usageError(`${what} must be an integer from ${min} to ${max}, got "${s}"`, hint);
@@ -135,7 +150,8 @@ export async function playActivity(
 ): Promise<AuditResult | undefined> {
   let result: AuditResult | undefined;
   if (scenario) result = await runScenario(client, scenario, { ...opts.hooks, signal: opts.signal });
-  if (a.burst !== undefined) await burst(client, a.burst, { pace: a.pace !== false, readerSeq: opts.readerSeq, signal: opts.signal, drive: opts.burstDrive ?? 1 });
+  if (a.burst !== undefined)
+    await burst(client, a.burst, { pace: a.pace !== false, readerSeq: opts.readerSeq, signal: opts.signal, drive: opts.burstDrive ?? 1 });
   return result;
 }
 

@@ -34,7 +34,9 @@ interface DemoOpts {
 export function registerDemo(program: Command, globals: () => GlobalOptions): void {
   program
     .command("demo")
-    .description("the main job: a built-in scenario of several processes on the simulator, traced live, then the ownership timeline and the verdicts")
+    .description(
+      "the main job: a built-in scenario of several processes on the simulator, traced live, then the ownership timeline and the verdicts",
+    )
     .option("--scenario <file>", "play this scenario instead of the built-in one")
     .option("--step-delay <ms>", "pause between steps so the trace reads live (default 250 on a terminal, else 0)")
     .option("--json-out <file>", "write the verdicts as JSON")
@@ -69,23 +71,32 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
     if (!out.json) {
       out.line(c.bold(`cdfilter demo: ${scenario.name}`));
       if (scenario.description) out.line(c.dim(scenario.description));
-      out.line(c.dim(world
-        ? `transport: ${transportText(client)}; processes: ${[...scenario.processes.values()].map((p) => p.image).join(", ")}, each a Windows process (node.exe under Wine)`
-        : `transport: ${transportText(client, { simulator: true })}; processes: ${[...scenario.processes.values()].map((p) => `${p.image}:${p.pid}`).join(", ")}`));
+      out.line(
+        c.dim(
+          world
+            ? `transport: ${transportText(client)}; processes: ${[...scenario.processes.values()].map((p) => p.image).join(", ")}, each a Windows process (node.exe under Wine)`
+            : `transport: ${transportText(client, { simulator: true })}; processes: ${[...scenario.processes.values()].map((p) => `${p.image}:${p.pid}`).join(", ")}`,
+        ),
+      );
       out.line();
     }
     const tracer = liveTrace(client, out, events);
-    const res = await runScenario(client, scenario, {
-      beforeStep: async (step) => {
-        await tracer.catchUp();
-        if (!out.json) out.line(stepHeader(out, step));
+    const res = await runScenario(
+      client,
+      scenario,
+      {
+        beforeStep: async (step) => {
+          await tracer.catchUp();
+          if (!out.json) out.line(stepHeader(out, step));
+        },
+        afterStep: async (v) => {
+          await tracer.catchUp();
+          if (!out.json) out.line(verdictLine(out, v));
+          if (delay) await new Promise((r) => setTimeout(r, delay));
+        },
       },
-      afterStep: async (v) => {
-        await tracer.catchUp();
-        if (!out.json) out.line(verdictLine(out, v));
-        if (delay) await new Promise((r) => setTimeout(r, delay));
-      },
-    }, world);
+      world,
+    );
     await tracer.stop();
     const timeline = lockTimeline(events);
     const doc = auditJson(res, client.transportKind);
@@ -98,7 +109,9 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
       out.line();
       out.line(c.bold("Audit verdicts"));
       printVerdicts(out, res);
-      out.line(c.dim(`${timeline.records} trace records, ${timeline.dropped} dropped; ${((performance.now() - started) / 1000).toFixed(1)} s`));
+      out.line(
+        c.dim(`${timeline.records} trace records, ${timeline.dropped} dropped; ${((performance.now() - started) / 1000).toFixed(1)} s`),
+      );
     }
     if (o.jsonOut) writeOut(out, o.jsonOut, JSON.stringify(doc, jsonReplacer, 2) + "\n", "verdicts (JSON)");
     if (o.junitOut) writeOut(out, o.junitOut, auditJunit(res), "verdicts (JUnit XML)");

@@ -6,7 +6,13 @@
  * `cdfilter: <what went wrong>`, followed by `hint: <what to do>`.
  */
 import { Command, CommanderError, Option } from "commander";
-import { CdfilterError, ClientClosedError, InvalidArgumentError, ProtocolVersionError, TransportUnavailableError } from "../client/index.ts";
+import {
+  CdfilterError,
+  ClientClosedError,
+  InvalidArgumentError,
+  ProtocolVersionError,
+  TransportUnavailableError,
+} from "../client/index.ts";
 import { registerActions } from "./commands/actions.ts";
 import { registerAudit } from "./commands/audit.ts";
 import { registerDecode } from "./commands/decode.ts";
@@ -42,7 +48,14 @@ export function buildProgram(captureError?: (s: string) => void): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => (captureError ? captureError(s) : write(s)) });
   const globals = (): GlobalOptions => {
-    const o = program.opts<{ json?: boolean; color: boolean; quiet?: boolean; transport: GlobalOptions["transport"]; simDrives: string; simRing: string }>();
+    const o = program.opts<{
+      json?: boolean;
+      color: boolean;
+      quiet?: boolean;
+      transport: GlobalOptions["transport"];
+      simDrives: string;
+      simRing: string;
+    }>();
     return {
       json: o.json === true,
       color: o.color,
@@ -85,7 +98,8 @@ const SIM_RING_MAX = 256 * 1024 * 1024;
 function parseSimRing(s: string): number {
   const hint = `0 (the default, 1 MiB) or ${SIM_RING_MIN}..${SIM_RING_MAX} bytes, e.g. --sim-ring 65536`;
   const v = parseCount(s, "--sim-ring", 0, SIM_RING_MAX, hint);
-  if (v !== 0 && v < SIM_RING_MIN) throw usageError(`--sim-ring must be 0 or from ${SIM_RING_MIN} to ${SIM_RING_MAX} bytes, got "${s}"`, hint);
+  if (v !== 0 && v < SIM_RING_MIN)
+    throw usageError(`--sim-ring must be 0 or from ${SIM_RING_MIN} to ${SIM_RING_MAX} bytes, got "${s}"`, hint);
   return v;
 }
 
@@ -121,7 +135,8 @@ export function reportError(e: unknown, style: ErrorStyle, commanderMessage?: st
   }
   if (e instanceof CliError) return say(e.message, e.hint, e.exitCode);
   // A command used a client or handle after closing it: a bug of the command line, not the filter.
-  if (e instanceof ClientClosedError) return say(`internal error: ${e.message}`, "this is a bug; rerun with CDFILTER_DEBUG=1 for the stack trace", ExitCode.INTERNAL);
+  if (e instanceof ClientClosedError)
+    return say(`internal error: ${e.message}`, "this is a bug; rerun with CDFILTER_DEBUG=1 for the stack trace", ExitCode.INTERNAL);
   if (e instanceof InvalidArgumentError) return say(e.message, e.hint, ExitCode.USAGE);
   if (e instanceof TransportUnavailableError || e instanceof ProtocolVersionError) return say(e.message, e.hint, ExitCode.UNAVAILABLE);
   if (e instanceof CdfilterError) return say(e.message, e.hint ?? "the filter refused a control request", ExitCode.UNAVAILABLE);
@@ -152,6 +167,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 
 const code = await main(process.argv);
 // Exit once stdout is flushed, even if a native handle or timer would keep the loop alive.
-const flush = (s: NodeJS.WriteStream) => new Promise<void>((resolve) => (s.writableLength > 0 ? s.once("drain", () => resolve()) : resolve()));
+const flush = (s: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => (s.writableLength > 0 ? s.once("drain", () => resolve()) : resolve()));
 await Promise.all([flush(process.stdout), flush(process.stderr)]);
 process.exit(code);

@@ -44,15 +44,29 @@ export function renderTable(head: string[], rows: string[][], c: Colors, aligns?
     head: head.map((h) => c.bold(h)),
     colAligns: aligns ?? head.map(() => "left" as const),
     chars: {
-      top: "", "top-mid": "", "top-left": "", "top-right": "",
-      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
-      left: "", "left-mid": "", mid: "", "mid-mid": "", right: "", "right-mid": "",
+      top: "",
+      "top-mid": "",
+      "top-left": "",
+      "top-right": "",
+      bottom: "",
+      "bottom-mid": "",
+      "bottom-left": "",
+      "bottom-right": "",
+      left: "",
+      "left-mid": "",
+      mid: "",
+      "mid-mid": "",
+      right: "",
+      "right-mid": "",
       middle: "  ",
     },
     style: { "padding-left": 0, "padding-right": 0, head: [], border: [], compact: true },
   });
   for (const r of rows) table.push(r);
-  const lines = table.toString().split("\n").map((l) => l.replace(/\s+$/, ""));
+  const lines = table
+    .toString()
+    .split("\n")
+    .map((l) => l.replace(/\s+$/, ""));
   const width = Math.max(...lines.map((l) => visibleLength(l)));
   lines.splice(1, 0, c.dim("─".repeat(width)));
   return lines.join("\n");

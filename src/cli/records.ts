@@ -26,11 +26,34 @@ import type { Colors } from "./output.ts";
 
 /** IRP major function codes (wdm.h). */
 export const IRP_MJ_NAMES: readonly string[] = [
-  "CREATE", "CREATE_NAMED_PIPE", "CLOSE", "READ", "WRITE", "QUERY_INFORMATION", "SET_INFORMATION",
-  "QUERY_EA", "SET_EA", "FLUSH_BUFFERS", "QUERY_VOLUME_INFORMATION", "SET_VOLUME_INFORMATION",
-  "DIRECTORY_CONTROL", "FILE_SYSTEM_CONTROL", "DEVICE_CONTROL", "INTERNAL_DEVICE_CONTROL", "SHUTDOWN",
-  "LOCK_CONTROL", "CLEANUP", "CREATE_MAILSLOT", "QUERY_SECURITY", "SET_SECURITY", "POWER",
-  "SYSTEM_CONTROL", "DEVICE_CHANGE", "QUERY_QUOTA", "SET_QUOTA", "PNP",
+  "CREATE",
+  "CREATE_NAMED_PIPE",
+  "CLOSE",
+  "READ",
+  "WRITE",
+  "QUERY_INFORMATION",
+  "SET_INFORMATION",
+  "QUERY_EA",
+  "SET_EA",
+  "FLUSH_BUFFERS",
+  "QUERY_VOLUME_INFORMATION",
+  "SET_VOLUME_INFORMATION",
+  "DIRECTORY_CONTROL",
+  "FILE_SYSTEM_CONTROL",
+  "DEVICE_CONTROL",
+  "INTERNAL_DEVICE_CONTROL",
+  "SHUTDOWN",
+  "LOCK_CONTROL",
+  "CLEANUP",
+  "CREATE_MAILSLOT",
+  "QUERY_SECURITY",
+  "SET_SECURITY",
+  "POWER",
+  "SYSTEM_CONTROL",
+  "DEVICE_CHANGE",
+  "QUERY_QUOTA",
+  "SET_QUOTA",
+  "PNP",
 ];
 export const IRP_MJ_DEVICE_CONTROL = 0x0e;
 export const IRP_MJ_READ = 0x03;
@@ -42,12 +65,18 @@ export function majorName(major: number): string {
 
 /** Parse "DEVICE_CONTROL", "irp_mj_read", "read", "14" or "0xE" into an IRP_MJ_* code. */
 export function parseMajor(text: string): number {
-  const t = text.trim().toUpperCase().replace(/^IRP_MJ_/, "");
+  const t = text
+    .trim()
+    .toUpperCase()
+    .replace(/^IRP_MJ_/, "");
   if (/^0X[0-9A-F]{1,2}$/.test(t)) return Number.parseInt(t.slice(2), 16);
   if (/^\d{1,2}$/.test(t)) return Number(t);
   const i = IRP_MJ_NAMES.indexOf(t);
   if (i < 0) {
-    throw usageError(`unknown IRP major function "${text}"`, `use a name such as DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE or a number 0..27`);
+    throw usageError(
+      `unknown IRP major function "${text}"`,
+      `use a name such as DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE or a number 0..27`,
+    );
   }
   return i;
 }
@@ -65,7 +94,11 @@ export const shortReason = (v: number): string => reasonName(v).replace(/^REASON
 
 /** Names of a Decision / Reason enum without prefixes (for scenario validation). */
 export function enumShortNames(e: object, prefix: string): Set<string> {
-  return new Set(Object.keys(e).filter((k) => Number.isNaN(Number(k)) && k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
+  return new Set(
+    Object.keys(e)
+      .filter((k) => Number.isNaN(Number(k)) && k.startsWith(prefix))
+      .map((k) => k.slice(prefix.length)),
+  );
 }
 
 const IOCTL_STORAGE_EJECTION_CONTROL = 0x2d0940;
@@ -125,24 +158,28 @@ export function parseFilter(opts: { drive?: string[]; pid?: string[]; major?: st
   const f: TraceFilter = {};
   const ints = (list: string[], what: string, max: number) =>
     new Set(
-      list.flatMap((s) => s.split(",")).map((s) => {
-        const v = Number(s.trim());
-        if (!Number.isInteger(v) || v < 0 || v > max || s.trim() === "") throw usageError(`--${what} expects integers, got "${s}"`);
-        return v;
-      }),
+      list
+        .flatMap((s) => s.split(","))
+        .map((s) => {
+          const v = Number(s.trim());
+          if (!Number.isInteger(v) || v < 0 || v > max || s.trim() === "") throw usageError(`--${what} expects integers, got "${s}"`);
+          return v;
+        }),
     );
   if (opts.drive?.length) f.drives = ints(opts.drive, "drive", 0xffff_ffff);
   if (opts.pid?.length) f.pids = ints(opts.pid, "pid", 0xffff_ffff);
   if (opts.major?.length) f.majors = new Set(opts.major.flatMap((s) => s.split(",")).map(parseMajor));
   if (opts.ioctl?.length) {
     f.ioctls = new Set(
-      opts.ioctl.flatMap((s) => s.split(",")).map((s) => {
-        try {
-          return parseIoctl(s);
-        } catch (e) {
-          throw usageError((e as Error).message, "run `cdfilter decode NAME` to check a name");
-        }
-      }),
+      opts.ioctl
+        .flatMap((s) => s.split(","))
+        .map((s) => {
+          try {
+            return parseIoctl(s);
+          } catch (e) {
+            throw usageError((e as Error).message, "run `cdfilter decode NAME` to check a name");
+          }
+        }),
     );
   }
   return f;
@@ -220,8 +257,7 @@ export function parseTraceJsonLines(text: string, file: string): TraceEvent[] {
 }
 
 export function parseTraceJsonLine(line: string, file: string, lineNo: number): TraceEvent {
-  const bad = (why: string) =>
-    inputError(`${file}:${lineNo}: ${why}`, "the file must be JSON Lines as written by `cdfilter trace --json`");
+  const bad = (why: string) => inputError(`${file}:${lineNo}: ${why}`, "the file must be JSON Lines as written by `cdfilter trace --json`");
   let obj: unknown;
   try {
     obj = JSON.parse(line);
@@ -331,7 +367,9 @@ export class HumanFormatter {
   format(ev: TraceEvent): string | undefined {
     const c = this.c;
     if (ev.type === "dropped") {
-      return c.bold(c.red(`!! ${ev.count} record(s) dropped after seq ${ev.afterSeq}: the ring overwrote them before this reader got them`));
+      return c.bold(
+        c.red(`!! ${ev.count} record(s) dropped after seq ${ev.afterSeq}: the ring overwrote them before this reader got them`),
+      );
     }
     const r = ev.record;
     this.base ??= r.timestamp;
@@ -397,7 +435,9 @@ export class HumanFormatter {
         return c.magenta(reason);
       default:
         if (!reason || r.kind === RecordKind.RECORD_KIND_HANDLE_CLOSE) return reason ? c.dim(reason) : "";
-        return r.reason === Reason.REASON_WOULD_DENY || r.reason === Reason.REASON_FOREIGN_SECURE_UNLOCK ? c.yellow(reason) : c.blue(reason);
+        return r.reason === Reason.REASON_WOULD_DENY || r.reason === Reason.REASON_FOREIGN_SECURE_UNLOCK
+          ? c.yellow(reason)
+          : c.blue(reason);
     }
   }
 }

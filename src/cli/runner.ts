@@ -8,17 +8,7 @@
  * check (FILE_READ_ACCESS for MEDIA_REMOVAL/EJECT_MEDIA, read|write for SCSI pass-through)
  * passes and the verdict is about the filter and the class driver, not the I/O manager.
  */
-import {
-  CdfilterError,
-  type Drive,
-  type FilterClient,
-  NTSTATUS,
-  Policy,
-  RecordKind,
-  type TraceRecord,
-  hex32,
-  ntStatusName,
-} from "../client/index.ts";
+import { CdfilterError, type FilterClient, NTSTATUS, Policy, RecordKind, type TraceRecord, hex32, ntStatusName } from "../client/index.ts";
 import type { DriveActions, ScenarioWorld } from "../wine/actor-world.ts";
 import { CliError, ExitCode } from "./errors.ts";
 import { shortDecision, shortReason } from "./records.ts";
@@ -78,7 +68,12 @@ export function requireSimulator(client: FilterClient): NonNullable<FilterClient
   return sim;
 }
 
-export async function runScenario(client: FilterClient, scenario: Scenario, hooks: RunHooks = {}, world?: ScenarioWorld): Promise<AuditResult> {
+export async function runScenario(
+  client: FilterClient,
+  scenario: Scenario,
+  hooks: RunHooks = {},
+  world?: ScenarioWorld,
+): Promise<AuditResult> {
   const sim = world ? undefined : requireSimulator(client);
   const startedAt = new Date();
   const t0 = performance.now();
@@ -102,7 +97,7 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
     try {
       status = await perform(step);
     } catch (e) {
-      if (e instanceof CdfilterError && e.ntStatus !== undefined && (step.verb === "open")) status = e.ntStatus;
+      if (e instanceof CdfilterError && e.ntStatus !== undefined && step.verb === "open") status = e.ntStatus;
       else error = e instanceof Error ? e.message : String(e);
     }
     const durationMs = performance.now() - s0;
@@ -190,15 +185,22 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
 
   async function act(d: DriveActions, step: ScenarioStep): Promise<number> {
     switch (step.verb) {
-      case "lock": return (await d.lock()).status;
-      case "unlock": return (await d.unlock()).status;
-      case "media-lock": return (await d.mediaRemoval(true)).status;
-      case "media-unlock": return (await d.mediaRemoval(false)).status;
-      case "eject": return (await d.eject()).status;
+      case "lock":
+        return (await d.lock()).status;
+      case "unlock":
+        return (await d.unlock()).status;
+      case "media-lock":
+        return (await d.mediaRemoval(true)).status;
+      case "media-unlock":
+        return (await d.mediaRemoval(false)).status;
+      case "eject":
+        return (await d.eject()).status;
       // START STOP UNIT (0x1B), byte 4 = LoEj (bit 1), Start=0: eject the medium (SBC/MMC).
-      case "passthrough-eject": return (await d.passThrough(Uint8Array.of(0x1b, 0, 0, 0, 0x02, 0))).status;
+      case "passthrough-eject":
+        return (await d.passThrough(Uint8Array.of(0x1b, 0, 0, 0, 0x02, 0))).status;
       // PREVENT ALLOW MEDIUM REMOVAL (0x1E), byte 4 Prevent=0: allow removal.
-      case "passthrough-allow": return (await d.passThrough(Uint8Array.of(0x1e, 0, 0, 0, 0x00, 0))).status;
+      case "passthrough-allow":
+        return (await d.passThrough(Uint8Array.of(0x1e, 0, 0, 0, 0x00, 0))).status;
       case "read": {
         const offset = Number(step.args[0] ?? 0);
         const length = Number(step.args[1] ?? 2048);
@@ -231,7 +233,9 @@ export async function runScenario(client: FilterClient, scenario: Scenario, hook
         checks.push({ field: "owner", expected, actual, ok: actual === expected });
       }
       if (e.owners !== undefined) {
-        const want = Object.entries(e.owners).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b));
+        const want = Object.entries(e.owners)
+          .filter(([, n]) => n > 0)
+          .sort(([a], [b]) => a.localeCompare(b));
         const have = [...owners.entries()].sort(([a], [b]) => a.localeCompare(b));
         const fmt = (l: [string, number][]) => (l.length ? l.map(([n, c]) => `${n}=${c}`).join(",") : "none");
         checks.push({ field: "owners", expected: fmt(want), actual: fmt(have), ok: fmt(want) === fmt(have) });
@@ -342,7 +346,7 @@ export function auditJunit(res: AuditResult): string {
 function xml(s: string): string {
   // Characters XML 1.0 forbids are dropped; the five specials escaped.
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "").replace(/[<>&"']/g, (ch) =>
-    ch === "<" ? "&lt;" : ch === ">" ? "&gt;" : ch === "&" ? "&amp;" : ch === '"' ? "&quot;" : "&apos;",
-  );
+  return s
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "")
+    .replace(/[<>&"']/g, (ch) => (ch === "<" ? "&lt;" : ch === ">" ? "&gt;" : ch === "&" ? "&amp;" : ch === '"' ? "&quot;" : "&apos;"));
 }

@@ -53,7 +53,14 @@ export type SystemVerb = keyof typeof SYSTEM_VERBS;
 
 /** Verbs that send one request and so must say which NTSTATUS they expect. */
 const NEEDS_STATUS: ReadonlySet<string> = new Set([
-  "lock", "unlock", "media-lock", "media-unlock", "eject", "passthrough-eject", "passthrough-allow", "read",
+  "lock",
+  "unlock",
+  "media-lock",
+  "media-unlock",
+  "eject",
+  "passthrough-eject",
+  "passthrough-allow",
+  "read",
 ]);
 
 export interface Expectation {
@@ -143,7 +150,7 @@ const TOP_KEYS = new Set(["name", "description", "drives", "policy", "processes"
 const STEP_KEYS = new Set(["expect", "drive", "handle", "repeat", "note"]);
 const EXPECT_KEYS = new Set(["status", "secure", "simple", "owner", "owners", "reason", "decision", "released"]);
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-const FORMAT_HINT = "see docs/cli.md, \"Scenario format\", or scenarios/demo.yaml";
+const FORMAT_HINT = 'see docs/cli.md, "Scenario format", or scenarios/demo.yaml';
 
 export function parseScenario(text: string, file: string, vocab: Vocabulary = {}): Scenario {
   const lc = new LineCounter();
@@ -163,8 +170,14 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
   if (yamlError) {
     const p = lc.linePos(yamlError.pos[0]);
     const first = yamlError.message.split("\n")[0] ?? yamlError.message;
-    throw new ScenarioError(file, p.line || 1, p.col || 1, undefined, `invalid YAML: ${first.replace(/ at line \d+, column \d+:?$/, "")}`,
-      "check the indentation and quoting around that line");
+    throw new ScenarioError(
+      file,
+      p.line || 1,
+      p.col || 1,
+      undefined,
+      `invalid YAML: ${first.replace(/ at line \d+, column \d+:?$/, "")}`,
+      "check the indentation and quoting around that line",
+    );
   }
   const root = doc.contents;
   if (!isMap(root)) fail(root, "the file must be a mapping with `processes` and `steps`");
@@ -235,7 +248,7 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
   if (!isSeq(steps)) fail(steps, "`steps` must be a list of steps like `- burner: lock`");
   const stepNodes = (steps as { items: unknown[] }).items as Node[];
   if (stepNodes.length === 0) fail(steps, "`steps` is empty");
-  stepNodes.forEach((node, i) => scenario.steps.push(parseStep(node, i + 1)));
+  for (const [i, node] of stepNodes.entries()) scenario.steps.push(parseStep(node, i + 1));
   return scenario;
 
   function parseStep(node: Node, index: number): ScenarioStep {
@@ -248,22 +261,36 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
     const actorPair = actorPairs[0]!;
     const actor = keyName(actorPair);
     if (actor !== "system" && !scenario.processes.has(actor)) {
-      return fail(actorPair.key as Node, `unknown process "${actor}" (declared: ${[...scenario.processes.keys()].join(", ")})`, index,
-        "declare it under `processes`, or use a step key: expect, drive, handle, repeat, note");
+      return fail(
+        actorPair.key as Node,
+        `unknown process "${actor}" (declared: ${[...scenario.processes.keys()].join(", ")})`,
+        index,
+        "declare it under `processes`, or use a step key: expect, drive, handle, repeat, note",
+      );
     }
     if (actorPairs.length > 1) {
       const second = actorPairs[1]!;
       const k = keyName(second);
-      return fail(second.key as Node, scenario.processes.has(k) || k === "system"
-        ? `two actors ("${actor}" and "${k}") in one step: one actor per step`
-        : `unknown step key "${k}" (expected one of: ${[...STEP_KEYS].join(", ")})`, index);
+      return fail(
+        second.key as Node,
+        scenario.processes.has(k) || k === "system"
+          ? `two actors ("${actor}" and "${k}") in one step: one actor per step`
+          : `unknown step key "${k}" (expected one of: ${[...STEP_KEYS].join(", ")})`,
+        index,
+      );
     }
-    const words = scalarString(actorPair.value as Node, `step ${index} verb`).trim().split(/\s+/);
+    const words = scalarString(actorPair.value as Node, `step ${index} verb`)
+      .trim()
+      .split(/\s+/);
     const verb = words[0] ?? "";
     const args = words.slice(1);
     const verbs: Record<string, string> = actor === "system" ? SYSTEM_VERBS : PROCESS_VERBS;
     if (!(verb in verbs)) {
-      return fail(actorPair.value as Node, `unknown step verb "${verb}" for ${actor === "system" ? "system" : "a process"} (expected one of: ${Object.keys(verbs).join(", ")})`, index);
+      return fail(
+        actorPair.value as Node,
+        `unknown step verb "${verb}" for ${actor === "system" ? "system" : "a process"} (expected one of: ${Object.keys(verbs).join(", ")})`,
+        index,
+      );
     }
     const step: ScenarioStep = {
       index,
@@ -295,8 +322,12 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
     const expectNode = map.get("expect", true) as Node | undefined;
     if (expectNode) step.expect = parseExpect(expectNode, step);
     if (NEEDS_STATUS.has(step.verb) && step.expect?.status === undefined) {
-      fail(expectNode ?? node, `missing expectation field "status" (the NTSTATUS ${step.verb} must complete with, e.g. STATUS_SUCCESS)`, step,
-        "every step that sends a request says which NTSTATUS it expects: `expect: { status: STATUS_SUCCESS }`");
+      fail(
+        expectNode ?? node,
+        `missing expectation field "status" (the NTSTATUS ${step.verb} must complete with, e.g. STATUS_SUCCESS)`,
+        step,
+        "every step that sends a request says which NTSTATUS it expects: `expect: { status: STATUS_SUCCESS }`",
+      );
     }
     return step;
   }
@@ -337,9 +368,10 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
       switch (k) {
         case "status": {
           // YAML reads 0xC0000184 as a number: keep it as the NTSTATUS value it is.
-          const raw = isScalar(v) && typeof v.value === "number" && Number.isInteger(v.value) && v.value >= 0 && v.value <= 0xffff_ffff
-            ? `0x${v.value.toString(16)}`
-            : scalarString(v, "expect.status", step);
+          const raw =
+            isScalar(v) && typeof v.value === "number" && Number.isInteger(v.value) && v.value >= 0 && v.value <= 0xffff_ffff
+              ? `0x${v.value.toString(16)}`
+              : scalarString(v, "expect.status", step);
           e.status = checkStatus(raw, v, step);
           break;
         }
@@ -381,11 +413,19 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
   function checkStatus(s: string, node: Node, step: ScenarioStep): string {
     if (/^0x[0-9a-f]{1,8}$/i.test(s)) return "0x" + s.slice(2).toUpperCase().padStart(8, "0");
     if (!/^STATUS_[A-Z0-9_]+$/.test(s)) fail(node, `"${s}" is not an NTSTATUS name (STATUS_...) or 0xHEX value`, step);
-    if (vocab.statuses && !vocab.statuses.has(s)) fail(node, `unknown NTSTATUS name "${s}"`, step, "run `cdfilter decode --statuses` for the known names, or give the value as 0xHEX");
+    if (vocab.statuses && !vocab.statuses.has(s))
+      fail(node, `unknown NTSTATUS name "${s}"`, step, "run `cdfilter decode --statuses` for the known names, or give the value as 0xHEX");
     return s;
   }
 
-  function checkEnumName(s: string, prefix: string, known: ReadonlySet<string> | undefined, node: Node, step: ScenarioStep, what: string): string {
+  function checkEnumName(
+    s: string,
+    prefix: string,
+    known: ReadonlySet<string> | undefined,
+    node: Node,
+    step: ScenarioStep,
+    what: string,
+  ): string {
     const short = s.startsWith(prefix) ? s.slice(prefix.length) : s;
     if (known && !known.has(short)) fail(node, `unknown ${what} "${s}" (expected one of: ${[...known].join(", ")})`, step);
     return short;

@@ -64,7 +64,14 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
     const key = `${r.driveId}:${r.handleId}`;
     let o = owners.get(key);
     if (!o) {
-      o = { driveId: r.driveId, handleId: r.handleId, pid: r.openerPid || r.pid, image: r.openerImage, count: { secure: 0, simple: 0 }, open: {} };
+      o = {
+        driveId: r.driveId,
+        handleId: r.handleId,
+        pid: r.openerPid || r.pid,
+        image: r.openerImage,
+        count: { secure: 0, simple: 0 },
+        open: {},
+      };
       owners.set(key, o);
     } else if (!o.image && r.openerImage) {
       o.image = r.openerImage;
@@ -80,8 +87,17 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
       return;
     }
     const s: LockSpan = {
-      driveId: o.driveId, handleId: o.handleId, pid: o.pid, image: o.image, lock: kind,
-      start: r.timestamp, startSeq: r.seq, end: r.timestamp, endSeq: r.seq, endedBy: "open", maxCount: 1,
+      driveId: o.driveId,
+      handleId: o.handleId,
+      pid: o.pid,
+      image: o.image,
+      lock: kind,
+      start: r.timestamp,
+      startSeq: r.seq,
+      end: r.timestamp,
+      endSeq: r.seq,
+      endedBy: "open",
+      maxCount: 1,
     };
     o.open[kind] = s;
     spans.push(s);
@@ -119,7 +135,11 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
     }
     // Safety net: a drive whose total is 0 has no owner of that kind left (foreign simple unlock,
     // or records lost to a drop).
-    if (r.kind === RecordKind.RECORD_KIND_COMPLETION || r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE || r.kind === RecordKind.RECORD_KIND_LEAK_RELEASE) {
+    if (
+      r.kind === RecordKind.RECORD_KIND_COMPLETION ||
+      r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE ||
+      r.kind === RecordKind.RECORD_KIND_LEAK_RELEASE
+    ) {
       for (const o of owners.values()) {
         if (o.driveId !== r.driveId) continue;
         if (r.secureTotal === 0 && o.open.secure) drop(o, "secure", Number.MAX_SAFE_INTEGER, r, "foreign-unlock");
@@ -199,7 +219,16 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
 
   for (const ev of events) {
     if (ev.type === "dropped") {
-      out.push({ ph: "i", s: "g", name: `${ev.count} record(s) dropped`, cat: "dropped", pid: 0, tid: 0, ts: us(lastTs), args: { count: String(ev.count), afterSeq: String(ev.afterSeq) } });
+      out.push({
+        ph: "i",
+        s: "g",
+        name: `${ev.count} record(s) dropped`,
+        cat: "dropped",
+        pid: 0,
+        tid: 0,
+        ts: us(lastTs),
+        args: { count: String(ev.count), afterSeq: String(ev.afterSeq) },
+      });
       continue;
     }
     const r = ev.record;
@@ -231,14 +260,28 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
           pid,
           tid: lockTrack(pid, r.handleId, r.driveId, auto ? "secure" : "simple"),
           ts: us(r.timestamp),
-          args: { seq: String(r.seq), driveId: r.driveId, handleId: String(r.handleId), reason: shortReason(r.reason), countReleased: r.countReleased },
+          args: {
+            seq: String(r.seq),
+            driveId: r.driveId,
+            handleId: String(r.handleId),
+            reason: shortReason(r.reason),
+            countReleased: r.countReleased,
+          },
         });
         break;
       }
       default:
         out.push({
-          ph: "i", s: "t", name: kindName(r.kind).replace(/^RECORD_KIND_/, "").toLowerCase().replace(/_/g, " "), cat: "handle",
-          pid: r.pid, tid: r.tid, ts: us(r.timestamp),
+          ph: "i",
+          s: "t",
+          name: kindName(r.kind)
+            .replace(/^RECORD_KIND_/, "")
+            .toLowerCase()
+            .replace(/_/g, " "),
+          cat: "handle",
+          pid: r.pid,
+          tid: r.tid,
+          ts: us(r.timestamp),
           args: { seq: String(r.seq), driveId: r.driveId, handleId: String(r.handleId), reason: shortReason(r.reason) },
         });
     }
@@ -246,7 +289,16 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
   }
   // Requests whose completion is not in the trace: an instant at dispatch.
   for (const d of dispatches.values()) {
-    out.push({ ph: "i", s: "t", name: `${requestName(d, d.inputHead)} (no completion)`, cat: "request", pid: d.pid, tid: d.tid, ts: us(d.timestamp), args: requestArgs(d, d) });
+    out.push({
+      ph: "i",
+      s: "t",
+      name: `${requestName(d, d.inputHead)} (no completion)`,
+      cat: "request",
+      pid: d.pid,
+      tid: d.tid,
+      ts: us(d.timestamp),
+      args: requestArgs(d, d),
+    });
   }
   for (const s of timeline.spans) {
     nameProcess(s.pid, s.image);
@@ -259,14 +311,22 @@ export function chromeTrace(events: readonly TraceEvent[], timeline: Timeline = 
       ts: us(s.start),
       dur: ticksToUs(s.end - s.start),
       args: {
-        lock: s.lock, owner: s.image, pid: s.pid, driveId: s.driveId, handleId: String(s.handleId),
-        startSeq: String(s.startSeq), endSeq: String(s.endSeq), endedBy: s.endedBy,
-        ...(s.releaseReason ? { releaseReason: s.releaseReason } : {}), maxCount: s.maxCount,
+        lock: s.lock,
+        owner: s.image,
+        pid: s.pid,
+        driveId: s.driveId,
+        handleId: String(s.handleId),
+        startSeq: String(s.startSeq),
+        endSeq: String(s.endSeq),
+        endedBy: s.endedBy,
+        ...(s.releaseReason ? { releaseReason: s.releaseReason } : {}),
+        maxCount: s.maxCount,
       },
     });
   }
   const meta: ChromeEvent[] = [];
-  for (const [pid, image] of processes) meta.push({ ph: "M", name: "process_name", pid, args: { name: image ? `${image} (pid ${pid})` : `pid ${pid}` } });
+  for (const [pid, image] of processes)
+    meta.push({ ph: "M", name: "process_name", pid, args: { name: image ? `${image} (pid ${pid})` : `pid ${pid}` } });
   for (const t of threads.values()) meta.push({ ph: "M", name: "thread_name", pid: t.pid, tid: t.tid, args: { name: t.name } });
   return {
     traceEvents: [...meta, ...out],
@@ -299,7 +359,11 @@ function requestArgs(r: TraceRecord, d: TraceRecord | undefined): Record<string,
 }
 
 /** The ownership timeline as text lines: one row per span, with a bar over the trace's time. */
-export function renderTimeline(t: Timeline, c: { dim(s: string): string; green(s: string): string; yellow(s: string): string; magenta(s: string): string; cyan(s: string): string }, width = 40): string[] {
+export function renderTimeline(
+  t: Timeline,
+  c: { dim(s: string): string; green(s: string): string; yellow(s: string): string; magenta(s: string): string; cyan(s: string): string },
+  width = 40,
+): string[] {
   if (t.spans.length === 0) return [c.dim("(no lock was taken)")];
   const total = t.last > t.first ? t.last - t.first : 1n;
   const col = (x: bigint) => Math.min(width - 1, Math.max(0, Number(((x - t.first) * BigInt(width)) / total)));
@@ -311,11 +375,18 @@ export function renderTimeline(t: Timeline, c: { dim(s: string): string; green(s
     const fill = s.lock === "secure" ? "█" : "▒";
     const bar = " ".repeat(a) + fill.repeat(b - a + 1) + " ".repeat(width - b - 1);
     const end =
-      s.endedBy === "open" ? c.yellow("still held") :
-      s.endedBy === "unlock" ? c.green("unlocked by owner") :
-      s.endedBy === "auto-release" ? c.magenta(`auto-released (${(s.releaseReason ?? "").toLowerCase().replace(/_/g, " ")})`) :
-      s.endedBy === "leak-release" ? c.magenta("leak released at close") : c.yellow("released by another caller");
-    return `${c.cyan(owners[i]!.padEnd(ownerWidth))}  d${s.driveId} ${s.lock.padEnd(6)} ${c.dim("|")}${bar}${c.dim("|")} ` +
-      `${formatSeconds(s.start - t.first)} → ${formatSeconds(s.end - t.first)}  ${end}`;
+      s.endedBy === "open"
+        ? c.yellow("still held")
+        : s.endedBy === "unlock"
+          ? c.green("unlocked by owner")
+          : s.endedBy === "auto-release"
+            ? c.magenta(`auto-released (${(s.releaseReason ?? "").toLowerCase().replace(/_/g, " ")})`)
+            : s.endedBy === "leak-release"
+              ? c.magenta("leak released at close")
+              : c.yellow("released by another caller");
+    return (
+      `${c.cyan(owners[i]!.padEnd(ownerWidth))}  d${s.driveId} ${s.lock.padEnd(6)} ${c.dim("|")}${bar}${c.dim("|")} ` +
+      `${formatSeconds(s.start - t.first)} → ${formatSeconds(s.end - t.first)}  ${end}`
+    );
   });
 }

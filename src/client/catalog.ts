@@ -14,12 +14,7 @@ import { ControlIoctls } from "./gen/cdfilter_ioctl.ts";
 
 export const METHOD_NAMES = ["METHOD_BUFFERED", "METHOD_IN_DIRECT", "METHOD_OUT_DIRECT", "METHOD_NEITHER"] as const;
 export type TransferMethod = (typeof METHOD_NAMES)[number];
-export const ACCESS_NAMES = [
-  "FILE_ANY_ACCESS",
-  "FILE_READ_ACCESS",
-  "FILE_WRITE_ACCESS",
-  "FILE_READ_ACCESS|FILE_WRITE_ACCESS",
-] as const;
+export const ACCESS_NAMES = ["FILE_ANY_ACCESS", "FILE_READ_ACCESS", "FILE_WRITE_ACCESS", "FILE_READ_ACCESS|FILE_WRITE_ACCESS"] as const;
 export type RequiredAccess = (typeof ACCESS_NAMES)[number];
 
 export const METHOD_BUFFERED = 0;
@@ -32,36 +27,95 @@ export const FILE_WRITE_ACCESS = 2;
 
 /** Standard device types (FILE_DEVICE_* of winioctl.h / devioctl.h). */
 export const DEVICE_TYPES: ReadonlyMap<number, string> = new Map<number, string>([
-  [0x01, "FILE_DEVICE_BEEP"], [0x02, "FILE_DEVICE_CD_ROM"], [0x03, "FILE_DEVICE_CD_ROM_FILE_SYSTEM"],
-  [0x04, "FILE_DEVICE_CONTROLLER"], [0x05, "FILE_DEVICE_DATALINK"], [0x06, "FILE_DEVICE_DFS"],
-  [0x07, "FILE_DEVICE_DISK"], [0x08, "FILE_DEVICE_DISK_FILE_SYSTEM"], [0x09, "FILE_DEVICE_FILE_SYSTEM"],
-  [0x0a, "FILE_DEVICE_INPORT_PORT"], [0x0b, "FILE_DEVICE_KEYBOARD"], [0x0c, "FILE_DEVICE_MAILSLOT"],
-  [0x0d, "FILE_DEVICE_MIDI_IN"], [0x0e, "FILE_DEVICE_MIDI_OUT"], [0x0f, "FILE_DEVICE_MOUSE"],
-  [0x10, "FILE_DEVICE_MULTI_UNC_PROVIDER"], [0x11, "FILE_DEVICE_NAMED_PIPE"], [0x12, "FILE_DEVICE_NETWORK"],
-  [0x13, "FILE_DEVICE_NETWORK_BROWSER"], [0x14, "FILE_DEVICE_NETWORK_FILE_SYSTEM"], [0x15, "FILE_DEVICE_NULL"],
-  [0x16, "FILE_DEVICE_PARALLEL_PORT"], [0x17, "FILE_DEVICE_PHYSICAL_NETCARD"], [0x18, "FILE_DEVICE_PRINTER"],
-  [0x19, "FILE_DEVICE_SCANNER"], [0x1a, "FILE_DEVICE_SERIAL_MOUSE_PORT"], [0x1b, "FILE_DEVICE_SERIAL_PORT"],
-  [0x1c, "FILE_DEVICE_SCREEN"], [0x1d, "FILE_DEVICE_SOUND"], [0x1e, "FILE_DEVICE_STREAMS"],
-  [0x1f, "FILE_DEVICE_TAPE"], [0x20, "FILE_DEVICE_TAPE_FILE_SYSTEM"], [0x21, "FILE_DEVICE_TRANSPORT"],
-  [0x22, "FILE_DEVICE_UNKNOWN"], [0x23, "FILE_DEVICE_VIDEO"], [0x24, "FILE_DEVICE_VIRTUAL_DISK"],
-  [0x25, "FILE_DEVICE_WAVE_IN"], [0x26, "FILE_DEVICE_WAVE_OUT"], [0x27, "FILE_DEVICE_8042_PORT"],
-  [0x28, "FILE_DEVICE_NETWORK_REDIRECTOR"], [0x29, "FILE_DEVICE_BATTERY"], [0x2a, "FILE_DEVICE_BUS_EXTENDER"],
-  [0x2b, "FILE_DEVICE_MODEM"], [0x2c, "FILE_DEVICE_VDM"], [0x2d, "FILE_DEVICE_MASS_STORAGE"],
-  [0x2e, "FILE_DEVICE_SMB"], [0x2f, "FILE_DEVICE_KS"], [0x30, "FILE_DEVICE_CHANGER"],
-  [0x31, "FILE_DEVICE_SMARTCARD"], [0x32, "FILE_DEVICE_ACPI"], [0x33, "FILE_DEVICE_DVD"],
-  [0x34, "FILE_DEVICE_FULLSCREEN_VIDEO"], [0x35, "FILE_DEVICE_DFS_FILE_SYSTEM"], [0x36, "FILE_DEVICE_DFS_VOLUME"],
-  [0x37, "FILE_DEVICE_SERENUM"], [0x38, "FILE_DEVICE_TERMSRV"], [0x39, "FILE_DEVICE_KSEC"],
-  [0x3a, "FILE_DEVICE_FIPS"], [0x3b, "FILE_DEVICE_INFINIBAND"], [0x3e, "FILE_DEVICE_VMBUS"],
-  [0x3f, "FILE_DEVICE_CRYPT_PROVIDER"], [0x40, "FILE_DEVICE_WPD"], [0x41, "FILE_DEVICE_BLUETOOTH"],
-  [0x42, "FILE_DEVICE_MT_COMPOSITE"], [0x43, "FILE_DEVICE_MT_TRANSPORT"], [0x44, "FILE_DEVICE_BIOMETRIC"],
-  [0x45, "FILE_DEVICE_PMI"], [0x46, "FILE_DEVICE_EHSTOR"], [0x47, "FILE_DEVICE_DEVAPI"],
-  [0x48, "FILE_DEVICE_GPIO"], [0x49, "FILE_DEVICE_USBEX"], [0x50, "FILE_DEVICE_CONSOLE"],
-  [0x51, "FILE_DEVICE_NFP"], [0x52, "FILE_DEVICE_SYSENV"], [0x53, "FILE_DEVICE_VIRTUAL_BLOCK"],
-  [0x54, "FILE_DEVICE_POINT_OF_SERVICE"], [0x55, "FILE_DEVICE_STORAGE_REPLICATION"], [0x56, "FILE_DEVICE_TRUST_ENV"],
-  [0x57, "FILE_DEVICE_UCM"], [0x58, "FILE_DEVICE_UCMTCPCI"], [0x59, "FILE_DEVICE_PERSISTENT_MEMORY"],
-  [0x5a, "FILE_DEVICE_NVDIMM"], [0x5b, "FILE_DEVICE_HOLOGRAPHIC"], [0x5c, "FILE_DEVICE_SDFXHCI"],
-  [0x5d, "FILE_DEVICE_UCMUCSI"], [0x5e, "FILE_DEVICE_PRM"], [0x5f, "FILE_DEVICE_EVENT_COLLECTOR"],
-  [0x60, "FILE_DEVICE_USB4"], [0x61, "FILE_DEVICE_SOUNDWIRE"],
+  [0x01, "FILE_DEVICE_BEEP"],
+  [0x02, "FILE_DEVICE_CD_ROM"],
+  [0x03, "FILE_DEVICE_CD_ROM_FILE_SYSTEM"],
+  [0x04, "FILE_DEVICE_CONTROLLER"],
+  [0x05, "FILE_DEVICE_DATALINK"],
+  [0x06, "FILE_DEVICE_DFS"],
+  [0x07, "FILE_DEVICE_DISK"],
+  [0x08, "FILE_DEVICE_DISK_FILE_SYSTEM"],
+  [0x09, "FILE_DEVICE_FILE_SYSTEM"],
+  [0x0a, "FILE_DEVICE_INPORT_PORT"],
+  [0x0b, "FILE_DEVICE_KEYBOARD"],
+  [0x0c, "FILE_DEVICE_MAILSLOT"],
+  [0x0d, "FILE_DEVICE_MIDI_IN"],
+  [0x0e, "FILE_DEVICE_MIDI_OUT"],
+  [0x0f, "FILE_DEVICE_MOUSE"],
+  [0x10, "FILE_DEVICE_MULTI_UNC_PROVIDER"],
+  [0x11, "FILE_DEVICE_NAMED_PIPE"],
+  [0x12, "FILE_DEVICE_NETWORK"],
+  [0x13, "FILE_DEVICE_NETWORK_BROWSER"],
+  [0x14, "FILE_DEVICE_NETWORK_FILE_SYSTEM"],
+  [0x15, "FILE_DEVICE_NULL"],
+  [0x16, "FILE_DEVICE_PARALLEL_PORT"],
+  [0x17, "FILE_DEVICE_PHYSICAL_NETCARD"],
+  [0x18, "FILE_DEVICE_PRINTER"],
+  [0x19, "FILE_DEVICE_SCANNER"],
+  [0x1a, "FILE_DEVICE_SERIAL_MOUSE_PORT"],
+  [0x1b, "FILE_DEVICE_SERIAL_PORT"],
+  [0x1c, "FILE_DEVICE_SCREEN"],
+  [0x1d, "FILE_DEVICE_SOUND"],
+  [0x1e, "FILE_DEVICE_STREAMS"],
+  [0x1f, "FILE_DEVICE_TAPE"],
+  [0x20, "FILE_DEVICE_TAPE_FILE_SYSTEM"],
+  [0x21, "FILE_DEVICE_TRANSPORT"],
+  [0x22, "FILE_DEVICE_UNKNOWN"],
+  [0x23, "FILE_DEVICE_VIDEO"],
+  [0x24, "FILE_DEVICE_VIRTUAL_DISK"],
+  [0x25, "FILE_DEVICE_WAVE_IN"],
+  [0x26, "FILE_DEVICE_WAVE_OUT"],
+  [0x27, "FILE_DEVICE_8042_PORT"],
+  [0x28, "FILE_DEVICE_NETWORK_REDIRECTOR"],
+  [0x29, "FILE_DEVICE_BATTERY"],
+  [0x2a, "FILE_DEVICE_BUS_EXTENDER"],
+  [0x2b, "FILE_DEVICE_MODEM"],
+  [0x2c, "FILE_DEVICE_VDM"],
+  [0x2d, "FILE_DEVICE_MASS_STORAGE"],
+  [0x2e, "FILE_DEVICE_SMB"],
+  [0x2f, "FILE_DEVICE_KS"],
+  [0x30, "FILE_DEVICE_CHANGER"],
+  [0x31, "FILE_DEVICE_SMARTCARD"],
+  [0x32, "FILE_DEVICE_ACPI"],
+  [0x33, "FILE_DEVICE_DVD"],
+  [0x34, "FILE_DEVICE_FULLSCREEN_VIDEO"],
+  [0x35, "FILE_DEVICE_DFS_FILE_SYSTEM"],
+  [0x36, "FILE_DEVICE_DFS_VOLUME"],
+  [0x37, "FILE_DEVICE_SERENUM"],
+  [0x38, "FILE_DEVICE_TERMSRV"],
+  [0x39, "FILE_DEVICE_KSEC"],
+  [0x3a, "FILE_DEVICE_FIPS"],
+  [0x3b, "FILE_DEVICE_INFINIBAND"],
+  [0x3e, "FILE_DEVICE_VMBUS"],
+  [0x3f, "FILE_DEVICE_CRYPT_PROVIDER"],
+  [0x40, "FILE_DEVICE_WPD"],
+  [0x41, "FILE_DEVICE_BLUETOOTH"],
+  [0x42, "FILE_DEVICE_MT_COMPOSITE"],
+  [0x43, "FILE_DEVICE_MT_TRANSPORT"],
+  [0x44, "FILE_DEVICE_BIOMETRIC"],
+  [0x45, "FILE_DEVICE_PMI"],
+  [0x46, "FILE_DEVICE_EHSTOR"],
+  [0x47, "FILE_DEVICE_DEVAPI"],
+  [0x48, "FILE_DEVICE_GPIO"],
+  [0x49, "FILE_DEVICE_USBEX"],
+  [0x50, "FILE_DEVICE_CONSOLE"],
+  [0x51, "FILE_DEVICE_NFP"],
+  [0x52, "FILE_DEVICE_SYSENV"],
+  [0x53, "FILE_DEVICE_VIRTUAL_BLOCK"],
+  [0x54, "FILE_DEVICE_POINT_OF_SERVICE"],
+  [0x55, "FILE_DEVICE_STORAGE_REPLICATION"],
+  [0x56, "FILE_DEVICE_TRUST_ENV"],
+  [0x57, "FILE_DEVICE_UCM"],
+  [0x58, "FILE_DEVICE_UCMTCPCI"],
+  [0x59, "FILE_DEVICE_PERSISTENT_MEMORY"],
+  [0x5a, "FILE_DEVICE_NVDIMM"],
+  [0x5b, "FILE_DEVICE_HOLOGRAPHIC"],
+  [0x5c, "FILE_DEVICE_SDFXHCI"],
+  [0x5d, "FILE_DEVICE_UCMUCSI"],
+  [0x5e, "FILE_DEVICE_PRM"],
+  [0x5f, "FILE_DEVICE_EVENT_COLLECTOR"],
+  [0x60, "FILE_DEVICE_USB4"],
+  [0x61, "FILE_DEVICE_SOUNDWIRE"],
 ]);
 
 /** Where a catalog entry comes from. */
@@ -140,7 +194,16 @@ const ANY = FILE_ANY_ACCESS;
 const B = METHOD_BUFFERED;
 const SDK_CDROM = "Windows SDK ntddcdrm.h (absent from mingw-w64's ntddcdrm.h)";
 
-type Row = [name: string, deviceType: number, fn: number, method: number, access: number, header: string, description: string, source?: string];
+type Row = [
+  name: string,
+  deviceType: number,
+  fn: number,
+  method: number,
+  access: number,
+  header: string,
+  description: string,
+  source?: string,
+];
 
 const ROWS: Row[] = [
   // Seed 004: the CD-ROM I/O control codes (IOCTL_CDROM_BASE = FILE_DEVICE_CD_ROM).
@@ -204,9 +267,33 @@ const ROWS: Row[] = [
   ["IOCTL_SCSI_PASS_THROUGH_DIRECT", 0x04, 0x405, B, RW, "ntddscsi.h", "send a CDB with a direct data buffer (SCSI_PASS_THROUGH_DIRECT)"],
   ["IOCTL_SCSI_GET_ADDRESS", 0x04, 0x406, B, ANY, "ntddscsi.h", "port/path/target/LUN of the device"],
   // Seeds 000-002: file system controls (FILE_DEVICE_FILE_SYSTEM).
-  ["FSCTL_WRITE_USN_CLOSE_RECORD", 0x09, 59, METHOD_NEITHER, ANY, "winioctl.h", "force a USN_REASON_CLOSE record; returns the USN (8 bytes)"],
-  ["FSCTL_MAKE_MEDIA_COMPATIBLE", 0x09, 76, B, FILE_WRITE_ACCESS, "winioctl.h", "close the UDF session on write-once media (volume handle); FILE_MAKE_COMPATIBLE_BUFFER"],
-  ["FSCTL_SET_DEFECT_MANAGEMENT", 0x09, 77, B, FILE_WRITE_ACCESS, "winioctl.h", "software defect management of a UDF file; FILE_SET_DEFECT_MGMT_BUFFER"],
+  [
+    "FSCTL_WRITE_USN_CLOSE_RECORD",
+    0x09,
+    59,
+    METHOD_NEITHER,
+    ANY,
+    "winioctl.h",
+    "force a USN_REASON_CLOSE record; returns the USN (8 bytes)",
+  ],
+  [
+    "FSCTL_MAKE_MEDIA_COMPATIBLE",
+    0x09,
+    76,
+    B,
+    FILE_WRITE_ACCESS,
+    "winioctl.h",
+    "close the UDF session on write-once media (volume handle); FILE_MAKE_COMPATIBLE_BUFFER",
+  ],
+  [
+    "FSCTL_SET_DEFECT_MANAGEMENT",
+    0x09,
+    77,
+    B,
+    FILE_WRITE_ACCESS,
+    "winioctl.h",
+    "software defect management of a UDF file; FILE_SET_DEFECT_MGMT_BUFFER",
+  ],
 ];
 
 function entryFromRow([name, deviceType, fn, method, access, header, description, source]: Row): CatalogEntry {
@@ -219,7 +306,17 @@ function entryFromRow([name, deviceType, fn, method, access, header, description
         : name.startsWith("IOCTL_SCSI_")
           ? "scsi"
           : "storage";
-  const e: CatalogEntry = { name, code: ctlCode(deviceType, fn, method, access), deviceType, function: fn, method, access, group, header, description };
+  const e: CatalogEntry = {
+    name,
+    code: ctlCode(deviceType, fn, method, access),
+    deviceType,
+    function: fn,
+    method,
+    access,
+    group,
+    header,
+    description,
+  };
   if (source !== undefined) e.source = source;
   return e;
 }

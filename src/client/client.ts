@@ -22,7 +22,7 @@ import {
   type DriveInfo,
   DrivesRequest,
   type DrivePolicy,
-  InfoReply,
+  type InfoReply,
   InfoRequest,
   LedgerRequest,
   type LedgerSnapshot,
@@ -98,14 +98,19 @@ async function chooseTransport(opts: ConnectOptions): Promise<{ transport: Trans
   if (mode === "auto" && process.platform !== "win32" && !injected) {
     return simulator(`not Windows (${process.platform}): embedded simulator`);
   }
-  const t = await Win32Transport.create({ reason: mode === "win32" ? "win32 requested" : "Windows: \\\\.\\CdFilter opened", ...opts.win32 });
+  const t = await Win32Transport.create({
+    reason: mode === "win32" ? "win32 requested" : "Windows: \\\\.\\CdFilter opened",
+    ...opts.win32,
+  });
   try {
     return { transport: t, control: await t.openControl() };
   } catch (e) {
     await t.close();
     if (mode === "win32") throw e;
     const why = e instanceof CdfilterError ? `${e.win32Name ?? e.name}` : String(e);
-    return simulator(`${opts.win32?.controlPath ?? CONTROL_DEVICE_PATH} cannot be opened (${why}): driver not installed or not started; embedded simulator`);
+    return simulator(
+      `${opts.win32?.controlPath ?? CONTROL_DEVICE_PATH} cannot be opened (${why}): driver not installed or not started; embedded simulator`,
+    );
   }
 }
 
@@ -176,7 +181,11 @@ export class FilterClient {
   }
 
   private static async infoOn(h: DeviceHandle, clientName: string): Promise<InfoReply> {
-    const info = await FilterClient.callOn(h, ControlIoctls.getInfo, InfoRequest.create({ clientProtocolVersion: PROTOCOL_VERSION, clientName }));
+    const info = await FilterClient.callOn(
+      h,
+      ControlIoctls.getInfo,
+      InfoRequest.create({ clientProtocolVersion: PROTOCOL_VERSION, clientName }),
+    );
     if (!info.compatible) {
       throw new ProtocolVersionError(
         `driver speaks control protocol ${info.protocolVersion} and does not accept this client's ${PROTOCOL_VERSION}`,
@@ -277,7 +286,9 @@ export class FilterClient {
     if (typeof drive === "number") {
       const d = drives.find((x) => x.driveId === drive);
       if (!d) {
-        throw new InvalidArgumentError(`no drive ${drive}: the driver has ${drives.map((x) => `${x.driveId} (${x.name})`).join(", ") || "none"}`);
+        throw new InvalidArgumentError(
+          `no drive ${drive}: the driver has ${drives.map((x) => `${x.driveId} (${x.name})`).join(", ") || "none"}`,
+        );
       }
       target = { id: d.driveId, name: d.name };
     } else {
@@ -307,4 +318,3 @@ export class FilterClient {
     await this.transport.close();
   }
 }
-

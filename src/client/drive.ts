@@ -58,7 +58,18 @@ export const IOCTL_SCSI_PASS_THROUGH = code("IOCTL_SCSI_PASS_THROUGH");
 /** x64 SCSI_PASS_THROUGH (ntddscsi.h): sizeof 56 bytes, Cdb at offset 36. */
 export const SCSI_PASS_THROUGH_SIZE = 56;
 /** Field offsets of the x64 SCSI_PASS_THROUGH (ntddscsi.h), bytes. */
-export const SCSI_PASS_THROUGH_OFFSETS = { Length: 0, ScsiStatus: 2, CdbLength: 6, SenseInfoLength: 7, DataIn: 8, DataTransferLength: 12, TimeOutValue: 16, DataBufferOffset: 24, SenseInfoOffset: 32, Cdb: 36 } as const;
+export const SCSI_PASS_THROUGH_OFFSETS = {
+  Length: 0,
+  ScsiStatus: 2,
+  CdbLength: 6,
+  SenseInfoLength: 7,
+  DataIn: 8,
+  DataTransferLength: 12,
+  TimeOutValue: 16,
+  DataBufferOffset: 24,
+  SenseInfoOffset: 32,
+  Cdb: 36,
+} as const;
 const SPT = SCSI_PASS_THROUGH_OFFSETS;
 /** Sense bytes requested after the structure. */
 export const SENSE_BYTES = 32;
@@ -86,7 +97,14 @@ export function encodePassThrough(cdb: Uint8Array, timeoutSeconds = 10): Uint8Ar
 
 export function actionResult(r: IoResult): ActionResult {
   const ok = r.status === 0 || ntSuccess(r.status);
-  return { ok, status: r.status >>> 0, statusName: ntStatusName(r.status), win32Error: r.win32Error, statusExact: r.statusExact, returned: r.returned };
+  return {
+    ok,
+    status: r.status >>> 0,
+    statusName: ntStatusName(r.status),
+    win32Error: r.win32Error,
+    statusExact: r.statusExact,
+    returned: r.returned,
+  };
 }
 
 /** A drive handle as a (simulated) application holds it. */
@@ -160,7 +178,8 @@ export class Drive {
 
   /** ReadFile of `length` bytes at byte `offset` (multiples of 2048 on CD media); the data is discarded. */
   async read(offset: bigint | number, length: number): Promise<ActionResult> {
-    if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new InvalidArgumentError(`read length out of range: ${length}`);
+    if (!Number.isInteger(length) || length < 0 || length > 0xffffffff)
+      throw new InvalidArgumentError(`read length out of range: ${length}`);
     const off = typeof offset === "bigint" ? offset : BigInt(offset);
     if (off < 0n) throw new InvalidArgumentError(`read offset must be >= 0, got ${off}`);
     return actionResult(await this.handle.read(off, length));

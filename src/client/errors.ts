@@ -7,14 +7,7 @@
  * The class is chosen by the Win32 code (RtlNtStatusToDosError of the NTSTATUS), so the same
  * failure gives the same class on every transport.
  */
-import {
-  WIN32_ERROR,
-  ntStatusName,
-  ntStatusToWin32,
-  toUint32,
-  win32ErrorName,
-  win32ToNtStatus,
-} from "./ntstatus.ts";
+import { WIN32_ERROR, ntStatusName, ntStatusToWin32, toUint32, win32ErrorName, win32ToNtStatus } from "./ntstatus.ts";
 
 export interface OsErrorDetails {
   /** What was being done, e.g. "IOCTL_CDFILTER_GET_INFO on \\.\CdFilter". */
@@ -116,20 +109,35 @@ const BY_WIN32 = new Map<number, ClassInfo>([
   [WIN32_ERROR.ERROR_INVALID_FUNCTION, { cls: InvalidFunctionError, hint: "the device or driver does not handle this control code" }],
   [WIN32_ERROR.ERROR_FILE_NOT_FOUND, { cls: NotFoundError, hint: "check the device path; is the driver installed and started?" }],
   [WIN32_ERROR.ERROR_PATH_NOT_FOUND, { cls: NotFoundError, hint: "check the device path" }],
-  [WIN32_ERROR.ERROR_ACCESS_DENIED, { cls: AccessDeniedError, hint: "open the handle with the access the CTL_CODE requires, or run elevated" }],
+  [
+    WIN32_ERROR.ERROR_ACCESS_DENIED,
+    { cls: AccessDeniedError, hint: "open the handle with the access the CTL_CODE requires, or run elevated" },
+  ],
   [WIN32_ERROR.ERROR_INVALID_HANDLE, { cls: InvalidHandleError, hint: "the handle was closed or never opened" }],
   [WIN32_ERROR.ERROR_NOT_READY, { cls: NotReadyError, hint: "insert media or wait until the drive is ready" }],
-  [WIN32_ERROR.ERROR_BAD_COMMAND, { cls: BadCommandError, hint: "the device is not in a state that allows this (e.g. unlock without a lock of this handle)" }],
+  [
+    WIN32_ERROR.ERROR_BAD_COMMAND,
+    { cls: BadCommandError, hint: "the device is not in a state that allows this (e.g. unlock without a lock of this handle)" },
+  ],
   [WIN32_ERROR.ERROR_BAD_LENGTH, { cls: BadLengthError, hint: "the input buffer is shorter than the request's structure" }],
   [WIN32_ERROR.ERROR_NOT_SUPPORTED, { cls: NotSupportedError, hint: "the device or file system does not support this request" }],
-  [WIN32_ERROR.ERROR_INVALID_PARAMETER, { cls: InvalidParameterError, hint: "a value in the request is out of range (drive id, policy, sizes)" }],
+  [
+    WIN32_ERROR.ERROR_INVALID_PARAMETER,
+    { cls: InvalidParameterError, hint: "a value in the request is out of range (drive id, policy, sizes)" },
+  ],
   [WIN32_ERROR.ERROR_INSUFFICIENT_BUFFER, { cls: InsufficientBufferError, hint: "the output buffer is too small for the reply" }],
   [WIN32_ERROR.ERROR_BUSY, { cls: DeviceBusyError, hint: "another handle holds a lock; see `cdfilter locks`" }],
   [WIN32_ERROR.ERROR_OPERATION_ABORTED, { cls: OperationAbortedError, hint: "the request was cancelled" }],
   [WIN32_ERROR.ERROR_DEVICE_NOT_CONNECTED, { cls: DeviceNotConnectedError, hint: "the drive was disconnected" }],
-  [WIN32_ERROR.ERROR_NO_SYSTEM_RESOURCES, { cls: InsufficientResourcesError, hint: "the driver ran out of a fixed resource (handle slots, memory)" }],
+  [
+    WIN32_ERROR.ERROR_NO_SYSTEM_RESOURCES,
+    { cls: InsufficientResourcesError, hint: "the driver ran out of a fixed resource (handle slots, memory)" },
+  ],
   [WIN32_ERROR.ERROR_NOT_ENOUGH_MEMORY, { cls: InsufficientResourcesError, hint: "out of memory" }],
-  [WIN32_ERROR.ERROR_JOURNAL_NOT_ACTIVE, { cls: JournalNotActiveError, hint: "the volume has no active USN change journal (fsutil usn createjournal)" }],
+  [
+    WIN32_ERROR.ERROR_JOURNAL_NOT_ACTIVE,
+    { cls: JournalNotActiveError, hint: "the volume has no active USN change journal (fsutil usn createjournal)" },
+  ],
   [WIN32_ERROR.ERROR_JOURNAL_DELETE_IN_PROGRESS, { cls: JournalNotActiveError, hint: "the USN change journal is being deleted" }],
 ]);
 

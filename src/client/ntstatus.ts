@@ -185,7 +185,7 @@ export function ntStatusName(status: number): string {
   const s = toUint32(status);
   const name = ntNames.get(s);
   if (name) return name;
-  if (((s & 0xffff0000) >>> 0) === 0xc0070000) {
+  if ((s & 0xffff0000) >>> 0 === 0xc0070000) {
     const w = s & 0xffff;
     return `NTSTATUS_FROM_WIN32(${winNames.get(w) ?? w})`;
   }
@@ -206,7 +206,7 @@ export function ntStatusToWin32(status: number): number {
   const s = toUint32(status);
   const mapped = ntToWin.get(s);
   if (mapped !== undefined) return mapped;
-  if (((s & 0xffff0000) >>> 0) === 0xc0070000) return s & 0xffff;
+  if ((s & 0xffff0000) >>> 0 === 0xc0070000) return s & 0xffff;
   return 317;
 }
 

@@ -465,24 +465,117 @@ function asciiString(buf: Uint8Array, start: number, stop: number): string {
 function asciiShort(b: Uint8Array, a: number, n: number): string {
   const f = String.fromCharCode;
   switch (n) {
-    case 0: return "";
-    case 1: return f(b[a]!);
-    case 2: return f(b[a]!, b[a + 1]!);
-    case 3: return f(b[a]!, b[a + 1]!, b[a + 2]!);
-    case 4: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!);
-    case 5: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!);
-    case 6: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!);
-    case 7: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!);
-    case 8: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!);
-    case 9: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!);
-    case 10: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!);
-    case 11: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!);
-    case 12: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!);
-    case 13: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!);
-    case 14: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!);
-    case 15: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!, b[a + 14]!);
-    case 16: return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!, b[a + 14]!, b[a + 15]!);
-    default: throw new Error("internal: asciiShort over 16 bytes");
+    case 0:
+      return "";
+    case 1:
+      return f(b[a]!);
+    case 2:
+      return f(b[a]!, b[a + 1]!);
+    case 3:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!);
+    case 4:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!);
+    case 5:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!);
+    case 6:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!);
+    case 7:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!);
+    case 8:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!);
+    case 9:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!);
+    case 10:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!);
+    case 11:
+      return f(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!);
+    case 12:
+      return f(
+        b[a]!,
+        b[a + 1]!,
+        b[a + 2]!,
+        b[a + 3]!,
+        b[a + 4]!,
+        b[a + 5]!,
+        b[a + 6]!,
+        b[a + 7]!,
+        b[a + 8]!,
+        b[a + 9]!,
+        b[a + 10]!,
+        b[a + 11]!,
+      );
+    case 13:
+      return f(
+        b[a]!,
+        b[a + 1]!,
+        b[a + 2]!,
+        b[a + 3]!,
+        b[a + 4]!,
+        b[a + 5]!,
+        b[a + 6]!,
+        b[a + 7]!,
+        b[a + 8]!,
+        b[a + 9]!,
+        b[a + 10]!,
+        b[a + 11]!,
+        b[a + 12]!,
+      );
+    case 14:
+      return f(
+        b[a]!,
+        b[a + 1]!,
+        b[a + 2]!,
+        b[a + 3]!,
+        b[a + 4]!,
+        b[a + 5]!,
+        b[a + 6]!,
+        b[a + 7]!,
+        b[a + 8]!,
+        b[a + 9]!,
+        b[a + 10]!,
+        b[a + 11]!,
+        b[a + 12]!,
+        b[a + 13]!,
+      );
+    case 15:
+      return f(
+        b[a]!,
+        b[a + 1]!,
+        b[a + 2]!,
+        b[a + 3]!,
+        b[a + 4]!,
+        b[a + 5]!,
+        b[a + 6]!,
+        b[a + 7]!,
+        b[a + 8]!,
+        b[a + 9]!,
+        b[a + 10]!,
+        b[a + 11]!,
+        b[a + 12]!,
+        b[a + 13]!,
+        b[a + 14]!,
+      );
+    case 16:
+      return f(
+        b[a]!,
+        b[a + 1]!,
+        b[a + 2]!,
+        b[a + 3]!,
+        b[a + 4]!,
+        b[a + 5]!,
+        b[a + 6]!,
+        b[a + 7]!,
+        b[a + 8]!,
+        b[a + 9]!,
+        b[a + 10]!,
+        b[a + 11]!,
+        b[a + 12]!,
+        b[a + 13]!,
+        b[a + 14]!,
+        b[a + 15]!,
+      );
+    default:
+      throw new Error("internal: asciiShort over 16 bytes");
   }
 }
 
@@ -537,7 +630,7 @@ export function szI64(v: bigint): number {
 
 export function szS64(v: bigint): number {
   if (typeof v !== "bigint" || BigInt.asIntN(64, v) !== v) throw argErr("not an int64:", v);
-  return szU64Unchecked(v >= 0n ? v << 1n : ((-v) << 1n) - 1n);
+  return szU64Unchecked(v >= 0n ? v << 1n : (-v << 1n) - 1n);
 }
 
 export function szFx32(v: number): number {
@@ -722,7 +815,7 @@ export class Writer {
   }
 
   s64(v: bigint): void {
-    this.u64(v >= 0n ? v << 1n : ((-v) << 1n) - 1n);
+    this.u64(v >= 0n ? v << 1n : (-v << 1n) - 1n);
   }
 
   bool(v: boolean): void {
@@ -804,11 +897,7 @@ export function encodeMessage<T>(
 }
 
 /** Top-level decode entry: a Reader over b, depth 1. */
-export function decodeMessage<T>(
-  b: Uint8Array,
-  decode: (r: Reader, end: number, depth: number, m: T) => T,
-  create: () => T,
-): T {
+export function decodeMessage<T>(b: Uint8Array, decode: (r: Reader, end: number, depth: number, m: T) => T, create: () => T): T {
   const r = new Reader(b);
   return decode(r, b.length, 1, create());
 }

@@ -26,76 +26,149 @@ export function enumConst(n: CNames, valueName: string): string {
 
 function cScalarType(kind: FieldKind): string {
   switch (kind) {
-    case "int32": case "sint32": case "sfixed32": case "enum": return "int32_t";
-    case "uint32": case "fixed32": return "uint32_t";
-    case "int64": case "sint64": case "sfixed64": return "int64_t";
-    case "uint64": case "fixed64": return "uint64_t";
-    case "bool": return "uint8_t";
-    case "float": return "float";
-    case "double": return "double";
-    default: throw new Error(`internal: not a scalar: ${kind}`);
+    case "int32":
+    case "sint32":
+    case "sfixed32":
+    case "enum":
+      return "int32_t";
+    case "uint32":
+    case "fixed32":
+      return "uint32_t";
+    case "int64":
+    case "sint64":
+    case "sfixed64":
+      return "int64_t";
+    case "uint64":
+    case "fixed64":
+      return "uint64_t";
+    case "bool":
+      return "uint8_t";
+    case "float":
+      return "float";
+    case "double":
+      return "double";
+    default:
+      throw new Error(`internal: not a scalar: ${kind}`);
   }
 }
 
 const GETTER: Partial<Record<FieldKind, string>> = {
-  int32: "i32", enum: "i32", int64: "i64", uint32: "u32", uint64: "u64", sint32: "s32", sint64: "s64",
-  bool: "bool", fixed32: "fixed32", fixed64: "fixed64", sfixed32: "sfixed32", sfixed64: "sfixed64",
-  float: "float", double: "double",
+  int32: "i32",
+  enum: "i32",
+  int64: "i64",
+  uint32: "u32",
+  uint64: "u64",
+  sint32: "s32",
+  sint64: "s64",
+  bool: "bool",
+  fixed32: "fixed32",
+  fixed64: "fixed64",
+  sfixed32: "sfixed32",
+  sfixed64: "sfixed64",
+  float: "float",
+  double: "double",
 };
 
 /** C expression of the encoded size of one scalar value v (no tag). */
 function scalarSizeExpr(kind: FieldKind, v: string): string {
   switch (kind) {
-    case "int32": case "enum": return `cdf_pb_int32_size(${v})`;
-    case "int64": return `cdf_pb_varint64_size((uint64_t)${v})`;
-    case "uint32": return `cdf_pb_varint32_size(${v})`;
-    case "uint64": return `cdf_pb_varint64_size(${v})`;
-    case "sint32": return `cdf_pb_varint32_size(cdf_pb_zigzag32(${v}))`;
-    case "sint64": return `cdf_pb_varint64_size(cdf_pb_zigzag64(${v}))`;
-    case "bool": return "1u";
-    case "fixed32": case "sfixed32": case "float": return "4u";
-    case "fixed64": case "sfixed64": case "double": return "8u";
-    default: throw new Error(`internal: not a scalar: ${kind}`);
+    case "int32":
+    case "enum":
+      return `cdf_pb_int32_size(${v})`;
+    case "int64":
+      return `cdf_pb_varint64_size((uint64_t)${v})`;
+    case "uint32":
+      return `cdf_pb_varint32_size(${v})`;
+    case "uint64":
+      return `cdf_pb_varint64_size(${v})`;
+    case "sint32":
+      return `cdf_pb_varint32_size(cdf_pb_zigzag32(${v}))`;
+    case "sint64":
+      return `cdf_pb_varint64_size(cdf_pb_zigzag64(${v}))`;
+    case "bool":
+      return "1u";
+    case "fixed32":
+    case "sfixed32":
+    case "float":
+      return "4u";
+    case "fixed64":
+    case "sfixed64":
+    case "double":
+      return "8u";
+    default:
+      throw new Error(`internal: not a scalar: ${kind}`);
   }
 }
 
 function fixedScalarSize(kind: FieldKind): number | undefined {
   switch (kind) {
-    case "bool": return 1;
-    case "fixed32": case "sfixed32": case "float": return 4;
-    case "fixed64": case "sfixed64": case "double": return 8;
-    default: return undefined;
+    case "bool":
+      return 1;
+    case "fixed32":
+    case "sfixed32":
+    case "float":
+      return 4;
+    case "fixed64":
+    case "sfixed64":
+    case "double":
+      return 8;
+    default:
+      return undefined;
   }
 }
 
 /** C statement writing one scalar value v at p (no tag). */
 function scalarWrite(kind: FieldKind, v: string): string {
   switch (kind) {
-    case "int32": case "enum": return `p = cdf_pb_put_int32(p, ${v});`;
-    case "int64": return `p = cdf_pb_put_varint64(p, (uint64_t)${v});`;
-    case "uint32": return `p = cdf_pb_put_varint32(p, ${v});`;
-    case "uint64": return `p = cdf_pb_put_varint64(p, ${v});`;
-    case "sint32": return `p = cdf_pb_put_varint32(p, cdf_pb_zigzag32(${v}));`;
-    case "sint64": return `p = cdf_pb_put_varint64(p, cdf_pb_zigzag64(${v}));`;
-    case "bool": return `*p++ = (uint8_t)(${v} != 0u);`;
-    case "fixed32": return `p = cdf_pb_put_fixed32(p, ${v});`;
-    case "sfixed32": return `p = cdf_pb_put_fixed32(p, (uint32_t)${v});`;
-    case "float": return `p = cdf_pb_put_fixed32(p, cdf_pb_float_bits(${v}));`;
-    case "fixed64": return `p = cdf_pb_put_fixed64(p, ${v});`;
-    case "sfixed64": return `p = cdf_pb_put_fixed64(p, (uint64_t)${v});`;
-    case "double": return `p = cdf_pb_put_fixed64(p, cdf_pb_double_bits(${v}));`;
-    default: throw new Error(`internal: not a scalar: ${kind}`);
+    case "int32":
+    case "enum":
+      return `p = cdf_pb_put_int32(p, ${v});`;
+    case "int64":
+      return `p = cdf_pb_put_varint64(p, (uint64_t)${v});`;
+    case "uint32":
+      return `p = cdf_pb_put_varint32(p, ${v});`;
+    case "uint64":
+      return `p = cdf_pb_put_varint64(p, ${v});`;
+    case "sint32":
+      return `p = cdf_pb_put_varint32(p, cdf_pb_zigzag32(${v}));`;
+    case "sint64":
+      return `p = cdf_pb_put_varint64(p, cdf_pb_zigzag64(${v}));`;
+    case "bool":
+      return `*p++ = (uint8_t)(${v} != 0u);`;
+    case "fixed32":
+      return `p = cdf_pb_put_fixed32(p, ${v});`;
+    case "sfixed32":
+      return `p = cdf_pb_put_fixed32(p, (uint32_t)${v});`;
+    case "float":
+      return `p = cdf_pb_put_fixed32(p, cdf_pb_float_bits(${v}));`;
+    case "fixed64":
+      return `p = cdf_pb_put_fixed64(p, ${v});`;
+    case "sfixed64":
+      return `p = cdf_pb_put_fixed64(p, (uint64_t)${v});`;
+    case "double":
+      return `p = cdf_pb_put_fixed64(p, cdf_pb_double_bits(${v}));`;
+    default:
+      throw new Error(`internal: not a scalar: ${kind}`);
   }
 }
 
 /** proto3 implicit presence: a value is written when it differs from the default. */
 function nonDefault(kind: FieldKind, v: string): string {
   switch (kind) {
-    case "float": return `cdf_pb_float_bits(${v}) != 0u`;
-    case "double": return `cdf_pb_double_bits(${v}) != 0u`;
-    case "int32": case "sint32": case "sfixed32": case "enum": case "int64": case "sint64": case "sfixed64":
+    case "float":
+      return `cdf_pb_float_bits(${v}) != 0u`;
+    case "double":
+      return `cdf_pb_double_bits(${v}) != 0u`;
+    case "int32":
+    case "sint32":
+    case "sfixed32":
+    case "enum":
+    case "int64":
+    case "sint64":
+    case "sfixed64":
       return `${v} != 0`;
-    default: return `${v} != 0u`;
+    default:
+      return `${v} != 0u`;
   }
 }
 
@@ -139,7 +212,10 @@ function presence(f: FieldModel): string | undefined {
 }
 
 function fieldComment(f: FieldModel): string {
-  const bits: string[] = [`${f.name} = ${f.number}`, f.kind === "enum" ? f.enumType!.name : f.kind === "message" ? f.messageType!.name : f.kind];
+  const bits: string[] = [
+    `${f.name} = ${f.number}`,
+    f.kind === "enum" ? f.enumType!.name : f.kind === "message" ? f.messageType!.name : f.kind,
+  ];
   if (f.label === "repeated") bits.push(f.packed ? "repeated, packed" : "repeated");
   if (f.label === "optional") bits.push("optional");
   if (f.oneof !== undefined) bits.push(`oneof ${f.oneof}`);
@@ -218,7 +294,9 @@ export function emitHeader(n: CNames, pkg: PackageModel): string {
     out.push(`/* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */`);
     out.push(`size_t ${t}_size(/* _In_ */ const ${t} *m);`);
     out.push(`/* Canonical encoding into buf[0..cap); *written = bytes produced. Nothing past cap is written. */`);
-    out.push(`int ${t}_encode(/* _In_ */ const ${t} *m, /* _Out_writes_bytes_(cap) */ uint8_t *buf, size_t cap, /* _Out_ */ size_t *written);`);
+    out.push(
+      `int ${t}_encode(/* _In_ */ const ${t} *m, /* _Out_writes_bytes_(cap) */ uint8_t *buf, size_t cap, /* _Out_ */ size_t *written);`,
+    );
     out.push(`/* Initialises *m, then decodes buf[0..len). On error *m is memory-safe but incomplete. */`);
     out.push(`int ${t}_decode(/* _Out_ */ ${t} *m, /* _In_reads_bytes_(len) */ const uint8_t *buf, size_t len);`);
     out.push("");
@@ -438,7 +516,8 @@ function knownFieldExpr(m: MessageModel): string {
     else ranges.push([x, x]);
   }
   const parts = ranges.map(([a, z]) =>
-    a === z ? `(tag >> 3) == ${a}u` : a === 1 ? `(tag >> 3) <= ${z}u` : `(tag >> 3) - ${a}u <= ${z - a}u`);
+    a === z ? `(tag >> 3) == ${a}u` : a === 1 ? `(tag >> 3) <= ${z}u` : `(tag >> 3) - ${a}u <= ${z - a}u`,
+  );
   return parts.length === 1 ? `(unsigned)(${parts[0]})` : `(unsigned)(${parts.map((x) => `(${x})`).join(" || ")})`;
 }
 
@@ -648,7 +727,9 @@ export function emitReflect(n: CNames, pkg: PackageModel): string {
   out.push(`/* Decodes type_name from in[0..in_len) and re-encodes it into out[0..out_cap).`);
   out.push(` * Returns a CDF_PB_* code, -1 for an unknown type name, -2 if the encoded length differs from`);
   out.push(` * ${p}_<T>_size(), -3 if out of memory. type_name is "T" or "${pkg.packageName}.T". */`);
-  out.push(`int ${p}_codec_roundtrip(const char *type_name, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);`);
+  out.push(
+    `int ${p}_codec_roundtrip(const char *type_name, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);`,
+  );
   out.push(`/* <T>_MAX_SIZE of type_name, or 0 for an unknown type. */`);
   out.push(`size_t ${p}_codec_max_size(const char *type_name);`);
   out.push(`/* Number of message types, and the name of the i-th (NULL past the end). */`);
@@ -674,7 +755,10 @@ export function emitReflect(n: CNames, pkg: PackageModel): string {
     out.push("        if (err == CDF_PB_OK && *out_len != expect) {", "            err = -2;", "        }");
     out.push("    }", "    free(m);", "    return err;", "}", "");
   }
-  out.push(`int ${p}_codec_roundtrip(const char *type_name, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)`, "{");
+  out.push(
+    `int ${p}_codec_roundtrip(const char *type_name, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)`,
+    "{",
+  );
   out.push("    if (out_len != NULL) {", "        *out_len = 0;", "    }");
   out.push("    if (type_name == NULL || out_len == NULL) {", "        return CDF_PB_ERR_ARG;", "    }");
   for (const m of pkg.messages) {

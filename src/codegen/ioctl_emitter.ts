@@ -13,7 +13,10 @@ export function ctlCode(deviceType: number, fn: number, method: number, access: 
 
 /** GetInfo -> GET_INFO */
 export function upperSnake(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toUpperCase();
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .toUpperCase();
 }
 
 /** GetInfo -> getInfo */
@@ -47,7 +50,9 @@ export function emitIoctlHeader(n: CNames, pkg: PackageModel): string {
   out.push(`#define ${P}_IOCTL_FILE_WRITE_ACCESS 2u`, "");
   for (const r of pkg.rpcs) {
     const code = ctlCode(dt, r.function, METHOD_BUFFERED, r.access);
-    out.push(`/* ${r.service}.${r.name}(${r.request.name}) returns (${r.reply.name}): CTL_CODE(${hex(dt, 4)}, ${hex(r.function, 3)}, METHOD_BUFFERED, ${r.accessName}) */`);
+    out.push(
+      `/* ${r.service}.${r.name}(${r.request.name}) returns (${r.reply.name}): CTL_CODE(${hex(dt, 4)}, ${hex(r.function, 3)}, METHOD_BUFFERED, ${r.accessName}) */`,
+    );
     out.push(`#define ${P}_IOCTL_${upperSnake(r.name)} ${hex(code, 8)}u`);
   }
   out.push("", `#define ${P}_IOCTL_COUNT ${pkg.rpcs.length}u`, "");
@@ -74,7 +79,9 @@ export function emitIoctlTable(n: CNames, pkg: PackageModel): string {
   out.push(`const ${n.prefix}_ioctl_desc ${n.prefix}_ioctl_table[${P}_IOCTL_COUNT] = {`);
   for (const r of pkg.rpcs) {
     const acc = [["ANY"], ["READ"], ["WRITE"], ["READ", "WRITE"]][r.access]!.map((a) => `${P}_IOCTL_FILE_${a}_ACCESS`).join(" | ");
-    out.push(`    { ${P}_IOCTL_${upperSnake(r.name)}, ${hex(r.function, 3)}u, ${acc}, "${ioctlName(pkg, r)}", ${cTypeName(n, r.request)}_MAX_SIZE, ${cTypeName(n, r.reply)}_MAX_SIZE },`);
+    out.push(
+      `    { ${P}_IOCTL_${upperSnake(r.name)}, ${hex(r.function, 3)}u, ${acc}, "${ioctlName(pkg, r)}", ${cTypeName(n, r.request)}_MAX_SIZE, ${cTypeName(n, r.reply)}_MAX_SIZE },`,
+    );
   }
   out.push("};", "");
   out.push(`const ${n.prefix}_ioctl_desc *${n.prefix}_ioctl_lookup(uint32_t code)`, "{", "    uint32_t i;");

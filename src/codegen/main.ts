@@ -108,7 +108,9 @@ function main(argv: string[]): number {
       if (cur !== text) stale.push(cur === undefined ? `${path} (missing)` : path);
     }
     if (stale.length) {
-      process.stderr.write(`codegen --check: generated files differ from the schema; run \`npm run codegen\`:\n${stale.map((s) => `  ${s}`).join("\n")}\n`);
+      process.stderr.write(
+        `codegen --check: generated files differ from the schema; run \`npm run codegen\`:\n${stale.map((s) => `  ${s}`).join("\n")}\n`,
+      );
       return 1;
     }
     process.stdout.write(`codegen --check: ${files.size} generated files up to date\n`);

@@ -31,23 +31,58 @@ export const ACCESS_VALUES: Record<string, number> = {
 };
 
 export type ScalarKind =
-  | "int32" | "int64" | "uint32" | "uint64" | "sint32" | "sint64"
-  | "fixed32" | "fixed64" | "sfixed32" | "sfixed64"
-  | "bool" | "float" | "double";
+  | "int32"
+  | "int64"
+  | "uint32"
+  | "uint64"
+  | "sint32"
+  | "sint64"
+  | "fixed32"
+  | "fixed64"
+  | "sfixed32"
+  | "sfixed64"
+  | "bool"
+  | "float"
+  | "double";
 export type FieldKind = ScalarKind | "string" | "bytes" | "enum" | "message";
 
 /** Wire type of one value of each kind. */
 export const WIRE_TYPE: Record<FieldKind, 0 | 1 | 2 | 5> = {
-  int32: 0, int64: 0, uint32: 0, uint64: 0, sint32: 0, sint64: 0, bool: 0, enum: 0,
-  fixed32: 5, sfixed32: 5, float: 5,
-  fixed64: 1, sfixed64: 1, double: 1,
-  string: 2, bytes: 2, message: 2,
+  int32: 0,
+  int64: 0,
+  uint32: 0,
+  uint64: 0,
+  sint32: 0,
+  sint64: 0,
+  bool: 0,
+  enum: 0,
+  fixed32: 5,
+  sfixed32: 5,
+  float: 5,
+  fixed64: 1,
+  sfixed64: 1,
+  double: 1,
+  string: 2,
+  bytes: 2,
+  message: 2,
 };
 
 /** Worst-case encoded size of one scalar value (without tag). */
 const SCALAR_MAX: Record<ScalarKind | "enum", number> = {
-  int32: 10, enum: 10, int64: 10, uint32: 5, uint64: 10, sint32: 5, sint64: 10, bool: 1,
-  fixed32: 4, sfixed32: 4, float: 4, fixed64: 8, sfixed64: 8, double: 8,
+  int32: 10,
+  enum: 10,
+  int64: 10,
+  uint32: 5,
+  uint64: 10,
+  sint32: 5,
+  sint64: 10,
+  bool: 1,
+  fixed32: 4,
+  sfixed32: 4,
+  float: 4,
+  fixed64: 8,
+  sfixed64: 8,
+  double: 8,
 };
 
 export interface EnumModel {
@@ -202,7 +237,8 @@ function declarationLines(code: string): Map<string, number> {
   // Each open brace: the name it scopes (message, enum, service) or null (oneof, rpc body, option value).
   const stack: (string | null)[] = [];
   let pending: string | null | undefined;
-  const re = /\bpackage\s+([A-Za-z_][\w.]*)\s*;|\b(message|enum|service|rpc|oneof)\s+([A-Za-z_]\w*)|[{};]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g;
+  const re =
+    /\bpackage\s+([A-Za-z_][\w.]*)\s*;|\b(message|enum|service|rpc|oneof)\s+([A-Za-z_]\w*)|[{};]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g;
   for (const m of code.matchAll(re)) {
     const tok = m[0];
     if (m[1] !== undefined) {
@@ -269,7 +305,9 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     }
     const abs = find(importPath);
     if (!abs) {
-      problems.push(`${from}: cannot find import "${importPath}" in ${opts.includeDirs.map((d) => relative(displayRoot, d) || ".").join(", ")}`);
+      problems.push(
+        `${from}: cannot find import "${importPath}" in ${opts.includeDirs.map((d) => relative(displayRoot, d) || ".").join(", ")}`,
+      );
       return;
     }
     const text = readFileSync(abs, "utf8");
@@ -340,7 +378,10 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     return { file: s.displayPath, line, at: `${s.displayPath}:${line}` };
   };
   const flatName = (obj: protobuf.ReflectionObject, pkg: string): string =>
-    obj.fullName.replace(/^\./, "").slice(pkg.length ? pkg.length + 1 : 0).replace(/\./g, "_");
+    obj.fullName
+      .replace(/^\./, "")
+      .slice(pkg.length ? pkg.length + 1 : 0)
+      .replace(/\./g, "_");
 
   const checkOptions = (
     obj: protobuf.ReflectionObject,
@@ -384,7 +425,7 @@ export function loadPackage(opts: LoadOptions): PackageModel {
   // The package is the namespace holding the target files' declarations.
   const pkgOf = (obj: protobuf.ReflectionObject): string => {
     let p: protobuf.NamespaceBase | null = obj.parent;
-    while (p && (p instanceof protobuf.Type)) p = p.parent;
+    while (p && p instanceof protobuf.Type) p = p.parent;
     return p ? p.fullName.replace(/^\./, "") : "";
   };
   for (const obj of [...typesInOrder, ...enumsToModel, ...servicesToModel]) packages.add(pkgOf(obj));
@@ -405,7 +446,11 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     if (values[0]?.number !== 0) problems.push(`${w.at}: enum ${e.name}: the first value must be 0 (proto3)`);
     checkOptions(e, w.at, `enum ${e.name}`, "field", []);
     const model: EnumModel = {
-      name: flatName(e, packageName), fullName: e.fullName, values, file: w.file, line: w.line,
+      name: flatName(e, packageName),
+      fullName: e.fullName,
+      values,
+      file: w.file,
+      line: w.line,
       ...(e.comment ? { comment: e.comment } : {}),
     };
     enums.push(model);
@@ -419,7 +464,7 @@ export function loadPackage(opts: LoadOptions): PackageModel {
       problems.push(`${w.at}: group ${t.name}: groups are not supported`);
       continue;
     }
-    if (t.extensions && t.extensions.length) problems.push(`${w.at}: message ${t.name}: extension ranges are not supported`);
+    if (t.extensions?.length) problems.push(`${w.at}: message ${t.name}: extension ranges are not supported`);
     if (t.fullName === ".google.protobuf.Any") problems.push(`${w.at}: google.protobuf.Any is not supported`);
     checkOptions(t, w.at, `message ${t.name}`, "field", []);
     messages.set(t.fullName, {
@@ -447,29 +492,59 @@ export function loadPackage(opts: LoadOptions): PackageModel {
       const bad = (why: string): void => {
         problems.push(`${fw.at}: field ${what}: ${why}`);
       };
-      if (f instanceof protobuf.MapField) { bad("map fields are not supported"); continue; }
-      if (f.rule === "required") { bad("proto2 required is not supported"); continue; }
+      if (f instanceof protobuf.MapField) {
+        bad("map fields are not supported");
+        continue;
+      }
+      if (f.rule === "required") {
+        bad("proto2 required is not supported");
+        continue;
+      }
       const opts2 = f.options ?? {};
-      if ("default" in opts2) { bad("proto2 default values are not supported"); continue; }
-      if (f.id < 1 || f.id > MAX_FIELD_NUMBER) { bad(`field number ${f.id} outside 1..${MAX_FIELD_NUMBER}`); continue; }
-      if (f.id >= 19000 && f.id <= 19999) { bad(`field number ${f.id} is reserved by protobuf (19000-19999)`); continue; }
+      if ("default" in opts2) {
+        bad("proto2 default values are not supported");
+        continue;
+      }
+      if (f.id < 1 || f.id > MAX_FIELD_NUMBER) {
+        bad(`field number ${f.id} outside 1..${MAX_FIELD_NUMBER}`);
+        continue;
+      }
+      if (f.id >= 19000 && f.id <= 19999) {
+        bad(`field number ${f.id} is reserved by protobuf (19000-19999)`);
+        continue;
+      }
       checkOptions(f, fw.at, `field ${what}`, "field", ["proto3_optional", "packed", "deprecated"]);
-      if (opts2.packed === false) { bad("[packed = false] is not supported (proto3 packs repeated scalars)"); continue; }
+      if (opts2.packed === false) {
+        bad("[packed = false] is not supported (proto3 packs repeated scalars)");
+        continue;
+      }
 
       let kind: FieldKind;
       let enumType: EnumModel | undefined;
       let messageType: MessageModel | undefined;
       const rt = f.resolvedType;
       if (rt instanceof protobuf.Type) {
-        if (isGroup(rt)) { bad("groups are not supported"); continue; }
-        if (rt.fullName.startsWith(".google.protobuf.")) { bad(`${rt.fullName.slice(1)} is not supported`); continue; }
+        if (isGroup(rt)) {
+          bad("groups are not supported");
+          continue;
+        }
+        if (rt.fullName.startsWith(".google.protobuf.")) {
+          bad(`${rt.fullName.slice(1)} is not supported`);
+          continue;
+        }
         const sub = messages.get(rt.fullName);
-        if (!sub) { bad(`message type ${rt.fullName.slice(1)} is not part of this package's target files`); continue; }
+        if (!sub) {
+          bad(`message type ${rt.fullName.slice(1)} is not part of this package's target files`);
+          continue;
+        }
         kind = "message";
         messageType = sub;
       } else if (rt instanceof protobuf.Enum) {
         const e = enumByFull.get(rt.fullName);
-        if (!e) { bad(`enum type ${rt.fullName.slice(1)} is not part of this package's target files`); continue; }
+        if (!e) {
+          bad(`enum type ${rt.fullName.slice(1)} is not part of this package's target files`);
+          continue;
+        }
         kind = "enum";
         enumType = e;
       } else if (f.type in WIRE_TYPE && f.type !== "enum" && f.type !== "message") {
@@ -486,16 +561,28 @@ export function loadPackage(opts: LoadOptions): PackageModel {
       let maxLen = 0;
       let maxCount = 0;
       if (isLen) {
-        if (typeof maxLenOpt !== "number") { bad(`unbounded ${kind}: add [(cdfilter.options.max_len) = N]`); continue; }
-        if (!Number.isInteger(maxLenOpt) || maxLenOpt < 1 || maxLenOpt > 0x7fffffff) { bad(`max_len ${maxLenOpt} must be 1..2147483647`); continue; }
+        if (typeof maxLenOpt !== "number") {
+          bad(`unbounded ${kind}: add [(cdfilter.options.max_len) = N]`);
+          continue;
+        }
+        if (!Number.isInteger(maxLenOpt) || maxLenOpt < 1 || maxLenOpt > 0x7fffffff) {
+          bad(`max_len ${maxLenOpt} must be 1..2147483647`);
+          continue;
+        }
         maxLen = maxLenOpt;
       } else if (maxLenOpt !== undefined) {
         bad(`max_len applies to string and bytes fields only`);
         continue;
       }
       if (repeated) {
-        if (typeof maxCountOpt !== "number") { bad(`unbounded repeated field: add [(cdfilter.options.max_count) = N]`); continue; }
-        if (!Number.isInteger(maxCountOpt) || maxCountOpt < 1 || maxCountOpt > 0xffffff) { bad(`max_count ${maxCountOpt} must be 1..16777215`); continue; }
+        if (typeof maxCountOpt !== "number") {
+          bad(`unbounded repeated field: add [(cdfilter.options.max_count) = N]`);
+          continue;
+        }
+        if (!Number.isInteger(maxCountOpt) || maxCountOpt < 1 || maxCountOpt > 0xffffff) {
+          bad(`max_count ${maxCountOpt} must be 1..16777215`);
+          continue;
+        }
         maxCount = maxCountOpt;
       } else if (maxCountOpt !== undefined) {
         bad(`max_count applies to repeated fields only`);
@@ -558,7 +645,10 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     let depth = 1;
     for (const f of m.fields) {
       if (f.messageType) {
-        if (!visit(f.messageType, [...path, m])) { ok = false; continue; }
+        if (!visit(f.messageType, [...path, m])) {
+          ok = false;
+          continue;
+        }
         depth = Math.max(depth, 1 + f.messageType.depth);
       }
     }
@@ -609,14 +699,17 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     const pv = fileOpts[`${OPTION_PREFIX}protocol_version)`];
     const dt = fileOpts[`${OPTION_PREFIX}ioctl_device_type)`];
     if (pv !== undefined) {
-      if (typeof pv !== "number" || !Number.isInteger(pv) || pv < 0 || pv > 0xffffffff) problems.push(`${at}: protocol_version ${String(pv)} must be a uint32`);
+      if (typeof pv !== "number" || !Number.isInteger(pv) || pv < 0 || pv > 0xffffffff)
+        problems.push(`${at}: protocol_version ${String(pv)} must be a uint32`);
       else protocolVersion = pv;
     }
     if (dt !== undefined) {
       const line = anyTarget ? lineOf(findText(byFilename, opts.files, /ioctl_device_type\)\s*=/), /ioctl_device_type\)\s*=/) : 1;
       const file = findFile(byFilename, opts.files, /ioctl_device_type\)\s*=/) ?? at;
       if (typeof dt !== "number" || !Number.isInteger(dt) || dt < 0x8000 || dt > 0xffff) {
-        problems.push(`${file}:${line}: ioctl_device_type ${typeof dt === "number" ? "0x" + dt.toString(16) : String(dt)} outside the vendor range 0x8000-0xFFFF`);
+        problems.push(
+          `${file}:${line}: ioctl_device_type ${typeof dt === "number" ? "0x" + dt.toString(16) : String(dt)} outside the vendor range 0x8000-0xFFFF`,
+        );
       } else deviceType = dt;
     }
   }
@@ -628,14 +721,25 @@ export function loadPackage(opts: LoadOptions): PackageModel {
       const w = where(m, new RegExp(`\\brpc\\s+${escapeRe(m.name)}\\b`));
       const what = `rpc ${svc.name}.${m.name}`;
       checkOptions(m, w.at, what, "method", []);
-      if (m.requestStream || m.responseStream) { problems.push(`${w.at}: ${what}: streaming is not supported`); continue; }
+      if (m.requestStream || m.responseStream) {
+        problems.push(`${w.at}: ${what}: streaming is not supported`);
+        continue;
+      }
       const o = (m.options ?? {}) as Record<string, unknown>;
       const fn = o[`${OPTION_PREFIX}ioctl_function)`];
       const acc = o[`${OPTION_PREFIX}ioctl_access)`];
-      if (fn === undefined) { problems.push(`${w.at}: ${what}: missing option (cdfilter.options.ioctl_function)`); continue; }
-      if (acc === undefined) { problems.push(`${w.at}: ${what}: missing option (cdfilter.options.ioctl_access)`); continue; }
+      if (fn === undefined) {
+        problems.push(`${w.at}: ${what}: missing option (cdfilter.options.ioctl_function)`);
+        continue;
+      }
+      if (acc === undefined) {
+        problems.push(`${w.at}: ${what}: missing option (cdfilter.options.ioctl_access)`);
+        continue;
+      }
       if (typeof fn !== "number" || !Number.isInteger(fn) || fn < 0x800 || fn > 0xfff) {
-        problems.push(`${w.at}: ${what}: ioctl_function ${typeof fn === "number" ? "0x" + fn.toString(16) : String(fn)} outside the vendor range 0x800-0xFFF`);
+        problems.push(
+          `${w.at}: ${what}: ioctl_function ${typeof fn === "number" ? "0x" + fn.toString(16) : String(fn)} outside the vendor range 0x800-0xFFF`,
+        );
         continue;
       }
       if (typeof acc !== "string" || !(acc in ACCESS_VALUES)) {
@@ -643,24 +747,46 @@ export function loadPackage(opts: LoadOptions): PackageModel {
         continue;
       }
       const prev = seenFunctions.get(fn);
-      if (prev !== undefined) { problems.push(`${w.at}: ${what}: duplicate ioctl_function 0x${fn.toString(16)} (also ${prev})`); continue; }
+      if (prev !== undefined) {
+        problems.push(`${w.at}: ${what}: duplicate ioctl_function 0x${fn.toString(16)} (also ${prev})`);
+        continue;
+      }
       seenFunctions.set(fn, what);
-      if (seenRpcNames.has(m.name)) { problems.push(`${w.at}: ${what}: duplicate rpc name across services`); continue; }
+      if (seenRpcNames.has(m.name)) {
+        problems.push(`${w.at}: ${what}: duplicate rpc name across services`);
+        continue;
+      }
       seenRpcNames.add(m.name);
       const req = messages.get(m.resolvedRequestType?.fullName ?? "");
       const rep = messages.get(m.resolvedResponseType?.fullName ?? "");
-      if (!req || !rep) { problems.push(`${w.at}: ${what}: request and reply must be messages of this package`); continue; }
+      if (!req || !rep) {
+        problems.push(`${w.at}: ${what}: request and reply must be messages of this package`);
+        continue;
+      }
       if (deviceType === undefined && !problems.some((p) => p.includes("ioctl_device_type"))) {
         problems.push(`${w.at}: ${what}: the package needs option (cdfilter.options.ioctl_device_type)`);
       }
       rpcs.push({
-        name: m.name, service: svc.name, function: fn, access: ACCESS_VALUES[acc] ?? 0, accessName: acc,
-        request: req, reply: rep, file: w.file, line: w.line,
+        name: m.name,
+        service: svc.name,
+        function: fn,
+        access: ACCESS_VALUES[acc] ?? 0,
+        accessName: acc,
+        request: req,
+        reply: rep,
+        file: w.file,
+        line: w.line,
       });
     }
   }
 
-  checkPackageNames([...messages.values()], enums, rpcs, [...loaded.values()].map((f) => f.displayPath), problems);
+  checkPackageNames(
+    [...messages.values()],
+    enums,
+    rpcs,
+    [...loaded.values()].map((f) => f.displayPath),
+    problems,
+  );
 
   if (problems.length) throw new SchemaError(problems);
   return {
@@ -751,11 +877,54 @@ function fieldMaxSize(f: FieldModel): number {
 }
 
 const C_KEYWORDS = new Set([
-  "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
-  "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
-  "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-  "volatile", "while", "_Alignas", "_Alignof", "_Atomic", "_Bool", "_Complex", "_Generic",
-  "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local", "bool", "true", "false", "NULL",
+  "auto",
+  "break",
+  "case",
+  "char",
+  "const",
+  "continue",
+  "default",
+  "do",
+  "double",
+  "else",
+  "enum",
+  "extern",
+  "float",
+  "for",
+  "goto",
+  "if",
+  "inline",
+  "int",
+  "long",
+  "register",
+  "restrict",
+  "return",
+  "short",
+  "signed",
+  "sizeof",
+  "static",
+  "struct",
+  "switch",
+  "typedef",
+  "union",
+  "unsigned",
+  "void",
+  "volatile",
+  "while",
+  "_Alignas",
+  "_Alignof",
+  "_Atomic",
+  "_Bool",
+  "_Complex",
+  "_Generic",
+  "_Imaginary",
+  "_Noreturn",
+  "_Static_assert",
+  "_Thread_local",
+  "bool",
+  "true",
+  "false",
+  "NULL",
 ]);
 
 /** C member name of a proto field or oneof (keywords get a trailing underscore). */
@@ -776,7 +945,9 @@ function checkCNames(msg: MessageModel, problems: string[]): void {
     const ownerName = owner.name;
     if (prev !== undefined && prev !== ownerName) {
       const f = "number" in owner ? owner : owner.fields[0];
-      problems.push(`${f?.file ?? msg.file}:${f?.line ?? msg.line}: message ${msg.name}: ${lang} member "${name}" of ${ownerName} collides with ${prev}`);
+      problems.push(
+        `${f?.file ?? msg.file}:${f?.line ?? msg.line}: message ${msg.name}: ${lang} member "${name}" of ${ownerName} collides with ${prev}`,
+      );
     }
     map.set(name, ownerName);
   };
@@ -797,7 +968,10 @@ function checkCNames(msg: MessageModel, problems: string[]): void {
 
 /** GetInfo -> GET_INFO (the same rule as ioctl_emitter.ts's upperSnake, which names the macros). */
 function rpcUpperSnake(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toUpperCase();
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .toUpperCase();
 }
 
 /**
@@ -809,27 +983,44 @@ function rpcUpperSnake(name: string): string {
  * equal in C. Each clash is reported at the later declaration, naming the earlier one.
  */
 function checkPackageNames(messages: MessageModel[], enums: EnumModel[], rpcs: RpcModel[], fileOrder: string[], problems: string[]): void {
-  interface Decl { space: string; name: string; what: string; file: string; line: number }
+  interface Decl {
+    space: string;
+    name: string;
+    what: string;
+    file: string;
+    line: number;
+  }
   const decls: Decl[] = [];
   const add = (space: string, name: string, what: string, file: string, line: number) => decls.push({ space, name, what, file, line });
   // Names of the hand-written runtime and of the fixed generated declarations.
   const RESERVED: Decl[] = [
-    ...["codec_roundtrip", "codec_max_size", "codec_type_count", "codec_type_name", "ioctl_desc", "ioctl_table", "ioctl_lookup"]
-      .map((name) => ({ space: "C <prefix>_", name, what: "a declaration of the generated runtime", file: "", line: 0 })),
-    ...["PROTOCOL_VERSION", "IOCTL_DEVICE_TYPE", "IOCTL_METHOD_BUFFERED", "IOCTL_FILE_ANY_ACCESS", "IOCTL_FILE_READ_ACCESS", "IOCTL_FILE_WRITE_ACCESS", "IOCTL_COUNT", "PB_SCHEMA_DEPTH"]
-      .map((name) => ({ space: "C <PREFIX>_", name, what: "a macro of the generated headers", file: "", line: 0 })),
+    ...["codec_roundtrip", "codec_max_size", "codec_type_count", "codec_type_name", "ioctl_desc", "ioctl_table", "ioctl_lookup"].map(
+      (name) => ({ space: "C <prefix>_", name, what: "a declaration of the generated runtime", file: "", line: 0 }),
+    ),
+    ...[
+      "PROTOCOL_VERSION",
+      "IOCTL_DEVICE_TYPE",
+      "IOCTL_METHOD_BUFFERED",
+      "IOCTL_FILE_ANY_ACCESS",
+      "IOCTL_FILE_READ_ACCESS",
+      "IOCTL_FILE_WRITE_ACCESS",
+      "IOCTL_COUNT",
+      "PB_SCHEMA_DEPTH",
+    ].map((name) => ({ space: "C <PREFIX>_", name, what: "a macro of the generated headers", file: "", line: 0 })),
     { space: "TypeScript", name: "pb", what: "the wire runtime import", file: "", line: 0 },
   ];
   for (const m of messages) {
     const what = `message ${m.fullName.replace(/^\./, "")}`;
-    for (const suffix of ["", "_MAX_SIZE", "_init", "_size", "_encode", "_decode", "_size_", "_write_", "_decode_"]) add("C <prefix>_", m.name + suffix, what, m.file, m.line);
+    for (const suffix of ["", "_MAX_SIZE", "_init", "_size", "_encode", "_decode", "_size_", "_write_", "_decode_"])
+      add("C <prefix>_", m.name + suffix, what, m.file, m.line);
     for (const f of m.fields) {
       const fw = `field ${m.fullName.replace(/^\./, "")}.${f.name}`;
       add("C <prefix>_", `${m.name}_${f.name}_FIELD`, fw, f.file, f.line);
       if (f.maxLen) add("C <prefix>_", `${m.name}_${f.name}_MAX_LEN`, fw, f.file, f.line);
       if (f.maxCount) add("C <prefix>_", `${m.name}_${f.name}_MAX_COUNT`, fw, f.file, f.line);
     }
-    for (const ts of [m.name, `new${m.name}`, `size${m.name}`, `write${m.name}`, `decode${m.name}`]) add("TypeScript", ts, what, m.file, m.line);
+    for (const ts of [m.name, `new${m.name}`, `size${m.name}`, `write${m.name}`, `decode${m.name}`])
+      add("TypeScript", ts, what, m.file, m.line);
   }
   for (const e of enums) {
     const what = `enum ${e.fullName.replace(/^\./, "")}`;

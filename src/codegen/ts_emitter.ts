@@ -4,14 +4,36 @@ import type { FieldKind, FieldModel, MessageModel, PackageModel, EnumModel } fro
 import { camel, tagValue, WIRE_TYPE } from "./model.ts";
 
 const READ: Record<Exclude<FieldKind, "string" | "bytes" | "message">, string> = {
-  int32: "i32", enum: "i32", uint32: "u32", sint32: "s32", fixed32: "fx32", sfixed32: "sfx32",
-  float: "f32", double: "f64", int64: "i64", uint64: "u64", sint64: "s64", fixed64: "fx64",
-  sfixed64: "sfx64", bool: "bool",
+  int32: "i32",
+  enum: "i32",
+  uint32: "u32",
+  sint32: "s32",
+  fixed32: "fx32",
+  sfixed32: "sfx32",
+  float: "f32",
+  double: "f64",
+  int64: "i64",
+  uint64: "u64",
+  sint64: "s64",
+  fixed64: "fx64",
+  sfixed64: "sfx64",
+  bool: "bool",
 };
 const SIZE: Record<Exclude<FieldKind, "string" | "bytes" | "message">, string> = {
-  int32: "szI32", enum: "szI32", uint32: "szU32", sint32: "szS32", fixed32: "szFx32", sfixed32: "szSfx32",
-  float: "szF32", double: "szF64", int64: "szI64", uint64: "szU64", sint64: "szS64", fixed64: "szFx64",
-  sfixed64: "szSfx64", bool: "szBool",
+  int32: "szI32",
+  enum: "szI32",
+  uint32: "szU32",
+  sint32: "szS32",
+  fixed32: "szFx32",
+  sfixed32: "szSfx32",
+  float: "szF32",
+  double: "szF64",
+  int64: "szI64",
+  uint64: "szU64",
+  sint64: "szS64",
+  fixed64: "szFx64",
+  sfixed64: "szSfx64",
+  bool: "szBool",
 };
 
 type ScalarK = Exclude<FieldKind, "string" | "bytes" | "message">;
@@ -22,12 +44,18 @@ function is64(kind: FieldKind): boolean {
 
 function tsElemType(f: FieldModel): string {
   switch (f.kind) {
-    case "string": return "string";
-    case "bytes": return "Uint8Array";
-    case "bool": return "boolean";
-    case "enum": return f.enumType!.name;
-    case "message": return f.messageType!.name;
-    default: return is64(f.kind) ? "bigint" : "number";
+    case "string":
+      return "string";
+    case "bytes":
+      return "Uint8Array";
+    case "bool":
+      return "boolean";
+    case "enum":
+      return f.enumType!.name;
+    case "message":
+      return f.messageType!.name;
+    default:
+      return is64(f.kind) ? "bigint" : "number";
   }
 }
 
@@ -35,19 +63,27 @@ function tsDefault(f: FieldModel): string {
   if (f.label === "repeated") return "[]";
   if (f.label === "optional" || f.label === "oneof" || f.kind === "message") return "undefined";
   switch (f.kind) {
-    case "string": return '""';
-    case "bytes": return "pb.EMPTY_BYTES";
-    case "bool": return "false";
-    default: return is64(f.kind) ? "0n" : "0";
+    case "string":
+      return '""';
+    case "bytes":
+      return "pb.EMPTY_BYTES";
+    case "bool":
+      return "false";
+    default:
+      return is64(f.kind) ? "0n" : "0";
   }
 }
 
 function nonDefault(f: FieldModel, v: string): string {
   switch (f.kind) {
-    case "bool": return `${v} !== false`;
-    case "float": return `pb.nzF32(${v})`;
-    case "double": return `pb.nzF64(${v})`;
-    default: return is64(f.kind) ? `${v} !== 0n` : `${v} !== 0`;
+    case "bool":
+      return `${v} !== false`;
+    case "float":
+      return `pb.nzF32(${v})`;
+    case "double":
+      return `pb.nzF64(${v})`;
+    default:
+      return is64(f.kind) ? `${v} !== 0n` : `${v} !== 0`;
   }
 }
 
@@ -74,13 +110,19 @@ const tagSize = (f: FieldModel, wt: number): number => varintBytes(tagValue(f, w
 
 function docComment(text: string | undefined, indent: string): string[] {
   if (!text) return [];
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   if (lines.length === 1) return [`${indent}/** ${lines[0]!.replace(/\*\//g, "*\\/")} */`];
   return [`${indent}/**`, ...lines.map((l) => `${indent} * ${l.replace(/\*\//g, "*\\/")}`), `${indent} */`];
 }
 
 function fieldDoc(f: FieldModel): string {
-  const bits = [`${f.name} = ${f.number}`, f.kind === "enum" ? f.enumType!.fullName.slice(1) : f.kind === "message" ? f.messageType!.fullName.slice(1) : f.kind];
+  const bits = [
+    `${f.name} = ${f.number}`,
+    f.kind === "enum" ? f.enumType!.fullName.slice(1) : f.kind === "message" ? f.messageType!.fullName.slice(1) : f.kind,
+  ];
   if (f.maxLen) bits.push(`max ${f.maxLen} bytes`);
   if (f.maxCount) bits.push(`max ${f.maxCount} elements`);
   if (f.label === "optional") bits.push("optional");
@@ -317,42 +359,45 @@ function emitWrite(m: MessageModel): string[] {
   ];
 }
 
-function knownExpr(m: MessageModel): string {
-  const nums = [...new Set(m.fields.map((f) => f.number))].sort((a, b) => a - b);
-  if (nums.length === 0) return "false";
-  const ranges: [number, number][] = [];
-  for (const x of nums) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === x - 1) last[1] = x;
-    else ranges.push([x, x]);
-  }
-  return ranges
-    .map(([a, z]) => (a === z ? `tag >>> 3 === ${a}` : a === 1 ? `tag >>> 3 <= ${z}` : `(tag >>> 3 >= ${a} && tag >>> 3 <= ${z})`))
-    .join(" || ");
-}
-
 /** Inline 1-byte fast path for varint scalars: the value expression of byte `b`, if any. */
 function oneByteValue(kind: FieldKind): string | undefined {
   switch (kind) {
-    case "int32": case "uint32": case "enum": return "b";
-    case "sint32": return "(b >>> 1) ^ -(b & 1)";
-    case "bool": return "b !== 0";
-    case "uint64": case "int64": return "pb.SMALL_BIGINT[b]!";
-    default: return undefined;
+    case "int32":
+    case "uint32":
+    case "enum":
+      return "b";
+    case "sint32":
+      return "(b >>> 1) ^ -(b & 1)";
+    case "bool":
+      return "b !== 0";
+    case "uint64":
+    case "int64":
+      return "pb.SMALL_BIGINT[b]!";
+    default:
+      return undefined;
   }
 }
 
 /** Value of the varint the Reader left in r.lo/r.hi (after `pos = r.v64(pos, end)`). */
 function varintValue(kind: FieldKind): string | undefined {
   switch (kind) {
-    case "uint32": return "r.lo";
-    case "int32": case "enum": return "r.lo | 0";
-    case "sint32": return "(r.lo >>> 1) ^ -(r.lo & 1)";
-    case "bool": return "(r.lo | r.hi) !== 0";
-    case "uint64": return "pb.u64Of(r.lo, r.hi)";
-    case "int64": return "pb.i64Of(r.lo, r.hi)";
-    case "sint64": return "pb.s64Of(r.lo, r.hi)";
-    default: return undefined;
+    case "uint32":
+      return "r.lo";
+    case "int32":
+    case "enum":
+      return "r.lo | 0";
+    case "sint32":
+      return "(r.lo >>> 1) ^ -(r.lo & 1)";
+    case "bool":
+      return "(r.lo | r.hi) !== 0";
+    case "uint64":
+      return "pb.u64Of(r.lo, r.hi)";
+    case "int64":
+      return "pb.i64Of(r.lo, r.hi)";
+    case "sint64":
+      return "pb.s64Of(r.lo, r.hi)";
+    default:
+      return undefined;
   }
 }
 
@@ -422,7 +467,10 @@ function emitDecode(m: MessageModel): string[] {
         const key = camel(f.oneof!);
         const prev = `prev${f.number}`;
         o.push(ind, `const ${prev} = m.${key};`);
-        call(ind, `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, r.len(end), depth + 1, ${prev} !== undefined && ${prev}.case === "${camel(f.name)}" ? ${prev}.value : new${st}()) };`);
+        call(
+          ind,
+          `m.${key} = { case: "${camel(f.name)}", value: decode${st}(r, r.len(end), depth + 1, ${prev} !== undefined && ${prev}.case === "${camel(f.name)}" ? ${prev}.value : new${st}()) };`,
+        );
       } else {
         call(ind, `${ref} = decode${st}(r, r.len(end), depth + 1, ${ref} ?? new${st}());`);
       }
@@ -455,9 +503,10 @@ function emitDecode(m: MessageModel): string[] {
     const tb = tagBytes(f, wt);
     if (tb === undefined) break; // 3+-byte tags (field numbers >= 2048): generic loop only
     o.lines = ordered.lines;
-    const cond = tb.length === 1
-      ? `pos < end && buf[pos] === ${hx(tb[0]!)}`
-      : `pos + 1 < end && buf[pos] === ${hx(tb[0]!)} && buf[pos + 1] === ${hx(tb[1]!)}`;
+    const cond =
+      tb.length === 1
+        ? `pos < end && buf[pos] === ${hx(tb[0]!)}`
+        : `pos + 1 < end && buf[pos] === ${hx(tb[0]!)} && buf[pos + 1] === ${hx(tb[1]!)}`;
     o.push(1, `if (${cond}) { // ${f.name}`);
     o.push(2, `pos += ${tb.length};`);
     if (f.label === "repeated" && f.packed) packed(2, f);
@@ -546,7 +595,9 @@ export function emitTs(pkg: PackageModel, sources: string[], wireModule: string)
     out.push(`export const ${m.name}: pb.MessageType<${m.name}> = {`);
     out.push(`  typeName: "${full}",`);
     out.push(`  maxSize: ${m.maxSize},`);
-    out.push(`  create: (init?: Partial<${m.name}>): ${m.name} => (init === undefined ? new${m.name}() : Object.assign(new${m.name}(), init)),`);
+    out.push(
+      `  create: (init?: Partial<${m.name}>): ${m.name} => (init === undefined ? new${m.name}() : Object.assign(new${m.name}(), init)),`,
+    );
     out.push(`  encode: (m: ${m.name}): Uint8Array => pb.encodeMessage(m, size${m.name}, write${m.name}, "${full}"),`);
     out.push(`  decode: (b: Uint8Array): ${m.name} => pb.decodeMessage(b, decode${m.name}, new${m.name}),`);
     out.push("};", "");

@@ -71,7 +71,8 @@ const DRIVE_STATE = koffi.struct("cdfsim_drive_state", {
   reads: "uint64_t",
   ejects: "uint64_t",
 });
-const SIM_PTR = koffi.pointer("cdfsim_ptr", koffi.opaque("cdfsim"));
+// Registers the named pointer type the string signatures below use.
+koffi.pointer("cdfsim_ptr", koffi.opaque("cdfsim"));
 
 interface RawDriveState {
   media_present: number;
@@ -123,12 +124,8 @@ export class SimLibrary {
       ioctlNoFile:
         "uint32_t cdfsim_ioctl_no_file(cdfsim_ptr sim, uint32_t drive, uint32_t pid, uint32_t code, " +
         "const uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t out_cap, uint32_t *returned)",
-      read:
-        "uint32_t cdfsim_read(cdfsim_ptr sim, uint64_t handle, uint64_t offset, uint32_t length, " +
-        "uint32_t *returned)",
-      burst:
-        "uint32_t cdfsim_burst(cdfsim_ptr sim, uint64_t handle, uint32_t count, uint32_t length, " +
-        "uint32_t *completed)",
+      read: "uint32_t cdfsim_read(cdfsim_ptr sim, uint64_t handle, uint64_t offset, uint32_t length, " + "uint32_t *returned)",
+      burst: "uint32_t cdfsim_burst(cdfsim_ptr sim, uint64_t handle, uint32_t count, uint32_t length, " + "uint32_t *completed)",
       cancel: "uint32_t cdfsim_cancel(cdfsim_ptr sim, uint64_t handle)",
       close: "uint32_t cdfsim_close(cdfsim_ptr sim, uint64_t handle)",
       cleanupOnly: "uint32_t cdfsim_cleanup_only(cdfsim_ptr sim, uint64_t handle)",
@@ -137,8 +134,7 @@ export class SimLibrary {
       failNext: "uint32_t cdfsim_fail_next(cdfsim_ptr sim, uint32_t drive, uint32_t status)",
       setMedia: "uint32_t cdfsim_set_media(cdfsim_ptr sim, uint32_t drive, uint32_t present)",
       setConnected: "uint32_t cdfsim_set_connected(cdfsim_ptr sim, uint32_t drive, uint32_t connected)",
-      driveState:
-        "uint32_t cdfsim_drive_state_get(cdfsim_ptr sim, uint32_t drive, _Out_ cdfsim_drive_state *out)",
+      driveState: "uint32_t cdfsim_drive_state_get(cdfsim_ptr sim, uint32_t drive, _Out_ cdfsim_drive_state *out)",
       now: "uint64_t cdfsim_now(cdfsim_ptr sim)",
     };
     this.fns = {};
@@ -219,13 +215,26 @@ export class SimLibrary {
   }
 
   /** cdfsim_ioctl into a caller-owned output buffer (no copy; for hot loops such as trace drains). */
-  ioctlInto(sim: SimPointer, handle: bigint, code: number, input: Uint8Array | null, out: Uint8Array): { status: number; returned: number } {
+  ioctlInto(
+    sim: SimPointer,
+    handle: bigint,
+    code: number,
+    input: Uint8Array | null,
+    out: Uint8Array,
+  ): { status: number; returned: number } {
     const inBuf = input ?? EMPTY;
     checkLength("input", inBuf.length);
     checkLength("output", out.length);
     const status = this.call(
-      "ioctl", this.live(sim), handle, code >>> 0,
-      inBuf.length ? inBuf : null, inBuf.length, out.length ? out : null, out.length, this.u32a,
+      "ioctl",
+      this.live(sim),
+      handle,
+      code >>> 0,
+      inBuf.length ? inBuf : null,
+      inBuf.length,
+      out.length ? out : null,
+      out.length,
+      this.u32a,
     ) as number;
     return { status, returned: this.u32a[0] ?? 0 };
   }
@@ -238,8 +247,16 @@ export class SimLibrary {
     const inBuf = input ?? EMPTY;
     const out = new Uint8Array(outCap);
     const status = this.call(
-      "ioctlNoFile", this.live(sim), drive, pid, code >>> 0,
-      inBuf.length ? inBuf : null, inBuf.length, out.length ? out : null, out.length, this.u32a,
+      "ioctlNoFile",
+      this.live(sim),
+      drive,
+      pid,
+      code >>> 0,
+      inBuf.length ? inBuf : null,
+      inBuf.length,
+      out.length ? out : null,
+      out.length,
+      this.u32a,
     ) as number;
     const returned = this.u32a[0] ?? 0;
     return { status, returned, output: out.slice(0, returned) };
@@ -260,8 +277,14 @@ export class SimLibrary {
     const live = this.live(sim);
     return new Promise((resolvePromise, reject) => {
       fn.async(
-        live, handle, code >>> 0, inBuf.length ? inBuf : null, inBuf.length,
-        outCap ? out : null, outCap, returned,
+        live,
+        handle,
+        code >>> 0,
+        inBuf.length ? inBuf : null,
+        inBuf.length,
+        outCap ? out : null,
+        outCap,
+        returned,
         (err: unknown, status: unknown) => {
           if (err) reject(err instanceof Error ? err : new Error(String(err)));
           else {

@@ -59,14 +59,25 @@ function defaultActorScript(): string {
 }
 
 class RemoteDrive implements DriveActions {
-  constructor(private readonly actor: WineActor, private readonly handle: string) {}
+  constructor(
+    private readonly actor: WineActor,
+    private readonly handle: string,
+  ) {}
   private action(verb: "lock" | "unlock" | "media-lock" | "media-unlock" | "eject" | "read", args?: string[]): Promise<ActionResult> {
     return this.actor.call<ActionResult>({ op: "action", verb, handle: this.handle, args });
   }
-  lock(): Promise<ActionResult> { return this.action("lock"); }
-  unlock(): Promise<ActionResult> { return this.action("unlock"); }
-  mediaRemoval(prevent: boolean): Promise<ActionResult> { return this.action(prevent ? "media-lock" : "media-unlock"); }
-  eject(): Promise<ActionResult> { return this.action("eject"); }
+  lock(): Promise<ActionResult> {
+    return this.action("lock");
+  }
+  unlock(): Promise<ActionResult> {
+    return this.action("unlock");
+  }
+  mediaRemoval(prevent: boolean): Promise<ActionResult> {
+    return this.action(prevent ? "media-lock" : "media-unlock");
+  }
+  eject(): Promise<ActionResult> {
+    return this.action("eject");
+  }
   passThrough(cdb: Uint8Array): Promise<PassThroughResult> {
     return this.actor.call<PassThroughResult>({ op: "passthrough", handle: this.handle, cdb });
   }
@@ -86,7 +97,10 @@ export class ActorWorld implements ScenarioWorld {
   /** Last pid of every process started, kept after it exits (trace records still name it). */
   private readonly pids = new Map<string, number>();
 
-  private constructor(private readonly actorScript: string, private readonly logDir: string) {}
+  private constructor(
+    private readonly actorScript: string,
+    private readonly logDir: string,
+  ) {}
 
   /**
    * Listen for actors. actorScript: the bundled actor (default: actor.mjs beside this bundle);
@@ -150,7 +164,9 @@ export class ActorWorld implements ScenarioWorld {
     const child = spawn(this.executableFor(p.image), [this.actorScript, String(this.channel.port), name], { stdio: ["ignore", fd, fd] });
     closeSync(fd);
     // child.kill() on Windows is TerminateProcess.
-    const actor = new WineActor(name, logFile, child, async () => { child.kill(); });
+    const actor = new WineActor(name, logFile, child, async () => {
+      child.kill();
+    });
     this.actors.set(name, actor);
     await this.channel.connect(actor, 60_000);
     this.pids.set(name, actor.pid);

@@ -46,7 +46,10 @@ class Actor {
   private readonly raw = new Map<string, DeviceHandle>();
   private stream: { stream: TraceStream; abort: AbortController; done: Promise<void> } | undefined;
 
-  constructor(private readonly name: string, private readonly send: (m: Reply | ActorEvent) => void) {}
+  constructor(
+    private readonly name: string,
+    private readonly send: (m: Reply | ActorEvent) => void,
+  ) {}
 
   private async connected(): Promise<FilterClient> {
     this.client ??= await FilterClient.connect({ transport: "win32", clientName: `wine-actor-${this.name}` });
@@ -118,13 +121,20 @@ class Actor {
 
   private async action(verb: string, d: Drive, args: string[]): Promise<unknown> {
     switch (verb) {
-      case "lock": return d.lock();
-      case "unlock": return d.unlock();
-      case "media-lock": return d.mediaRemoval(true);
-      case "media-unlock": return d.mediaRemoval(false);
-      case "eject": return d.eject();
-      case "passthrough-eject": return d.passThrough(CDB_EJECT);
-      case "passthrough-allow": return d.passThrough(CDB_ALLOW);
+      case "lock":
+        return d.lock();
+      case "unlock":
+        return d.unlock();
+      case "media-lock":
+        return d.mediaRemoval(true);
+      case "media-unlock":
+        return d.mediaRemoval(false);
+      case "eject":
+        return d.eject();
+      case "passthrough-eject":
+        return d.passThrough(CDB_EJECT);
+      case "passthrough-allow":
+        return d.passThrough(CDB_ALLOW);
       case "read": {
         const offset = BigInt(args[0] ?? "0");
         const length = Number(args[1] ?? "2048");
@@ -210,20 +220,23 @@ function main(): void {
   socket.on("connect", () => {
     send({ event: "hello", name, pid: process.pid, node: process.version, platform: process.platform });
   });
-  socket.on("data", lineSplitter((line) => {
-    const msg = decodeValue(line) as { id: number; cmd: Command };
-    queue = queue.then(async () => {
-      const started = Date.now();
-      try {
-        const value = await actor.run(msg.cmd);
-        console.log(`${name} #${msg.id} ${msg.cmd.op} ok ${Date.now() - started} ms`);
-        send({ id: msg.id, ok: true, value });
-      } catch (e) {
-        console.log(`${name} #${msg.id} ${msg.cmd.op} failed: ${String(e)}`);
-        send({ id: msg.id, ok: false, error: remoteError(e) });
-      }
-    });
-  }));
+  socket.on(
+    "data",
+    lineSplitter((line) => {
+      const msg = decodeValue(line) as { id: number; cmd: Command };
+      queue = queue.then(async () => {
+        const started = Date.now();
+        try {
+          const value = await actor.run(msg.cmd);
+          console.log(`${name} #${msg.id} ${msg.cmd.op} ok ${Date.now() - started} ms`);
+          send({ id: msg.id, ok: true, value });
+        } catch (e) {
+          console.log(`${name} #${msg.id} ${msg.cmd.op} failed: ${String(e)}`);
+          send({ id: msg.id, ok: false, error: remoteError(e) });
+        }
+      });
+    }),
+  );
   // The orchestrator going away ends the actor (its handles are closed by Wine).
   socket.on("close", () => process.exit(0));
   socket.on("error", (e) => {

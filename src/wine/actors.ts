@@ -11,7 +11,11 @@ import { type ActorEvent, type Command, decodeValue, encodeValue, lineSplitter, 
 
 /** A command an actor failed: the client's typed error, flattened. */
 export class ActorCommandError extends Error {
-  constructor(readonly actor: string, readonly op: string, readonly remote: RemoteError) {
+  constructor(
+    readonly actor: string,
+    readonly op: string,
+    readonly remote: RemoteError,
+  ) {
     super(`${actor}: ${op} failed: ${remote.name}: ${remote.message}`);
     this.name = "ActorCommandError";
   }
@@ -91,8 +95,14 @@ export class WineActor {
       }, timeoutMs);
       this.pending.set(id, {
         op: cmd.op,
-        resolve: (v) => { clearTimeout(timer); res(v as T); },
-        reject: (e) => { clearTimeout(timer); rej(e); },
+        resolve: (v) => {
+          clearTimeout(timer);
+          res(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          rej(e);
+        },
       });
       socket.write(encodeValue({ id, cmd }) + "\n");
     });
@@ -148,21 +158,26 @@ export class ActorChannel {
     let handler: ((line: string) => void) | undefined;
     let first = true;
     socket.on("error", () => undefined);
-    socket.on("data", lineSplitter((line) => {
-      if (!first) {
-        handler?.(line);
-        return;
-      }
-      first = false;
-      const msg = decodeValue(line) as ActorEvent;
-      const attach = msg.event === "hello" ? this.waiting.get(msg.name) : undefined;
-      if (!attach || msg.event !== "hello") {
-        socket.destroy();
-        return;
-      }
-      this.waiting.delete(msg.name);
-      attach(socket, msg, (h) => { handler = h; });
-    }));
+    socket.on(
+      "data",
+      lineSplitter((line) => {
+        if (!first) {
+          handler?.(line);
+          return;
+        }
+        first = false;
+        const msg = decodeValue(line) as ActorEvent;
+        const attach = msg.event === "hello" ? this.waiting.get(msg.name) : undefined;
+        if (!attach || msg.event !== "hello") {
+          socket.destroy();
+          return;
+        }
+        this.waiting.delete(msg.name);
+        attach(socket, msg, (h) => {
+          handler = h;
+        });
+      }),
+    );
   }
 
   /** Wait until `actor` connects (or exits, or the time runs out). */
@@ -175,7 +190,8 @@ export class ActorChannel {
       }, timeoutMs);
       void actor.exited.then((code) => {
         clearTimeout(timer);
-        if (this.waiting.delete(name)) rej(new Error(`actor ${name} exited (${code}) before connecting; its log:\n${actor.log().slice(-2000)}`));
+        if (this.waiting.delete(name))
+          rej(new Error(`actor ${name} exited (${code}) before connecting; its log:\n${actor.log().slice(-2000)}`));
       });
       this.waiting.set(name, (socket, hello, setHandler) => {
         clearTimeout(timer);

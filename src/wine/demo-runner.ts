@@ -36,8 +36,11 @@ export function wineDemoArgs(o: WineDemoOptions, isTTY: boolean): string[] {
   const color = (o.color ?? true) && isTTY;
   const args = [...(o.json ? ["--json"] : []), ...(color ? [] : ["--no-color"]), "demo"];
   const files: [string, string | undefined][] = [
-    ["--scenario", o.scenario], ["--json-out", o.jsonOut], ["--junit-out", o.junitOut],
-    ["--trace-out", o.traceOut], ["--chrome-out", o.chromeOut],
+    ["--scenario", o.scenario],
+    ["--json-out", o.jsonOut],
+    ["--junit-out", o.junitOut],
+    ["--trace-out", o.traceOut],
+    ["--chrome-out", o.chromeOut],
   ];
   for (const [flag, file] of files) if (file !== undefined) args.push(flag, resolve(file));
   // The Windows CLI writes to a file, not a terminal: keep the live pacing a terminal would get.

@@ -13,15 +13,7 @@
  */
 
 /** Verbs an actor performs on one of its drive handles (scenario verbs of src/cli/scenario.ts). */
-export type DriveVerb =
-  | "lock"
-  | "unlock"
-  | "media-lock"
-  | "media-unlock"
-  | "eject"
-  | "passthrough-eject"
-  | "passthrough-allow"
-  | "read";
+export type DriveVerb = "lock" | "unlock" | "media-lock" | "media-unlock" | "eject" | "passthrough-eject" | "passthrough-allow" | "read";
 
 export type PolicyName = "observe" | "enforce";
 
@@ -68,9 +60,7 @@ export interface RemoteError {
   ntStatus?: number;
 }
 
-export type Reply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: RemoteError };
+export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: RemoteError };
 
 /** Unsolicited messages from an actor. */
 export type ActorEvent =

@@ -40,7 +40,10 @@ export const WINE_DRIVER_FILE = "cdfilter_wine.sys";
 
 /** Wine, its tools or an artifact of scripts/wine/setup.sh is missing, or the prefix failed. */
 export class WineUnavailableError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(hint ? `${message} (${hint})` : message);
     this.name = "WineUnavailableError";
   }
@@ -71,7 +74,10 @@ export function runWineSetup(logFile = join(WINE_BUILD, "setup.log")): void {
 
 /** Throws WineUnavailableError naming the first missing tool or artifact. */
 export function checkWinePrerequisites(): void {
-  for (const [cmd, pkg] of [["wine", "wine"], ["wineserver", "wine"]] as const) {
+  for (const [cmd, pkg] of [
+    ["wine", "wine"],
+    ["wineserver", "wine"],
+  ] as const) {
     if (!which(cmd)) throw new WineUnavailableError(`${cmd} not found`, `Debian: apt-get install ${pkg}`);
   }
   for (const [what, path] of Object.entries(WINE_ARTIFACTS)) {
@@ -102,7 +108,12 @@ export class WineSession {
   readonly timings: Record<string, number> = {};
 
   private constructor(opts: WineSessionOptions) {
-    this.runId = opts.runId ?? `${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}-${process.pid}`;
+    this.runId =
+      opts.runId ??
+      `${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, "")
+        .slice(0, 14)}-${process.pid}`;
     this.prefix = join(WINE_BUILD, `prefix-${this.runId}`);
     this.logDir = join(WINE_BUILD, `logs-${this.runId}`);
     this.log = opts.log ?? (() => undefined);
@@ -149,8 +160,14 @@ export class WineSession {
           child.kill("SIGKILL");
           rej(new WineUnavailableError(`${program} ${args.join(" ")} did not finish in ${timeoutMs} ms (log: ${logFile})`));
         }, timeoutMs);
-        child.on("error", (e) => { clearTimeout(timer); rej(new WineUnavailableError(`${program}: ${e.message}`)); });
-        child.on("exit", (c) => { clearTimeout(timer); res(c); });
+        child.on("error", (e) => {
+          clearTimeout(timer);
+          rej(new WineUnavailableError(`${program}: ${e.message}`));
+        });
+        child.on("exit", (c) => {
+          clearTimeout(timer);
+          res(c);
+        });
       });
       const out = readFileSync(logFile, "utf8");
       if (code !== 0) {
@@ -168,7 +185,11 @@ export class WineSession {
    */
   private prune(): void {
     if (!existsSync(WINE_BUILD)) return;
-    const entries = readdirSync(WINE_BUILD).map((name) => ({ name, path: join(WINE_BUILD, name), mtime: statSync(join(WINE_BUILD, name)).mtimeMs }));
+    const entries = readdirSync(WINE_BUILD).map((name) => ({
+      name,
+      path: join(WINE_BUILD, name),
+      mtime: statSync(join(WINE_BUILD, name)).mtimeMs,
+    }));
     const logs = entries.filter((e) => e.name.startsWith("logs-")).sort((x, y) => y.mtime - x.mtime);
     for (const e of logs.slice(4)) rmSync(e.path, { recursive: true, force: true });
     for (const e of entries.filter((x) => x.name.startsWith("prefix-") && Date.now() - x.mtime > 3_600_000)) {
@@ -196,8 +217,15 @@ export class WineSession {
     mkdirSync(drivers, { recursive: true });
     copyFileSync(WINE_ARTIFACTS.driver, join(drivers, WINE_DRIVER_FILE));
     await this.wineCommand("sc-create", [
-      "sc", "create", WINE_SERVICE, "type=", "kernel", "start=", "demand",
-      "binPath=", `C:\\windows\\system32\\drivers\\${WINE_DRIVER_FILE}`,
+      "sc",
+      "create",
+      WINE_SERVICE,
+      "type=",
+      "kernel",
+      "start=",
+      "demand",
+      "binPath=",
+      `C:\\windows\\system32\\drivers\\${WINE_DRIVER_FILE}`,
     ]);
     const started = await this.wineCommand("net-start", ["net", "start", WINE_SERVICE]);
     if (!/started successfully/i.test(started)) {
@@ -241,11 +269,19 @@ export class WineSession {
    * current directory) to completion; its output (stdout and stderr, through a file: never a
    * pipe) is passed to onOutput as it is written. Resolves with the exit code.
    */
-  async runNode(label: string, args: string[], opts: { env?: Record<string, string>; onOutput?: (text: string) => void; timeoutMs?: number } = {}): Promise<number | null> {
+  async runNode(
+    label: string,
+    args: string[],
+    opts: { env?: Record<string, string>; onOutput?: (text: string) => void; timeoutMs?: number } = {},
+  ): Promise<number | null> {
     mkdirSync(this.logDir, { recursive: true });
     const logFile = join(this.logDir, `${label}.log`);
     const fd = openSync(logFile, "w");
-    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, ...args], { env: { ...this.env, ...opts.env }, cwd: REPO_ROOT, stdio: ["ignore", fd, fd] });
+    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, ...args], {
+      env: { ...this.env, ...opts.env },
+      cwd: REPO_ROOT,
+      stdio: ["ignore", fd, fd],
+    });
     closeSync(fd);
     let offset = 0;
     const pump = () => {
@@ -270,8 +306,14 @@ export class WineSession {
           child.kill("SIGKILL");
           rej(new Error(`${label}: node.exe did not finish in ${opts.timeoutMs} ms (log: ${logFile})`));
         }, opts.timeoutMs ?? 600_000);
-        child.on("error", (e) => { clearTimeout(limit); rej(e); });
-        child.on("exit", (code) => { clearTimeout(limit); res(code); });
+        child.on("error", (e) => {
+          clearTimeout(limit);
+          rej(e);
+        });
+        child.on("exit", (code) => {
+          clearTimeout(limit);
+          res(code);
+        });
       });
     } finally {
       clearInterval(timer);

@@ -13,9 +13,19 @@ function tokenize(src: string): Token[] {
   let i = 0;
   while (i < src.length) {
     const c = src.charAt(i);
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === "#") { while (i < src.length && src[i] !== "\n") i++; continue; }
-    if ("{}:<>;,".includes(c)) { out.push({ kind: "punct", text: c }); i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === "#") {
+      while (i < src.length && src[i] !== "\n") i++;
+      continue;
+    }
+    if ("{}:<>;,".includes(c)) {
+      out.push({ kind: "punct", text: c });
+      i++;
+      continue;
+    }
     if (c === '"' || c === "'") {
       const bytes: number[] = [];
       i++;
@@ -30,13 +40,23 @@ function tokenize(src: string): Token[] {
         i++;
         const e = src.charAt(i);
         if (/[0-7]/.test(e)) {
-          let v = 0, n = 0;
-          while (n < 3 && /[0-7]/.test(src.charAt(i))) { v = v * 8 + Number(src[i]); i++; n++; }
+          let v = 0,
+            n = 0;
+          while (n < 3 && /[0-7]/.test(src.charAt(i))) {
+            v = v * 8 + Number(src[i]);
+            i++;
+            n++;
+          }
           bytes.push(v & 0xff);
         } else if (e === "x") {
           i++;
-          let v = 0, n = 0;
-          while (n < 2 && /[0-9a-fA-F]/.test(src.charAt(i))) { v = v * 16 + parseInt(src.charAt(i), 16); i++; n++; }
+          let v = 0,
+            n = 0;
+          while (n < 2 && /[0-9a-fA-F]/.test(src.charAt(i))) {
+            v = v * 16 + parseInt(src.charAt(i), 16);
+            i++;
+            n++;
+          }
           bytes.push(v);
         } else {
           const map: Record<string, number> = { n: 10, r: 13, t: 9, '"': 34, "'": 39, "\\": 92, a: 7, b: 8, f: 12, v: 11, "?": 63 };
@@ -65,7 +85,11 @@ function tokenize(src: string): Token[] {
       continue;
     }
     const id = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(src.slice(i));
-    if (id) { out.push({ kind: "ident", text: id[0] }); i += id[0].length; continue; }
+    if (id) {
+      out.push({ kind: "ident", text: id[0] });
+      i += id[0].length;
+      continue;
+    }
     throw new Error(`text format: unexpected '${c}' at ${i}`);
   }
   return out;
@@ -125,9 +149,7 @@ export function parseTextFormat(info: MessageInfo, src: string): Record<string, 
 
   // Iterative over an explicit stack: nesting in the files is shallow, but no recursion is needed.
   const rootMsg = defaultMessage(info);
-  const stack: { info: MessageInfo; msg: Record<string, unknown>; close: string | null }[] = [
-    { info, msg: rootMsg, close: null },
-  ];
+  const stack: { info: MessageInfo; msg: Record<string, unknown>; close: string | null }[] = [{ info, msg: rootMsg, close: null }];
   for (;;) {
     const top = stack[stack.length - 1];
     if (!top) throw new Error("text format: stack underflow");
@@ -136,7 +158,10 @@ export function parseTextFormat(info: MessageInfo, src: string): Record<string, 
       if (stack.length !== 1) throw new Error("text format: unclosed message");
       return rootMsg;
     }
-    if (t.kind === "punct" && (t.text === ";" || t.text === ",")) { pos++; continue; }
+    if (t.kind === "punct" && (t.text === ";" || t.text === ",")) {
+      pos++;
+      continue;
+    }
     if (t.kind === "punct" && (t.text === "}" || t.text === ">")) {
       if (top.close !== t.text) throw new Error(`text format: unexpected ${t.text}`);
       pos++;

@@ -162,7 +162,7 @@ export class LedgerModel {
 
   private handle(key: number): ModelHandle {
     const h = this.handles.get(key);
-    if (!h || !h.open) throw new Error(`model: handle ${key} is not open`);
+    if (!h?.open) throw new Error(`model: handle ${key} is not open`);
     return h;
   }
 

@@ -13,9 +13,13 @@ import { ActorWorld } from "../../src/wine/actor-world.ts";
 
 const FULL_ACCESS = (0x8000_0000 | 0x4000_0000 | 0x80) >>> 0;
 const drive = Number(process.argv[2] ?? "2");
-const owners = (l: LedgerSnapshot) => l.drives.flatMap((d) => d.owners.map((o) => ({ pid: o.pid, image: o.imageName, secure: o.secureCount })));
+const owners = (l: LedgerSnapshot) =>
+  l.drives.flatMap((d) => d.owners.map((o) => ({ pid: o.pid, image: o.imageName, secure: o.secureCount })));
 
-const world = await ActorWorld.create({ actorScript: resolve("build/wine/actor.mjs"), logDir: resolve(process.argv[3] ?? "build/wine/world-check") });
+const world = await ActorWorld.create({
+  actorScript: resolve("build/wine/actor.mjs"),
+  logDir: resolve(process.argv[3] ?? "build/wine/world-check"),
+});
 const client = await FilterClient.connect({ transport: "win32", clientName: "world-check" });
 try {
   const burner = { name: "burner", pid: 0, image: "burner.exe" };
@@ -32,12 +36,18 @@ try {
     after = owners(await client.ledger(drive));
   }
   const ejectFree = await p.eject();
-  console.log(JSON.stringify({
-    self: process.pid,
-    burner: world.pidOf("burner"),
-    player: world.pidOf("player"),
-    lock, ejectLocked, before, after, ejectFree,
-  }));
+  console.log(
+    JSON.stringify({
+      self: process.pid,
+      burner: world.pidOf("burner"),
+      player: world.pidOf("player"),
+      lock,
+      ejectLocked,
+      before,
+      after,
+      ejectFree,
+    }),
+  );
 } finally {
   await world.close();
   await client.close();

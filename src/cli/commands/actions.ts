@@ -7,7 +7,16 @@
  * "cdfilter.exe"), and --scenario plays steps first, so a refused eject can name its blocker.
  */
 import type { Command } from "commander";
-import { type ActionResult, CdfilterError, type Drive, type DriveAccess, type LedgerSnapshot, InvalidArgumentError, Policy, hex32 } from "../../client/index.ts";
+import {
+  type ActionResult,
+  CdfilterError,
+  type Drive,
+  type DriveAccess,
+  type LedgerSnapshot,
+  InvalidArgumentError,
+  Policy,
+  hex32,
+} from "../../client/index.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
 import { type GlobalOptions, makeOutput, monotonicToDate, parseCount } from "../context.ts";
 import type { Output } from "../output.ts";
@@ -35,8 +44,10 @@ export function driveArg(s: string): number | string {
   const t = s.trim();
   if (/^\d+$/.test(t)) return parseCount(t, "--drive", 1, 0xffff_ffff, "run `cdfilter drives` for the drive ids and names");
   if (t === "" || /^[-+]?\d*\.?\d+(e[-+]?\d+)?$/i.test(t)) {
-    throw usageError(`--drive must be a drive id from 1, a name (CdRom0) or, on Windows, a path or letter (D:), got "${s}"`,
-      "run `cdfilter drives` for the drive ids and names");
+    throw usageError(
+      `--drive must be a drive id from 1, a name (CdRom0) or, on Windows, a path or letter (D:), got "${s}"`,
+      "run `cdfilter drives` for the drive ids and names",
+    );
   }
   return t;
 }
@@ -93,14 +104,22 @@ export function registerActions(program: Command, globals: Globals): void {
       const drive = o.drive === undefined ? 0 : parseCount(o.drive, "--drive", 1, 0xffff_ffff);
       const client = await connectWithActivity(g, out, {});
       try {
-        const list = policy === undefined
-          ? await client.policy(drive)
-          : await client.setPolicy(policy === "enforce" ? Policy.POLICY_ENFORCE : Policy.POLICY_OBSERVE, drive);
+        const list =
+          policy === undefined
+            ? await client.policy(drive)
+            : await client.setPolicy(policy === "enforce" ? Policy.POLICY_ENFORCE : Policy.POLICY_OBSERVE, drive);
         if (out.json) {
           out.jsonDoc(list.map((p) => ({ driveId: p.driveId, policy: policyName(p.policy) })));
           return;
         }
-        out.line(renderTable(["drive", "policy"], list.map((p) => [String(p.driveId), policyName(p.policy)]), out.c, ["right", "left"]));
+        out.line(
+          renderTable(
+            ["drive", "policy"],
+            list.map((p) => [String(p.driveId), policyName(p.policy)]),
+            out.c,
+            ["right", "left"],
+          ),
+        );
         if (policy !== undefined && client.transportKind === "simulator") {
           out.note("note: the embedded simulator forgets this when the command exits");
         }
@@ -130,30 +149,56 @@ async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<v
       if (e instanceof InvalidArgumentError) throw usageError(e.message, "run `cdfilter drives` for the drive ids and names");
       // The OS (or the simulated one) refused the open: not found, access denied, ...
       if (e instanceof CdfilterError) {
-        throw new CliError(`cannot open drive ${o.drive}: ${e.message}`, ExitCode.UNAVAILABLE, e.hint ?? "run `cdfilter drives` for the drive ids and names");
+        throw new CliError(
+          `cannot open drive ${o.drive}: ${e.message}`,
+          ExitCode.UNAVAILABLE,
+          e.hint ?? "run `cdfilter drives` for the drive ids and names",
+        );
       }
       throw e;
     }
     const what =
-      verb === "lock" ? (o.media ? "simple lock (IOCTL_STORAGE_MEDIA_REMOVAL TRUE)" : "secure lock (IOCTL_STORAGE_EJECTION_CONTROL TRUE)") :
-      verb === "unlock" ? (o.media ? "simple unlock (IOCTL_STORAGE_MEDIA_REMOVAL FALSE)" : "secure unlock (IOCTL_STORAGE_EJECTION_CONTROL FALSE)") :
-      o.passthrough ? "eject (SCSI START STOP UNIT LoEj=1 via IOCTL_SCSI_PASS_THROUGH)" : "eject (IOCTL_STORAGE_EJECT_MEDIA)";
+      verb === "lock"
+        ? o.media
+          ? "simple lock (IOCTL_STORAGE_MEDIA_REMOVAL TRUE)"
+          : "secure lock (IOCTL_STORAGE_EJECTION_CONTROL TRUE)"
+        : verb === "unlock"
+          ? o.media
+            ? "simple unlock (IOCTL_STORAGE_MEDIA_REMOVAL FALSE)"
+            : "secure unlock (IOCTL_STORAGE_EJECTION_CONTROL FALSE)"
+          : o.passthrough
+            ? "eject (SCSI START STOP UNIT LoEj=1 via IOCTL_SCSI_PASS_THROUGH)"
+            : "eject (IOCTL_STORAGE_EJECT_MEDIA)";
     const r: ActionResult =
-      verb === "lock" ? await (o.media ? drive.mediaRemoval(true) : drive.lock()) :
-      verb === "unlock" ? await (o.media ? drive.mediaRemoval(false) : drive.unlock()) :
-      o.passthrough ? await drive.passThrough(Uint8Array.of(0x1b, 0, 0, 0, 0x02, 0)) : await drive.eject();
+      verb === "lock"
+        ? await (o.media ? drive.mediaRemoval(true) : drive.lock())
+        : verb === "unlock"
+          ? await (o.media ? drive.mediaRemoval(false) : drive.unlock())
+          : o.passthrough
+            ? await drive.passThrough(Uint8Array.of(0x1b, 0, 0, 0, 0x02, 0))
+            : await drive.eject();
     const [snap, info] = await Promise.all([client.ledger(drive.driveId || 0), client.info()]);
     const ledger = snap.drives.find((d) => d.driveId === drive.driveId);
     if (out.json) {
       out.jsonDoc({
-        action: verb, request: what, drive: drive.name, driveId: drive.driveId, pid: drive.pid, image: drive.image,
-        ok: r.ok, status: r.status, statusName: r.statusName, win32Error: r.win32Error ?? 0,
+        action: verb,
+        request: what,
+        drive: drive.name,
+        driveId: drive.driveId,
+        pid: drive.pid,
+        image: drive.image,
+        ok: r.ok,
+        status: r.status,
+        statusName: r.statusName,
+        win32Error: r.win32Error ?? 0,
         ledger: ledger ?? null,
       });
     } else {
       const c = out.c;
       const st = r.ok ? c.green(r.statusName) : c.red(r.statusName);
-      out.line(`${what} on ${drive.name} as ${drive.image}:${drive.pid}: ${st} ${c.dim(`(${hex32(r.status)}, Win32 error ${r.win32Error ?? 0})`)}`);
+      out.line(
+        `${what} on ${drive.name} as ${drive.image}:${drive.pid}: ${st} ${c.dim(`(${hex32(r.status)}, Win32 error ${r.win32Error ?? 0})`)}`,
+      );
       printOwners(out, snap, drive.driveId, info, !r.ok && verb === "eject");
     }
     if (verb === "lock" && r.ok && hold > 0) {
@@ -161,9 +206,11 @@ async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<v
       await sleepInterruptible(hold * 1000);
     }
     if (verb === "lock" && r.ok && !out.json) {
-      out.note(o.media
-        ? `the handle closes now: simple locks outlive it (cdrom.sys), unless the policy is enforce (leak release)${sim ? "; the embedded simulator ends with this command" : ""}`
-        : `the handle closes now: the filter releases this handle's secure locks at close${sim ? "; the embedded simulator ends with this command" : ""}`);
+      out.note(
+        o.media
+          ? `the handle closes now: simple locks outlive it (cdrom.sys), unless the policy is enforce (leak release)${sim ? "; the embedded simulator ends with this command" : ""}`
+          : `the handle closes now: the filter releases this handle's secure locks at close${sim ? "; the embedded simulator ends with this command" : ""}`,
+      );
     }
     await drive.close();
     if (!r.ok) process.exitCode = ExitCode.CHECK_FAILED;
@@ -172,7 +219,13 @@ async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<v
   }
 }
 
-function printOwners(out: Output, snap: LedgerSnapshot, driveId: number, info: { wallClockAnchor: bigint; monotonicAnchor: bigint }, blocked: boolean): void {
+function printOwners(
+  out: Output,
+  snap: LedgerSnapshot,
+  driveId: number,
+  info: { wallClockAnchor: bigint; monotonicAnchor: bigint },
+  blocked: boolean,
+): void {
   const c = out.c;
   const d = snap.drives.find((x) => x.driveId === driveId);
   if (!d) return;

@@ -25,7 +25,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
   program
     .command("audit")
     .description("run a scenario file in the simulator: steps by named processes, each checked against its expectations")
-    .argument("<scenario>", "YAML scenario file (see docs/cli.md, \"Scenario format\")")
+    .argument("<scenario>", 'YAML scenario file (see docs/cli.md, "Scenario format")')
     .option("--json-out <file>", "write the verdicts as JSON")
     .option("--junit-out <file>", "write the verdicts as JUnit XML (one testcase per step)")
     .option("--trace-out <file>", "write the scenario's trace as JSON Lines")
@@ -72,8 +72,19 @@ export function writeOut(out: Output, file: string, text: string, what: string):
     writeFileSync(file, text);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such directory" : code === "EISDIR" ? "it is a directory" : code === "EACCES" || code === "EPERM" ? "permission denied" : (e as Error).message;
-    throw new CliError(`cannot write ${what} to ${file}: ${why}`, ExitCode.OUTPUT_FAILED, "give a file path in an existing, writable directory");
+    const why =
+      code === "ENOENT"
+        ? "no such directory"
+        : code === "EISDIR"
+          ? "it is a directory"
+          : code === "EACCES" || code === "EPERM"
+            ? "permission denied"
+            : (e as Error).message;
+    throw new CliError(
+      `cannot write ${what} to ${file}: ${why}`,
+      ExitCode.OUTPUT_FAILED,
+      "give a file path in an existing, writable directory",
+    );
   }
   out.note(`wrote ${what} to ${file}`);
 }
@@ -88,7 +99,12 @@ export function printVerdicts(out: Output, res: AuditResult): void {
   ]);
   out.line(renderTable(["#", "step", "expected", "verdict"], rows, c, ["right", "left", "left", "left"]));
   for (const v of res.verdicts.filter((x) => !x.passed)) {
-    const why = v.error ? `error: ${v.error}` : v.checks.filter((k) => !k.ok).map((k) => `${k.field}: expected ${k.expected}, got ${k.actual}`).join("; ");
+    const why = v.error
+      ? `error: ${v.error}`
+      : v.checks
+          .filter((k) => !k.ok)
+          .map((k) => `${k.field}: expected ${k.expected}, got ${k.actual}`)
+          .join("; ");
     out.line(c.red(`step ${v.step.index} (${v.step.label}, line ${v.step.line}): ${why}`));
   }
   // Not "N passed, N failed": CI reads that exact shape as a test runner's closing line.

@@ -28,19 +28,23 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
     program
       .command("export")
       .description("convert a recorded trace (JSON Lines) or a live one to JSON Lines and Chrome/Perfetto trace-event JSON")
-      .argument("[input]", "JSON Lines from `cdfilter trace --json` (\"-\" = stdin); absent: the live trace")
+      .argument("[input]", 'JSON Lines from `cdfilter trace --json` ("-" = stdin); absent: the live trace')
       .option("--jsonl <file>", "write the trace as JSON Lines")
       .option("--chrome <file>", "write a Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev or chrome://tracing)"),
   ).action(async (input: string | undefined, o: ExportOpts) => {
     const g = globals();
     const out = makeOutput(g);
-    if (!o.jsonl && !o.chrome) throw usageError("export needs an output: --jsonl FILE and/or --chrome FILE", "cdfilter export trace.jsonl --chrome trace.json");
+    if (!o.jsonl && !o.chrome)
+      throw usageError("export needs an output: --jsonl FILE and/or --chrome FILE", "cdfilter export trace.jsonl --chrome trace.json");
     const activity = activityFrom(o);
-    if (input !== undefined && hasActivity(activity)) throw usageError("--scenario/--burst play live activity: give them without an input file");
+    if (input !== undefined && hasActivity(activity))
+      throw usageError("--scenario/--burst play live activity: give them without an input file");
     const events = input === undefined ? await liveEvents(g, out, activity) : await readJsonLines(input, out);
     const timeline = lockTimeline(events);
-    if (o.jsonl) writeOut(out, o.jsonl, events.map(eventJsonLine).join("\n") + (events.length ? "\n" : ""), `${events.length} event(s) as JSON Lines`);
-    if (o.chrome) writeOut(out, o.chrome, JSON.stringify(chromeTrace(events, timeline)) + "\n", `Chrome trace (${timeline.spans.length} lock span(s))`);
+    if (o.jsonl)
+      writeOut(out, o.jsonl, events.map(eventJsonLine).join("\n") + (events.length ? "\n" : ""), `${events.length} event(s) as JSON Lines`);
+    if (o.chrome)
+      writeOut(out, o.chrome, JSON.stringify(chromeTrace(events, timeline)) + "\n", `Chrome trace (${timeline.spans.length} lock span(s))`);
     if (out.json) {
       out.jsonDoc({
         records: timeline.records,
@@ -60,10 +64,20 @@ async function liveEvents(g: GlobalOptions, out: Output, activity: ReturnType<ty
   const events: TraceEvent[] = [];
   try {
     if (client.transportKind === "simulator" && !hasActivity(activity)) {
-      throw usageError("the embedded simulator has no activity of its own: nothing to export",
-        "give a recorded trace file, or add --scenario FILE or --burst N");
+      throw usageError(
+        "the embedded simulator has no activity of its own: nothing to export",
+        "give a recorded trace file, or add --scenario FILE or --burst N",
+      );
     }
-    const code = await streamTrace(client, out, { filter: {}, completed: false, follow: false, activity, scenario, silent: true, onEvent: (ev) => events.push(ev) });
+    const code = await streamTrace(client, out, {
+      filter: {},
+      completed: false,
+      follow: false,
+      activity,
+      scenario,
+      silent: true,
+      onEvent: (ev) => events.push(ev),
+    });
     if (code !== 0) process.exitCode = code;
   } finally {
     await client.close();
@@ -76,14 +90,20 @@ async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> 
   const name = input === "-" ? "(stdin)" : input;
   let size = 0;
   if (input !== "-") {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(input);
     } catch (e) {
-      throw inputError(`cannot read ${input}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
-        "record one with `cdfilter trace --json ... > trace.jsonl`");
+      throw inputError(
+        `cannot read ${input}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+        "record one with `cdfilter trace --json ... > trace.jsonl`",
+      );
     }
-    if (st.isDirectory()) throw inputError(`cannot read ${input}: it is a directory`, "give a JSON Lines file written by `cdfilter trace --json`, or - for stdin");
+    if (st.isDirectory())
+      throw inputError(
+        `cannot read ${input}: it is a directory`,
+        "give a JSON Lines file written by `cdfilter trace --json`, or - for stdin",
+      );
     size = st.size;
   }
   const stream = input === "-" ? process.stdin : createReadStream(input);
@@ -100,7 +120,8 @@ async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> 
   } catch (e) {
     // The file went away, is a FIFO that failed, ... (a parse error is already a CliError).
     const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === "string" && code.startsWith("E")) throw inputError(`cannot read ${name}: ${(e as Error).message}`, "give a readable JSON Lines file, or - for stdin");
+    if (typeof code === "string" && code.startsWith("E"))
+      throw inputError(`cannot read ${name}: ${(e as Error).message}`, "give a readable JSON Lines file, or - for stdin");
     throw e;
   } finally {
     bar?.stop();

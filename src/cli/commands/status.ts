@@ -3,7 +3,17 @@
  */
 import type { Command } from "commander";
 import { type FilterClient, HostKind, type InfoReply, type LedgerSnapshot, Policy } from "../../client/index.ts";
-import { connect, hasActivity, loadScenario, makeOutput, monotonicToDate, parseCount, playActivity, type ActivityOptions, type GlobalOptions } from "../context.ts";
+import {
+  connect,
+  hasActivity,
+  loadScenario,
+  makeOutput,
+  monotonicToDate,
+  parseCount,
+  playActivity,
+  type ActivityOptions,
+  type GlobalOptions,
+} from "../context.ts";
 import type { Output } from "../output.ts";
 import { renderTable } from "../output.ts";
 import { formatSeconds } from "../records.ts";
@@ -42,26 +52,26 @@ export function policyName(p: Policy): string {
 }
 
 export function registerStatus(program: Command, globals: Globals): void {
-  addActivityOptions(
-    program.command("info").description("driver/simulator version, protocol, transport, trace ring and counters"),
-  ).action(async (o: { scenario?: string; burst?: string }) => {
-    const g = globals();
-    const out = makeOutput(g);
-    const client = await connectWithActivity(g, out, activityFrom(o));
-    try {
-      const info = await client.info();
-      if (out.json) {
-        out.jsonDoc({ transport: client.transportKind, transportReason: client.transportReason, ...info, host: HostKind[info.host] });
-        return;
+  addActivityOptions(program.command("info").description("driver/simulator version, protocol, transport, trace ring and counters")).action(
+    async (o: { scenario?: string; burst?: string }) => {
+      const g = globals();
+      const out = makeOutput(g);
+      const client = await connectWithActivity(g, out, activityFrom(o));
+      try {
+        const info = await client.info();
+        if (out.json) {
+          out.jsonDoc({ transport: client.transportKind, transportReason: client.transportReason, ...info, host: HostKind[info.host] });
+          return;
+        }
+        printInfo(out, client, info);
+      } finally {
+        await client.close();
       }
-      printInfo(out, client, info);
-    } finally {
-      await client.close();
-    }
-  });
+    },
+  );
 
-  addActivityOptions(program.command("drives").description("drives the filter sits on: policy, open handles, lock totals"))
-    .action(async (o: { scenario?: string; burst?: string }) => {
+  addActivityOptions(program.command("drives").description("drives the filter sits on: policy, open handles, lock totals")).action(
+    async (o: { scenario?: string; burst?: string }) => {
       const g = globals();
       const out = makeOutput(g);
       const client = await connectWithActivity(g, out, activityFrom(o));
@@ -74,7 +84,15 @@ export function registerStatus(program: Command, globals: Globals): void {
         out.line(
           renderTable(
             ["id", "name", "policy", "handles", "secure", "simple", "exclusive owner"],
-            drives.map((d) => [String(d.driveId), d.name, policyName(d.policy), String(d.openHandles), String(d.secureTotal), String(d.simpleTotal), d.exclusiveOwner ? `h${d.exclusiveOwner}` : "-"]),
+            drives.map((d) => [
+              String(d.driveId),
+              d.name,
+              policyName(d.policy),
+              String(d.openHandles),
+              String(d.secureTotal),
+              String(d.simpleTotal),
+              d.exclusiveOwner ? `h${d.exclusiveOwner}` : "-",
+            ]),
             out.c,
             ["right", "left", "left", "right", "right", "right", "left"],
           ),
@@ -82,7 +100,8 @@ export function registerStatus(program: Command, globals: Globals): void {
       } finally {
         await client.close();
       }
-    });
+    },
+  );
 
   addActivityOptions(
     program
@@ -162,11 +181,25 @@ function printLocks(out: Output, snap: LedgerSnapshot, info: InfoReply, names: M
     }
     if (d.ownersTruncated) rows.push([driveName, c.yellow("(more owners than the reply carries)"), "", "", "", "", "", "", ""]);
   }
-  out.line(renderTable(["drive", "owner", "pid", "handle", "secure", "simple", "mcn", "excl", "since"], rows, c, ["left", "left", "right", "left", "right", "right", "right", "left", "left"]));
+  out.line(
+    renderTable(["drive", "owner", "pid", "handle", "secure", "simple", "mcn", "excl", "since"], rows, c, [
+      "left",
+      "left",
+      "right",
+      "left",
+      "right",
+      "right",
+      "right",
+      "left",
+      "left",
+    ]),
+  );
   for (const d of snap.drives) {
     out.line(
-      c.dim(`drive ${d.driveId}: secure total ${d.secureTotal}, simple total ${d.simpleTotal}, MCN total ${d.mcnTotal}; ` +
-        `${d.foreignUnlocks} foreign unlock(s) ignored or denied, ${d.denials} request(s) denied`),
+      c.dim(
+        `drive ${d.driveId}: secure total ${d.secureTotal}, simple total ${d.simpleTotal}, MCN total ${d.mcnTotal}; ` +
+          `${d.foreignUnlocks} foreign unlock(s) ignored or denied, ${d.denials} request(s) denied`,
+      ),
     );
   }
 }

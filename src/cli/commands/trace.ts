@@ -9,7 +9,16 @@
 import type { Command } from "commander";
 import { type FilterClient, OperationAbortedError, type TraceEvent } from "../../client/index.ts";
 import { ExitCode, usageError } from "../errors.ts";
-import { type ActivityOptions, type GlobalOptions, connect, hasActivity, loadScenario, makeOutput, parseCount, playActivity } from "../context.ts";
+import {
+  type ActivityOptions,
+  type GlobalOptions,
+  connect,
+  hasActivity,
+  loadScenario,
+  makeOutput,
+  parseCount,
+  playActivity,
+} from "../context.ts";
 import type { Output } from "../output.ts";
 import { HumanFormatter, type TraceFilter, eventJsonLine, filterIsEmpty, matchesFilter, parseFilter } from "../records.ts";
 import type { Scenario } from "../scenario.ts";
@@ -56,10 +65,20 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
     const client = await connect(g, out, { simulator: hasActivity(activity), drives: scenario?.drives });
     try {
       if (client.transportKind === "simulator" && !hasActivity(activity)) {
-        throw usageError("the embedded simulator has no activity of its own: nothing would ever be traced",
-          "add --scenario scenarios/demo.yaml or --burst 10000 (or run `npm start` for the demo)");
+        throw usageError(
+          "the embedded simulator has no activity of its own: nothing would ever be traced",
+          "add --scenario scenarios/demo.yaml or --burst 10000 (or run `npm start` for the demo)",
+        );
       }
-      process.exitCode = await streamTrace(client, out, { filter, from, limit, completed: o.completed === true, follow: o.follow === true, activity, scenario });
+      process.exitCode = await streamTrace(client, out, {
+        filter,
+        from,
+        limit,
+        completed: o.completed === true,
+        follow: o.follow === true,
+        activity,
+        scenario,
+      });
     } finally {
       await client.close();
     }
@@ -102,7 +121,11 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
   };
   process.once("SIGINT", onSigint);
   // --from N includes record N: the client's cursor is "after".
-  const stream = client.trace({ from: o.from === undefined ? undefined : o.from > 0n ? o.from - 1n : 0n, signal: ctl.signal, highWaterMark: 8192 });
+  const stream = client.trace({
+    from: o.from === undefined ? undefined : o.from > 0n ? o.from - 1n : 0n,
+    signal: ctl.signal,
+    highWaterMark: 8192,
+  });
   const human = out.json ? undefined : new HumanFormatter(out.c, o.completed);
   let lastSeq = o.from ?? 0n;
   let endSeq: bigint | undefined;

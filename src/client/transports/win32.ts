@@ -51,8 +51,14 @@ export type Win32Handle = number | bigint;
 export interface Kernel32 {
   CreateFileW(path: string, access: number, share: number, security: null, disposition: number, flags: number, template: null): Win32Handle;
   DeviceIoControl(
-    handle: Win32Handle, code: number, inBuf: Uint8Array | null, inLen: number,
-    outBuf: Uint8Array | null, outLen: number, returned: number[], overlapped: null,
+    handle: Win32Handle,
+    code: number,
+    inBuf: Uint8Array | null,
+    inLen: number,
+    outBuf: Uint8Array | null,
+    outLen: number,
+    returned: number[],
+    overlapped: null,
   ): number | boolean;
   /** `overlapped`: a 32-byte OVERLAPPED whose Offset/OffsetHigh give the byte position. */
   ReadFile(handle: Win32Handle, buf: Uint8Array, len: number, read: number[], overlapped: Uint8Array): number | boolean;
@@ -198,14 +204,18 @@ export class WorkerRunner implements BlockingRunner {
       },
     });
     this.worker.unref();
-    this.worker.on("message", (m: { id: number; error?: string; ok?: boolean; lastError?: number; returned?: number; output?: Uint8Array }) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.error !== undefined) p.reject(new Error(`win32 worker: ${m.error}`));
-      else p.resolve({ ok: m.ok === true, lastError: m.lastError ?? 0, returned: m.returned ?? 0, output: m.output ?? new Uint8Array(0) });
-      if (this.pending.size === 0) this.worker.unref();
-    });
+    this.worker.on(
+      "message",
+      (m: { id: number; error?: string; ok?: boolean; lastError?: number; returned?: number; output?: Uint8Array }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.error !== undefined) p.reject(new Error(`win32 worker: ${m.error}`));
+        else
+          p.resolve({ ok: m.ok === true, lastError: m.lastError ?? 0, returned: m.returned ?? 0, output: m.output ?? new Uint8Array(0) });
+        if (this.pending.size === 0) this.worker.unref();
+      },
+    );
     this.worker.on("error", (e) => this.failAll(e));
     this.worker.on("exit", (code) => this.failAll(new Error(`win32 worker exited (${code})`)));
   }
