@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The `cdfilter` command: runs src/cli/main.ts through tsx's ESM loader (registered in this
-// process, no child process), so `npx cdfilter` works after a plain `npm install`.
-import { register } from "tsx/esm/api";
-
-register();
-await import(new URL("../src/cli/main.ts", import.meta.url).href);
+// The `cdfilter` command: the compiled CLI (dist/cli/main.js, from `npm run build`).
+try {
+  await import("../dist/cli/main.js");
+} catch (e) {
+  if (e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("dist/cli/main.js")) {
+    process.stderr.write("cdfilter: the compiled CLI is missing (dist/cli/main.js)\nhint: in a source checkout run npm run build\n");
+    process.exit(5);
+  }
+  throw e;
+}

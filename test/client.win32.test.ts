@@ -24,6 +24,7 @@ import {
   JournalNotActiveError,
   LedgerSnapshot,
   NotFoundError,
+  TransportUnavailableError,
   OperationAbortedError,
   PROTOCOL_VERSION,
   Policy,
@@ -283,13 +284,20 @@ describe("Win32 transport over a fake kernel32", () => {
     expect((await c.drives())[0]!.name).toBe("CdRom0");
   });
 
-  it('"auto" falls back to the simulator when \\\\.\\CdFilter cannot be opened, and says why', async () => {
-    const k = new FakeKernel32({ openErrors: { "\\\\.\\CdFilter": 2 } });
-    const c = await FilterClient.connect({ transport: "auto", win32: { kernel32: k } });
-    clients.push(c);
-    expect(c.transportKind).toBe("simulator");
-    expect(c.transportReason).toMatch(/\\\\\.\\CdFilter cannot be opened \(ERROR_FILE_NOT_FOUND\)/);
-    await expect(FilterClient.connect({ transport: "win32", win32: { kernel32: k } })).rejects.toBeInstanceOf(NotFoundError);
+  it('"auto" on Windows means the driver: a missing, stopped or forbidden \\\\.\\CdFilter is an error naming the cause', async () => {
+    const missing = new FakeKernel32({ openErrors: { "\\\\.\\CdFilter": 2 } });
+    const e = await FilterClient.connect({ transport: "auto", win32: { kernel32: missing } }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TransportUnavailableError);
+    expect((e as Error).message).toMatch(
+      /CdFilter does not exist \(ERROR_FILE_NOT_FOUND\): the cdfilter driver is not installed, not started/,
+    );
+    expect((e as TransportUnavailableError).hint).toMatch(/pnputil \/add-driver .* sc start cdfilter/);
+    const denied = new FakeKernel32({ openErrors: { "\\\\.\\CdFilter": 5 } });
+    const d = await FilterClient.connect({ transport: "auto", win32: { kernel32: denied } }).catch((x: unknown) => x);
+    expect(d).toBeInstanceOf(TransportUnavailableError);
+    expect((d as Error).message).toMatch(/access denied .* SYSTEM and Administrators only/);
+    expect((d as TransportUnavailableError).hint).toMatch(/elevated/);
+    await expect(FilterClient.connect({ transport: "win32", win32: { kernel32: missing } })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it("drive actions: paths, access masks, input bytes, and ActionResult mapped back to the likely NTSTATUS", async () => {

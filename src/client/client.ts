@@ -14,6 +14,7 @@ import {
   InvalidArgumentError,
   ProtocolError,
   ProtocolVersionError,
+  TransportUnavailableError,
   errorFromNtStatus,
   errorFromWin32,
 } from "./errors.ts";
@@ -37,12 +38,14 @@ import { TraceStream, type TraceOptions } from "./trace-stream.ts";
 import type { DeviceHandle, DriveAccess, Transport, TransportKind } from "./transport.ts";
 import { SimulatorTransport, type SimulatorControl, type SimulatorOptions } from "./transports/simulator.ts";
 import { CONTROL_DEVICE_PATH, Win32Transport, type Win32TransportOptions } from "./transports/win32.ts";
+import { WIN32_ERROR } from "./ntstatus.ts";
 import type { MessageType } from "./wire.ts";
 
 export interface ConnectOptions {
   /**
-   * "auto" (default): the driver through Win32 when this is Windows and \\.\CdFilter opens,
-   * else the embedded simulator. "win32" / "simulator": that one or an error.
+   * "auto" (default): on Windows the driver through Win32 (TransportUnavailableError naming the
+   * cause when \\.\CdFilter does not open: not installed, not started, access denied), elsewhere
+   * the embedded simulator. "win32" / "simulator": that one or an error.
    */
   transport?: "auto" | "win32" | "simulator";
   /** Simulator instance shape (when the simulator is used). */
@@ -107,11 +110,43 @@ async function chooseTransport(opts: ConnectOptions): Promise<{ transport: Trans
   } catch (e) {
     await t.close();
     if (mode === "win32") throw e;
-    const why = e instanceof CdfilterError ? `${e.win32Name ?? e.name}` : String(e);
-    return simulator(
-      `${opts.win32?.controlPath ?? CONTROL_DEVICE_PATH} cannot be opened (${why}): driver not installed or not started; embedded simulator`,
+    // On Windows "auto" means the driver: falling back to the simulator would hide the real cause
+    // (the simulator is a Linux/macOS development stand-in, used there only on request).
+    throw driverUnreachable(opts.win32?.controlPath ?? CONTROL_DEVICE_PATH, e);
+  }
+}
+
+/**
+ * Why the control device (\\.\CdFilter) did not open, as a TransportUnavailableError with the
+ * step that fixes it (WDK-build.md, "Install" and "Troubleshooting"): ERROR_FILE_NOT_FOUND (2) /
+ * ERROR_PATH_NOT_FOUND (3): not installed, not started, or no drive filtered yet;
+ * ERROR_ACCESS_DENIED (5): the control device's SDDL admits SYSTEM and Administrators only.
+ */
+function driverUnreachable(path: string, e: unknown): TransportUnavailableError {
+  const code = e instanceof CdfilterError ? e.win32Error : undefined;
+  const name = e instanceof CdfilterError ? (e.win32Name ?? e.name) : String(e);
+  if (code === WIN32_ERROR.ERROR_ACCESS_DENIED) {
+    return new TransportUnavailableError(
+      `${path}: access denied (${name}): the cdfilter control device admits SYSTEM and Administrators only`,
+      {
+        hint: "run the command from an elevated prompt (Run as administrator)",
+        cause: e,
+      },
     );
   }
+  if (code === WIN32_ERROR.ERROR_FILE_NOT_FOUND || code === WIN32_ERROR.ERROR_PATH_NOT_FOUND) {
+    return new TransportUnavailableError(
+      `${path} does not exist (${name}): the cdfilter driver is not installed, not started, or filters no CD/DVD drive yet`,
+      {
+        hint: "install: pnputil /add-driver cdfilter.inf /install; start: sc start cdfilter; check: pnputil /enum-devices /class CDROM /drivers (WDK-build.md)",
+        cause: e,
+      },
+    );
+  }
+  return new TransportUnavailableError(`${path} cannot be opened (${name})`, {
+    hint: "is the cdfilter driver installed and started? (sc query cdfilter; WDK-build.md, Troubleshooting)",
+    cause: e,
+  });
 }
 
 export class FilterClient {

@@ -1,19 +1,13 @@
-// Typed koffi binding of the simulated CD-ROM stack (driver/sim/cdfsim.h -> build/libcdfsim.so).
-// The only module that knows the library path and the C signatures: everything else (the
-// client's simulator transport, tests, benchmarks) goes through `SimLibrary`.
+// Typed koffi binding of the simulated CD-ROM stack (driver/sim/cdfsim.h -> libcdfsim.so, found by
+// locate.ts). The only module that knows the C signatures: everything else (the client's
+// simulator transport, tests, benchmarks) goes through `SimLibrary`.
 //
 // Every method returns the NTSTATUS the C function returned (uint32, e.g. 0xC0000022 =
 // STATUS_ACCESS_DENIED) instead of throwing; it throws only for misuse (a destroyed simulator,
 // a buffer too large for the 32-bit length fields) and when the library is missing.
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import koffi from "koffi";
-
-/** Repository root, resolved from this file (src/sim/binding.ts). */
-export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** build/libcdfsim.so under the repository root (built by `npm run build:c`). */
-export const SIM_LIBRARY_PATH: string = join(REPO_ROOT, "build", "libcdfsim.so");
+import { locateSimLibrary } from "./locate.ts";
 
 /** Drive index 0 opens the control device (\\.\CdFilter); drives are 1..N (cdfsim.h). */
 export const CONTROL_DEVICE = 0;
@@ -101,7 +95,7 @@ function checkLength(what: string, n: number): void {
 }
 
 /**
- * The simulator library. `SimLibrary.load()` opens build/libcdfsim.so once per process
+ * The simulator library. `SimLibrary.load()` opens the located library (locate.ts) once per process
  * (koffi keeps it loaded); each `create()` is an independent stack (core + drives).
  */
 export class SimLibrary {
@@ -142,17 +136,18 @@ export class SimLibrary {
   }
 
   /**
-   * Open build/libcdfsim.so (or `path`). Throws an Error naming the path and `npm run build:c`
-   * when the library has not been built.
+   * Open the simulator library: `path`, or the one locate.ts finds (building it from source when
+   * no prebuilt library fits). Throws SimLibraryUnavailable (locate.ts) when there is none, or an
+   * Error naming `path` when an explicit path does not exist.
    */
-  static load(path: string = SIM_LIBRARY_PATH): SimLibrary {
-    if (path === SIM_LIBRARY_PATH && SimLibrary.instance) return SimLibrary.instance;
-    if (!existsSync(path)) {
-      throw new Error(`simulator library missing: ${path} — run npm run build:c (make -C driver host)`);
+  static load(path?: string): SimLibrary {
+    if (path === undefined) {
+      if (SimLibrary.instance) return SimLibrary.instance;
+      SimLibrary.instance = new SimLibrary(locateSimLibrary());
+      return SimLibrary.instance;
     }
-    const lib = new SimLibrary(path);
-    if (path === SIM_LIBRARY_PATH) SimLibrary.instance = lib;
-    return lib;
+    if (!existsSync(path)) throw new Error(`simulator library missing: ${path}`);
+    return new SimLibrary(path);
   }
 
   private call(name: string, ...args: unknown[]): unknown {

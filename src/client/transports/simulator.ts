@@ -10,6 +10,7 @@
  */
 import { BlockingCall } from "../blocking-call.ts";
 import { CONTROL_DEVICE, type DriveState, type SimPointer, SimLibrary } from "../../sim/binding.ts";
+import { SimLibraryUnavailable } from "../../sim/locate.ts";
 import { ClientClosedError, InvalidArgumentError, TransportUnavailableError, errorFromNtStatus } from "../errors.ts";
 import { ntStatusToWin32, ntSuccess, toUint32 } from "../ntstatus.ts";
 import {
@@ -28,7 +29,7 @@ export interface SimulatorOptions {
   drives?: number;
   /** Trace ring size in bytes (0 or absent = the core's default, 1 MiB). */
   ringBytes?: number;
-  /** Library path (default build/libcdfsim.so). */
+  /** Library path (default: the one src/sim/locate.ts finds). */
   libraryPath?: string;
 }
 
@@ -133,7 +134,7 @@ export class SimulatorTransport implements Transport, SimulatorControl {
     readonly driveCount: number,
   ) {}
 
-  /** Create a simulator instance; TransportUnavailableError when build/libcdfsim.so is missing. */
+  /** Create a simulator instance; TransportUnavailableError when no simulator library is found or built (src/sim/locate.ts). */
   static create(opts: SimulatorOptions = {}, reason = "simulator requested"): SimulatorTransport {
     const drives = opts.drives ?? 2;
     if (!Number.isInteger(drives) || drives < 1 || drives > 16) {
@@ -147,7 +148,8 @@ export class SimulatorTransport implements Transport, SimulatorControl {
     try {
       lib = SimLibrary.load(opts.libraryPath);
     } catch (e) {
-      throw new TransportUnavailableError((e as Error).message, { hint: "run npm run build:c", cause: e });
+      const hint = e instanceof SimLibraryUnavailable ? e.hint : "check the simulator library path";
+      throw new TransportUnavailableError(`simulator unavailable: ${(e as Error).message}`, { hint, cause: e });
     }
     let sim: SimPointer;
     try {
