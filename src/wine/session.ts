@@ -93,6 +93,8 @@ export interface WineSessionOptions {
   log?: (line: string) => void;
   /** Keep the prefix directory after stop() (debugging). Default false. */
   keepPrefix?: boolean;
+  /** Install and start the cdfilter driver (default true); false: a Windows with no cdfilter. */
+  driver?: boolean;
 }
 
 export class WineSession {
@@ -118,6 +120,7 @@ export class WineSession {
     this.logDir = join(WINE_BUILD, `logs-${this.runId}`);
     this.log = opts.log ?? (() => undefined);
     this.keepPrefix = opts.keepPrefix ?? false;
+    this.withDriver = opts.driver ?? true;
     this.env = {
       ...process.env,
       WINEPREFIX: this.prefix,
@@ -131,6 +134,7 @@ export class WineSession {
   }
 
   private readonly keepPrefix: boolean;
+  private readonly withDriver: boolean;
 
   /** Check the prerequisites, boot a fresh prefix and load the driver. */
   static async start(opts: WineSessionOptions = {}): Promise<WineSession> {
@@ -212,6 +216,10 @@ export class WineSession {
     this.timings.bootMs = Date.now() - t;
     this.log(`wine: prefix ${this.prefix} booted in ${this.timings.bootMs} ms`);
 
+    if (!this.withDriver) {
+      await this.channel.listen();
+      return;
+    }
     t = Date.now();
     const drivers = join(this.prefix, "drive_c", "windows", "system32", "drivers");
     mkdirSync(drivers, { recursive: true });
