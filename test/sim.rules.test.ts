@@ -558,8 +558,16 @@ describe("simulated stack: issue 3 rules", () => {
     // Every record so far (the read may have completed after the first wake-up) is before this cursor.
     const next = TraceReadRequest.encode(TraceReadRequest.create({ afterSeq: r.snapshot().seq }));
     const w2 = r.lib.ioctlAsync(r.sim, r.control, wt.code, next, wt.reply.maxSize);
-    await new Promise((res) => setTimeout(res, 20));
-    expectStatus(r.lib.cancel(r.sim, r.control), ST.SUCCESS);
+    // A cancel that arrives before the request is parked has nothing to cancel (CancelIoEx cancels
+    // only issued requests): repeat it until the wait ends, as the client's BlockingCall does.
+    let w2done = false;
+    void w2.then(() => {
+      w2done = true;
+    });
+    while (!w2done) {
+      await new Promise((res) => setTimeout(res, 20));
+      expectStatus(r.lib.cancel(r.sim, r.control), ST.SUCCESS);
+    }
     expectStatus((await w2).status, 0xc0000120);
 
     const other = r.lib.open(r.sim, 0, 5, "tool.exe", READ).handle;
@@ -567,5 +575,17 @@ describe("simulated stack: issue 3 rules", () => {
     await new Promise((res) => setTimeout(res, 20));
     r.lib.close(r.sim, other);
     expectStatus((await w3).status, 0xc0000120);
+  });
+});
+
+describe("simulated stack: destroy under a parked WaitTrace", () => {
+  it("completes the wait with STATUS_CANCELLED and returns (no hang, no use after free)", async () => {
+    const r = new Rig(1);
+    const wt = ControlIoctls.waitTrace;
+    const req = TraceReadRequest.encode(TraceReadRequest.create({ afterSeq: r.snapshot().seq, maxRecords: 4 }));
+    const waiter = r.lib.ioctlAsync(r.sim, r.control, wt.code, req, wt.reply.maxSize);
+    await new Promise((res) => setTimeout(res, 100));
+    r.destroy();
+    expectStatus((await waiter).status, 0xc0000120);
   });
 });

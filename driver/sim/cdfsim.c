@@ -12,6 +12,7 @@
  * callback takes wait_mu).
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -81,6 +82,7 @@ struct cdfsim {
     pthread_cond_t wait_cv;
     atomic_uint_fast64_t notify_gen;
     atomic_uint waiting;      /* total WaitTrace waiters: the notify callback skips the broadcast at 0 */
+    uint8_t destroying;       /* cdfsim_destroy began: no new wait parks (under wait_mu) */
 };
 
 /* A snapshot of a handle taken under table_mu, used without it. */
@@ -165,6 +167,28 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
     return sim;
 }
 
+/*
+ * Destroying under a parked WaitTrace (a client that did not cancel first) must neither hang nor
+ * free memory a waiter still uses: glibc's pthread_cond_destroy blocks while a thread waits on the
+ * condition variable, which froze the calling thread (Node's main thread) for good. Complete every
+ * parked wait as cancelled, as the I/O manager cancels a handle's pending IRPs at cleanup, and
+ * return only when no waiter touches `sim` any more (`waiting` drops last in control_ioctl).
+ */
+static void cancel_all_waits(cdfsim *sim)
+{
+    uint32_t i;
+    pthread_mutex_lock(&sim->wait_mu);
+    sim->destroying = 1;
+    for (i = 0; i < SIM_MAX_HANDLES; i++) {
+        sim->handles[i].cancel_gen++;
+    }
+    pthread_cond_broadcast(&sim->wait_cv);
+    pthread_mutex_unlock(&sim->wait_mu);
+    while (atomic_load(&sim->waiting) != 0) {
+        sched_yield();
+    }
+}
+
 void cdfsim_destroy(cdfsim *sim)
 {
     uint32_t i;
@@ -173,6 +197,9 @@ void cdfsim_destroy(cdfsim *sim)
     }
     if (sim->core != NULL) {
         cdf_core_set_notify(sim->core, NULL, NULL);
+    }
+    cancel_all_waits(sim);
+    if (sim->core != NULL) {
         cdf_core_destroy(sim->core);
     }
     for (i = 1; i <= SIM_MAX_DRIVES; i++) {
@@ -340,16 +367,16 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
     }
     pthread_mutex_lock(&sim->table_mu);
     pthread_mutex_lock(&sim->wait_mu);
-    if (slot->cleaned) {
+    if (slot->cleaned || sim->destroying) {
         pthread_mutex_unlock(&sim->wait_mu);
         pthread_mutex_unlock(&sim->table_mu);
         return SIM_STATUS_CANCELLED;
     }
     slot->waiters++;
     cancel_gen = slot->cancel_gen;
+    atomic_fetch_add(&sim->waiting, 1u);
     pthread_mutex_unlock(&sim->wait_mu);
     pthread_mutex_unlock(&sim->table_mu);
-    atomic_fetch_add(&sim->waiting, 1u);
     for (;;) {
         seen = atomic_load(&sim->notify_gen);
         /* The request buffer is decoded again on every attempt: the core wrote nothing on PENDING. */
@@ -369,12 +396,12 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
         }
         pthread_mutex_unlock(&sim->wait_mu);
     }
-    atomic_fetch_sub(&sim->waiting, 1u);
     pthread_mutex_lock(&sim->table_mu);
     pthread_mutex_lock(&sim->wait_mu);
     slot->waiters--;
     pthread_mutex_unlock(&sim->wait_mu);
     pthread_mutex_unlock(&sim->table_mu);
+    atomic_fetch_sub(&sim->waiting, 1u); /* last touch of sim: cdfsim_destroy may free it now */
     return st;
 }
 
