@@ -638,6 +638,11 @@ static void lower_completes(model_irp *m, fxo *r, fxo *target, NTSTATUS status, 
         /* Sent and forgotten: straight to the I/O manager. A create sent this way never
          * reaches FxPkgGeneral::CreateCompleted, so a failed create's WDFFILEOBJECT is never
          * destroyed (the I/O manager sends no close for a failed create). */
+        if (m->stack[1].MajorFunction == IRP_MJ_CREATE && !NT_SUCCESS(status)) {
+            model_violation("leak", "a create sent and forgotten failed below (0x%08lX): its "
+                            "WDFFILEOBJECT is never destroyed, no close will come",
+                            (unsigned long)status);
+        }
         irp_complete(m, status, info);
         return;
     }
