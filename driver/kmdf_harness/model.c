@@ -284,7 +284,7 @@ typedef struct devobj_info {
     PDEVICE_OBJECT lower;
     int refs;
 } devobj_info;
-#define MAX_DEVOBJ 128
+#define MAX_DEVOBJ 1024
 static devobj_info g_devobj[MAX_DEVOBJ];
 
 static devobj_info *devobj_of(PDEVICE_OBJECT dev)

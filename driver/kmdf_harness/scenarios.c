@@ -529,7 +529,8 @@ static void s_ring_parameter_out_of_range(unsigned seed)
 
 /* Randomized interleavings: requests held by the lower driver and completed in random order at
  * PASSIVE or DISPATCH level, work items run at random points, WaitTraces parked, cancelled and
- * purged, handles closed and reopened, drives removed and added. */
+ * purged, handles closed and reopened, drives removed and added again while the control handle
+ * stays open (all of them at times, which deletes and recreates the control device). */
 static unsigned g_rng;
 static unsigned rnd(unsigned n)
 {
@@ -569,7 +570,7 @@ static void s_random(unsigned seed)
         set_policy_enforce(&c);
     }
     for (step = 0; step < 400 && nirps < R_IRPS - 2; step++) {
-        unsigned op = rnd(12);
+        unsigned op = rnd(13);
         i = rnd(R_DRIVES);
         j = rnd(R_HANDLES);
         model_set_process(100 + j, L"\\Device\\HarddiskVolume2\\Windows\\explorer.exe", 0);
@@ -627,6 +628,22 @@ static void s_random(unsigned seed)
                 }
             }
             break;
+        case 12: { /* the drive goes (its handles closed, its I/O done) and comes back */
+            unsigned k;
+            for (k = model_lower_pending(); k > 0; k--) {
+                model_lower_complete_one(k - 1, STATUS_SUCCESS, 0, PASSIVE_LEVEL);
+            }
+            d[i]->lower_mode = LOWER_COMPLETE;
+            for (k = 0; k < R_HANDLES; k++) {
+                if (h[i][k].open) close_handle(&h[i][k]);
+            }
+            model_remove_drive(d[i]);
+            model_run_work_items();
+            d[i] = model_add_drive(i, (int)(i == 2));
+            d[i]->lower_mode = LOWER_PEND;
+            kernel[i].drive = d[i];
+            break;
+        }
         case 10: /* a ReadTrace */
             if (control_open) {
                 control_call(&c, CDF_IOCTL_READ_TRACE, NULL, 0);
