@@ -6,6 +6,16 @@
  * unregistering the last deletes it. A control device is not part of the PnP stack, so as
  * long as it exists the driver cannot unload.
  *
+ * Deleting it while a client still holds a handle (`cdfilter trace` running when the last USB
+ * drive is unplugged): FxDevice::DeleteObject (Windows-Driver-Frameworks, fxdevice.cpp) only
+ * deletes the device object then; its queues are purged and a link made by
+ * WdfDeviceCreateSymbolicLink deleted when the last handle closes. So the glue purges the
+ * parked WaitTrace requests itself, and creates and deletes the \DosDevices link itself
+ * (IoCreateSymbolicLink / IoDeleteSymbolicLink) so that a drive arriving before that client
+ * closes gets a new control device under the same names at once. Requests the old client
+ * still sends reach the old device and are answered; WaitTrace fails (its parked queue is
+ * purged) instead of hanging.
+ *
  * Requests: every control IOCTL (METHOD_BUFFERED, codes in gen/cdfilter_ioctl.h) is decoded,
  * executed and answered by the core (cdf_control_dispatch). A WaitTrace with nothing after its
  * cursor gets STATUS_PENDING from the core and is parked in a manual queue (the inverted
@@ -53,6 +63,7 @@ static NTSTATUS CdfCreateControlDevice(_In_ WDFDRIVER Driver);
 static VOID CdfDeleteControlDevice(VOID);
 static NTSTATUS CdfInitializeControlDeviceObjects(_In_ WDFDEVICE Device);
 static BOOLEAN CdfIsRegisteredFilter(_In_ WDFDEVICE Device);
+static VOID CdfSetRetryWorkItem(_In_opt_ WDFWORKITEM WorkItem);
 static NTSTATUS CdfExecuteControlRequest(_In_ WDFREQUEST Request, _Out_ uint32_t *Written);
 static BOOLEAN CdfTryCompleteControlRequest(_In_ WDFREQUEST Request);
 static VOID CdfParkTraceWait(_In_ PCDF_CONTROL_CONTEXT Control, _In_ WDFREQUEST Request);
@@ -240,10 +251,14 @@ static NTSTATUS CdfCreateControlDevice(WDFDRIVER Driver)
         return status;
     }
 
-    status = WdfDeviceCreateSymbolicLink(device, &linkName);
-    if (NT_SUCCESS(status)) {
-        status = CdfInitializeControlDeviceObjects(device);
+    status = CdfInitializeControlDeviceObjects(device);
+    if (!NT_SUCCESS(status)) {
+        WdfObjectDelete(device);
+        return status;
     }
+    /* The link is the glue's own (see the top of this file); the device has no handle yet, so
+     * deleting it on failure removes it at once. */
+    status = IoCreateSymbolicLink((PUNICODE_STRING)&linkName, (PUNICODE_STRING)&deviceName);
     if (!NT_SUCCESS(status)) {
         WdfObjectDelete(device);
         return status;
@@ -252,25 +267,34 @@ static NTSTATUS CdfCreateControlDevice(WDFDRIVER Driver)
     /* Control devices reject I/O until they are declared ready. */
     WdfControlFinishInitializing(device);
     CdfControlDevice = device;
-
-    WdfSpinLockAcquire(CdfNotifyLock);
-    CdfRetryWorkItem = CdfControlGetContext(device)->RetryWorkItem;
-    WdfSpinLockRelease(CdfNotifyLock);
+    CdfSetRetryWorkItem(CdfControlGetContext(device)->RetryWorkItem);
     return STATUS_SUCCESS;
 }
 
+/* IRQL <= DISPATCH_LEVEL, non-paged (it holds a spin lock): the work item CdfControlNotify
+ * queues, NULL to stop notifications. */
+static VOID CdfSetRetryWorkItem(WDFWORKITEM WorkItem)
+{
+    WdfSpinLockAcquire(CdfNotifyLock);
+    CdfRetryWorkItem = WorkItem;
+    WdfSpinLockRelease(CdfNotifyLock);
+}
+
 /*
- * PASSIVE_LEVEL, with CdfFilterDevicesLock held. Notifications stop first; deleting the device
- * then waits for a running retry, cancels the parked requests and removes the link.
+ * PASSIVE_LEVEL, with CdfFilterDevicesLock held. Notifications stop first; the parked WaitTrace
+ * requests are cancelled (the queue then refuses new ones, which are completed with its
+ * status), the link goes, and the device is deleted: at once when no handle is open, else the
+ * framework finishes when the last one closes, while a new control device may already exist.
  */
 static VOID CdfDeleteControlDevice(VOID)
 {
+    DECLARE_CONST_UNICODE_STRING(linkName, CDF_CONTROL_LINK_NAME);
+
     PAGED_CODE();
 
-    WdfSpinLockAcquire(CdfNotifyLock);
-    CdfRetryWorkItem = NULL;
-    WdfSpinLockRelease(CdfNotifyLock);
-
+    CdfSetRetryWorkItem(NULL);
+    WdfIoQueuePurgeSynchronously(CdfControlGetContext(CdfControlDevice)->ParkedQueue);
+    (void)IoDeleteSymbolicLink((PUNICODE_STRING)&linkName);
     WdfObjectDelete(CdfControlDevice);
     CdfControlDevice = NULL;
 }

@@ -2,7 +2,10 @@
  * device.c - the filter device above cdrom.sys: creation in EvtDriverDeviceAdd, removal.
  *
  * One filter device per CD/DVD drive. It registers the drive with the core under cdrom.sys's
- * device name (e.g. "CdRom0") and with the control-device registry (control.c).
+ * device name (e.g. "CdRom0") and with the control-device registry (control.c). A drive beyond
+ * the core's capacity (cdf_core_add_drive: 16) is still filtered, untraced: its requests go
+ * down untouched (creates with a completion routine, request.c) and the debugger output says
+ * which drive it is (docs/kmdf-harness.md).
  */
 #include "driver.h"
 
@@ -56,9 +59,16 @@ static NTSTATUS CdfInitializeFilterDeviceInit(PWDFDEVICE_INIT DeviceInit)
     return STATUS_SUCCESS;
 }
 
+/* Device objects looked at below the filter for a name: cdrom.sys's FDO, plus the unnamed
+ * filters that may sit between it and us. */
+#define CDF_NAME_SEARCH_DEPTH 8
+
 /*
- * PASSIVE_LEVEL. The name of cdrom.sys's device object below us, e.g. \Device\CdRom0 ->
- * "CdRom0"; "CdRom" when it has none.
+ * PASSIVE_LEVEL. The name of the first named device object below us, e.g. \Device\CdRom0 ->
+ * "CdRom0": cdrom.sys names its FDO, while an upper filter between it and cdfilter usually has
+ * an unnamed device object, so the stack is walked down (IoGetLowerDeviceObject, each
+ * reference released) until a name is found; the PDO below cdrom.sys is named too. "CdRom"
+ * when none within CDF_NAME_SEARCH_DEPTH has one.
  */
 static VOID CdfQueryDriveName(WDFDEVICE Device, char *Name, size_t NameBytes)
 {
@@ -66,6 +76,10 @@ static VOID CdfQueryDriveName(WDFDEVICE Device, char *Name, size_t NameBytes)
     POBJECT_NAME_INFORMATION nameInfo;
     ULONG infoBytes = sizeof(OBJECT_NAME_INFORMATION) + 256 * sizeof(WCHAR);
     ULONG returned = 0;
+    PDEVICE_OBJECT current = WdfDeviceWdmGetAttachedDevice(Device);
+    PDEVICE_OBJECT lower;
+    BOOLEAN referenced = FALSE; /* current came from IoGetLowerDeviceObject */
+    ULONG depth;
     NTSTATUS status;
 
     PAGED_CODE();
@@ -76,9 +90,21 @@ static VOID CdfQueryDriveName(WDFDEVICE Device, char *Name, size_t NameBytes)
     if (nameInfo == NULL) {
         return;
     }
-    status = ObQueryNameString(WdfDeviceWdmGetAttachedDevice(Device), nameInfo, infoBytes, &returned);
-    if (NT_SUCCESS(status) && nameInfo->Name.Length > 0) {
-        CdfLastComponentToUtf8(&nameInfo->Name, Name, NameBytes);
+    for (depth = 0; current != NULL && depth < CDF_NAME_SEARCH_DEPTH; depth++) {
+        status = ObQueryNameString(current, nameInfo, infoBytes, &returned);
+        if (NT_SUCCESS(status) && nameInfo->Name.Length > 0) {
+            CdfLastComponentToUtf8(&nameInfo->Name, Name, NameBytes);
+            break;
+        }
+        lower = IoGetLowerDeviceObject(current);
+        if (referenced) {
+            ObDereferenceObject(current);
+        }
+        current = lower;
+        referenced = TRUE;
+    }
+    if (referenced && current != NULL) {
+        ObDereferenceObject(current);
     }
     cdf_mem_release(nameInfo);
 }
@@ -120,9 +146,12 @@ NTSTATUS CdfEvtDriverDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
     if (!NT_SUCCESS(status)) {
         /*
          * More drives than the core tracks. Failing AddDevice would fail the whole drive
-         * stack; with drive id 0 the core forwards every request untouched instead.
+         * stack; with drive id 0 the core forwards every request untouched instead (creates
+         * with a completion routine, request.c). Said at error level: the drive is missing
+         * from `cdfilter drives` and from the trace.
          */
-        CdfDbgPrint(CDF_DBG_WARNING, "cdf_core_add_drive(%s) failed 0x%08X: not traced\n",
+        CdfDbgPrint(CDF_DBG_ERROR, "%s is not traced: the core already holds its maximum of "
+                    "drives (cdf_core_add_drive 0x%08X); its I/O passes untouched\n",
                     driveName, status);
         filter->DriveId = 0;
     }

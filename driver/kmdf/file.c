@@ -147,20 +147,33 @@ NTSTATUS CdfEvtWdmPreprocessFileObjectEnd(WDFDEVICE Device, PIRP Irp)
     return WdfDeviceWdmDispatchPreprocessedIrp(Device, Irp);
 }
 
+/*
+ * PASSIVE_LEVEL. FileObject is NULL for a file object the framework never saw created:
+ * FxPkgGeneral::OnCleanup / OnClose (Windows-Driver-Frameworks, fxpkggeneral.cpp) still call
+ * EvtFileCleanup / EvtFileClose, with a NULL WDFFILEOBJECT, and any WDF call on that handle is
+ * bug check 0x10D (WDF_VIOLATION). CdfEvtWdmPreprocessFileObjectEnd has reported those already.
+ */
 _Use_decl_annotations_
 VOID CdfEvtFileCleanup(WDFFILEOBJECT FileObject)
 {
     PAGED_CODE();
 
+    if (FileObject == NULL) {
+        return;
+    }
     CdfReportFileObjectEnd(CdfFilterGetContext(WdfFileObjectGetDevice(FileObject)),
                            WdfFileObjectWdmGetFileObject(FileObject), IRP_MJ_CLEANUP);
 }
 
+/* PASSIVE_LEVEL. NULL FileObject: see CdfEvtFileCleanup. */
 _Use_decl_annotations_
 VOID CdfEvtFileClose(WDFFILEOBJECT FileObject)
 {
     PAGED_CODE();
 
+    if (FileObject == NULL) {
+        return;
+    }
     CdfReportFileObjectEnd(CdfFilterGetContext(WdfFileObjectGetDevice(FileObject)),
                            WdfFileObjectWdmGetFileObject(FileObject), IRP_MJ_CLOSE);
 }

@@ -1,7 +1,11 @@
 /*
  * request.c - the neutral view of a filter request and forwarding by the core's verdict.
  *
- *   CDF_ACTION_FORWARD        send and forget, not formatted (nothing to learn on the way up)
+ *   CDF_ACTION_FORWARD        send and forget, not formatted (nothing to learn on the way up),
+ *                             except IRP_MJ_CREATE: the framework holds a WDFFILEOBJECT for it
+ *                             and must see its completion (FxRequest::VerifyPreProcessSendAndForget,
+ *                             Windows-Driver-Frameworks fxrequest.cpp), so a create always goes
+ *                             with a completion routine (the core hears of it only when tracked)
  *   CDF_ACTION_FORWARD_TRACK  format for the lower target, send with a completion routine,
  *                             report the lower driver's status and Information to the core,
  *                             complete with them
@@ -98,11 +102,17 @@ VOID CdfDescribeRequest(WDFREQUEST Request, cdf_request *Rq)
     Rq->pid = CdfIdFromHandle(PsGetCurrentProcessId());
     Rq->tid = CdfIdFromHandle(PsGetCurrentThreadId());
     Rq->requestor_pid = (uint32_t)IoGetRequestorProcessId(irp);
-    if (WdfRequestIsFrom32BitProcess(Request)) {
-        Rq->flags |= CDF_RQ_CALLER_32BIT;
-    }
+    /*
+     * WdfRequestIsFrom32BitProcess is _IRQL_requires_max_(APC_LEVEL) (wdfrequest.h) and these
+     * callbacks can run at DISPATCH_LEVEL (internal device controls, queue.c). Only a user-mode
+     * request can come from a WOW64 process, and user-mode I/O reaches the filter at
+     * PASSIVE_LEVEL in the caller's thread; a request seen above that is not asked, and carries
+     * no CDF_RQ_CALLER_32BIT (the core then reads a pass-through as the 64-bit layout).
+     */
     if (WdfRequestGetRequestorMode(Request) == KernelMode) {
         Rq->flags |= CDF_RQ_KERNEL_MODE;
+    } else if (KeGetCurrentIrql() == PASSIVE_LEVEL && WdfRequestIsFrom32BitProcess(Request)) {
+        Rq->flags |= CDF_RQ_CALLER_32BIT;
     }
     CdfDescribeBuffers(Request, &params, Rq);
 }
@@ -123,7 +133,9 @@ static uint64_t CdfRecordedInformation(_In_ const cdf_request *Rq, _In_ ULONG_PT
     }
 }
 
-/* IRQL <= DISPATCH_LEVEL. The lower driver's status and Information go up unchanged. */
+/* IRQL <= DISPATCH_LEVEL. The lower driver's status and Information go up unchanged; the core
+ * hears of the completion only of the requests it tracks (a create of a drive it does not hold
+ * comes here too, untracked). */
 _Use_decl_annotations_
 static VOID CdfEvtTrackedRequestCompletion(WDFREQUEST Request, WDFIOTARGET Target,
                                            PWDF_REQUEST_COMPLETION_PARAMS Params, WDFCONTEXT Context)
@@ -138,8 +150,10 @@ static VOID CdfEvtTrackedRequestCompletion(WDFREQUEST Request, WDFIOTARGET Targe
     /* The core bounds what it records (Information of an internal device control may be a
      * pointer; of a device control or read, at most the caller's buffer); the request itself
      * completes with the lower driver's values. */
-    cdf_core_complete(CdfCore, filter->DriveId, &tracked->Request, &tracked->Verdict,
-                      (uint32_t)status, CdfRecordedInformation(&tracked->Request, information));
+    if (tracked->Verdict.action == CDF_ACTION_FORWARD_TRACK) {
+        cdf_core_complete(CdfCore, filter->DriveId, &tracked->Request, &tracked->Verdict,
+                          (uint32_t)status, CdfRecordedInformation(&tracked->Request, information));
+    }
     WdfRequestCompleteWithInformation(Request, status, information);
 }
 
@@ -157,7 +171,8 @@ static VOID CdfForwardUntracked(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request)
     }
 }
 
-/* IRQL <= DISPATCH_LEVEL. */
+/* IRQL <= DISPATCH_LEVEL. Formatted, with a completion routine: CDF_ACTION_FORWARD_TRACK, and
+ * every IRP_MJ_CREATE. */
 static VOID CdfForwardTracked(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request)
 {
     PCDF_REQUEST_CONTEXT tracked = CdfRequestGetContext(Request);
@@ -168,8 +183,10 @@ static VOID CdfForwardTracked(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request)
     if (!WdfRequestSend(Request, Filter->LowerTarget, WDF_NO_SEND_OPTIONS)) {
         status = WdfRequestGetStatus(Request);
         CdfDbgPrint(CDF_DBG_WARNING, "WdfRequestSend failed 0x%08X\n", status);
-        cdf_core_complete(CdfCore, Filter->DriveId, &tracked->Request, &tracked->Verdict,
-                          (uint32_t)status, 0);
+        if (tracked->Verdict.action == CDF_ACTION_FORWARD_TRACK) {
+            cdf_core_complete(CdfCore, Filter->DriveId, &tracked->Request, &tracked->Verdict,
+                              (uint32_t)status, 0);
+        }
         WdfRequestComplete(Request, status);
     }
 }
@@ -216,7 +233,11 @@ VOID CdfDispatchAndForward(PCDF_FILTER_CONTEXT Filter, WDFREQUEST Request, BOOLE
         break;
     case CDF_ACTION_FORWARD:
     default:
-        CdfForwardUntracked(Filter, Request);
+        if (tracked->Request.major == IRP_MJ_CREATE) {
+            CdfForwardTracked(Filter, Request);
+        } else {
+            CdfForwardUntracked(Filter, Request);
+        }
         break;
     }
 }

@@ -1,9 +1,10 @@
 # The core's kernel platform layer (kernel/platform_nt.c, shared by the KMDF filter and the Wine
 # WDM host) compiled as kernel code with mingw-w64's DDK headers, by gcc and by clang, warnings
 # as errors. The core itself is compiled in kernel mode by core-kernel-check (mk/core.mk) and
-# linked with this file, without any C runtime, by mk/wine.mk. The KMDF glue (kmdf/*.c) needs
-# the KMDF headers, which CI cannot fetch: see WDK-build.md (kmdf-check) and
-# .github/workflows/windows-driver.yml.
+# linked with this file, without any C runtime, by mk/wine.mk. The KMDF glue (kmdf/*.c) and this
+# file against Microsoft's KMDF headers: mk/kmdf_harness.mk (kmdf-check, and the glue run
+# against a model of the framework, docs/kmdf-harness.md); the real WDK build:
+# .github/workflows/windows.yml.
 #
 #   make kernel-platform-check   (part of make check)
 
