@@ -1,6 +1,7 @@
 // Model-based test: fast-check drives >= 2,000 random multi-process scenarios per run through the
 // simulated stack (C core + simulated cdrom.sys, via koffi) and through the TypeScript reference
-// model (test/model/ledger-model.ts, written from seed 003, BRIEF §3 and issue 3 §1-§2), and
+// model (test/model/ledger-model.ts, written from Microsoft's cdrom.sys sample and the filter's
+// rules in docs/core.md), and
 // compares after every step: the NTSTATUS, the filter's ledger (GetLedger) and the lower device.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -17,7 +18,7 @@ type Op =
   | { k: "short"; h: number }
   | { k: "simple"; h: number; lock: boolean; alias: boolean }
   | { k: "eject"; h: number; alias: boolean }
-  | { k: "load"; h: number }
+  | { k: "load"; h: number; alias: boolean }
   | { k: "pt"; h: number; cdb: "eject" | "allow" | "load" | "prevent" }
   | { k: "read"; h: number }
   | { k: "media"; drive: number; present: boolean }
@@ -45,7 +46,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant("short" as const), h }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("simple" as const), h, lock: fc.boolean(), alias: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("eject" as const), h, alias: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("load" as const), h }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("load" as const), h, alias: fc.boolean() }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -139,7 +140,7 @@ function runScenario(ops: Op[]): void {
         }
         case "load": {
           const lh = pick(op.h);
-          if (lh) ioctl(lh, IOCTL.STORAGE_LOAD_MEDIA, new Uint8Array(0));
+          if (lh) ioctl(lh, op.alias ? IOCTL.STORAGE_LOAD_MEDIA2 : IOCTL.STORAGE_LOAD_MEDIA, new Uint8Array(0));
           break;
         }
         case "pt": {

@@ -23,24 +23,12 @@
 #endif
 
 #include "cdf_core.h"
+#include "cdf_nt.h"
 #include "cdf_platform.h"
 #include "cdfsim.h"
 #include "simcd.h"
 
-/* NTSTATUS and IRP_MJ_* values (ntstatus.h, wdm.h) under private names. */
-#define SIM_STATUS_SUCCESS               0x00000000u
-#define SIM_STATUS_PENDING               0x00000103u
-#define SIM_STATUS_INVALID_HANDLE        0xC0000008u
-#define SIM_STATUS_INVALID_PARAMETER     0xC000000Du
-#define SIM_STATUS_ACCESS_DENIED         0xC0000022u
-#define SIM_STATUS_OBJECT_NAME_NOT_FOUND 0xC0000034u
-#define SIM_STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
-#define SIM_STATUS_CANCELLED             0xC0000120u
-#define SIM_IRP_MJ_CREATE          0x00u
-#define SIM_IRP_MJ_CLOSE           0x02u
-#define SIM_IRP_MJ_READ            0x03u
-#define SIM_IRP_MJ_DEVICE_CONTROL  0x0Eu
-#define SIM_IRP_MJ_CLEANUP         0x12u
+/* NTSTATUS, IRP_MJ_* and IOCTL values: driver/core/cdf_nt.h (one source with the core). */
 
 #define SIM_MAX_DRIVES   16u
 #define SIM_MAX_HANDLES  4096u   /* simulated handles over every device, control device included */
@@ -132,7 +120,7 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
     if (ring_bytes != 0) {
         cfg.ring_bytes = ring_bytes;
     }
-    if (cdf_core_create(&cfg, &sim->core) != SIM_STATUS_SUCCESS) {
+    if (cdf_core_create(&cfg, &sim->core) != CDF_STATUS_SUCCESS) {
         free(sim);
         return NULL;
     }
@@ -156,7 +144,7 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
         }
         sim->lower[i] = simcd_create(SIM_FILES_PER_DRIVE);
         if (sim->lower[i] == NULL ||
-            cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != SIM_STATUS_SUCCESS) {
+            cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != CDF_STATUS_SUCCESS) {
             cdfsim_destroy(sim);
             return NULL;
         }
@@ -233,11 +221,11 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     handle_view view;
     uint64_t value;
     if (sim == NULL || handle == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     *handle = 0;
     if (drive > sim->drive_count) {
-        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
     pthread_mutex_lock(&sim->table_mu);
     for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
@@ -249,7 +237,7 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     }
     if (h == NULL) {
         pthread_mutex_unlock(&sim->table_mu);
-        return SIM_STATUS_INSUFFICIENT_RESOURCES;
+        return CDF_STATUS_INSUFFICIENT_RESOURCES;
     }
     h->in_use = 1;
     h->cleaned = 0;
@@ -272,12 +260,12 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     memcpy(view.image, h->image, sizeof(view.image));
     pthread_mutex_unlock(&sim->table_mu);
 
-    st = SIM_STATUS_SUCCESS;
+    st = CDF_STATUS_SUCCESS;
     if (drive != CDFSIM_CONTROL_DEVICE) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t core_drive = sim->drive_ids[drive];
-        fill_request(&rq, SIM_IRP_MJ_CREATE, &view);
+        fill_request(&rq, CDF_IRP_MJ_CREATE, &view);
         rq.image_name = view.image;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
         if (v.action == CDF_ACTION_COMPLETE) {
@@ -290,39 +278,14 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
             }
         }
     }
-    if (st != SIM_STATUS_SUCCESS) {
+    if (st != CDF_STATUS_SUCCESS) {
         pthread_mutex_lock(&sim->table_mu);
         h->in_use = 0;
         pthread_mutex_unlock(&sim->table_mu);
         return st;
     }
     *handle = value;
-    return SIM_STATUS_SUCCESS;
-}
-
-/* The I/O manager's check of the CTL_CODE access bits against the handle's granted access. */
-static int access_allowed(uint32_t code, uint32_t granted)
-{
-    uint32_t required = (code >> 14) & 3u;
-    if ((required & 1u) && !(granted & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
-        return 0;
-    }
-    if ((required & 2u) && !(granted & (CDFSIM_FILE_WRITE_DATA | CDFSIM_GENERIC_WRITE))) {
-        return 0;
-    }
-    return 1;
-}
-
-static uint32_t control_access(uint32_t granted)
-{
-    uint32_t a = 0;
-    if (granted & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ)) {
-        a |= CDF_ACCESS_READ;
-    }
-    if (granted & (CDFSIM_FILE_WRITE_DATA | CDFSIM_GENERIC_WRITE)) {
-        a |= CDF_ACCESS_WRITE;
-    }
-    return a;
+    return CDF_STATUS_SUCCESS;
 }
 
 /* Run a control IOCTL; WaitTrace blocks (STATUS_PENDING from the core) until the notify
@@ -330,7 +293,7 @@ static uint32_t control_access(uint32_t granted)
 static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
                               uint8_t *sysbuf, uint32_t in_len, uint32_t out_cap, uint32_t *out_len)
 {
-    uint32_t granted = control_access(h->access);
+    uint32_t granted = cdf_access_from_mask(h->access);
     uint32_t st;
     uint64_t seen;
     uint32_t cancel_gen;
@@ -343,7 +306,7 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
     if (slot->cleaned) {
         pthread_mutex_unlock(&sim->wait_mu);
         pthread_mutex_unlock(&sim->table_mu);
-        return SIM_STATUS_CANCELLED;
+        return CDF_STATUS_CANCELLED;
     }
     slot->waiters++;
     cancel_gen = slot->cancel_gen;
@@ -354,7 +317,7 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
         seen = atomic_load(&sim->notify_gen);
         /* The request buffer is decoded again on every attempt: the core wrote nothing on PENDING. */
         st = cdf_control_dispatch(sim->core, code, granted, sysbuf, in_len, sysbuf, out_cap, out_len);
-        if (st != SIM_STATUS_PENDING) {
+        if (st != CDF_STATUS_PENDING) {
             break;
         }
         pthread_mutex_lock(&sim->wait_mu);
@@ -363,7 +326,7 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
         }
         if (slot->cancel_gen != cancel_gen || slot->cleaned) {
             pthread_mutex_unlock(&sim->wait_mu);
-            st = SIM_STATUS_CANCELLED;
+            st = CDF_STATUS_CANCELLED;
             *out_len = 0;
             break;
         }
@@ -390,7 +353,7 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
     uint32_t core_drive = sim->drive_ids[h->drive];
     simcd *lower = sim->lower[h->drive];
     fill_request(&rq, major, h);
-    if (major == SIM_IRP_MJ_DEVICE_CONTROL) {
+    if (major == CDF_IRP_MJ_DEVICE_CONTROL) {
         rq.ioctl_code = code;
         rq.input = in_len != 0 ? sysbuf : NULL;
         rq.input_length = in_len;
@@ -406,7 +369,7 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
         *information = 0;
         return st;
     }
-    if (major == SIM_IRP_MJ_DEVICE_CONTROL) {
+    if (major == CDF_IRP_MJ_DEVICE_CONTROL) {
         st = simcd_ioctl(lower, h->fo, code, 0, in_len != 0 ? sysbuf : NULL, in_len,
                          out_cap != 0 ? sysbuf : NULL, out_cap, &info);
     } else {
@@ -449,13 +412,13 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
         *returned = 0;
     }
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     if ((in_len != 0 && in == NULL) || (out_cap != 0 && out == NULL)) {
-        return SIM_STATUS_INVALID_PARAMETER; /* the I/O manager probes the buffers */
+        return CDF_STATUS_INVALID_PARAMETER; /* the I/O manager probes the buffers */
     }
-    if (!access_allowed(code, h.access)) {
-        return SIM_STATUS_ACCESS_DENIED;
+    if (!cdf_ioctl_access_allowed(code, cdf_access_from_mask(h.access))) {
+        return CDF_STATUS_ACCESS_DENIED;
     }
     /* METHOD_BUFFERED: one SystemBuffer of max(in, out) bytes holds the input and then the output.
      * Large ones come from a per-thread cache (trace drains ask for ~100 KiB per call). */
@@ -463,7 +426,7 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
         if (size > tls_sysbuf_size) {
             uint8_t *grown = (uint8_t *)realloc(tls_sysbuf, size);
             if (grown == NULL) {
-                return SIM_STATUS_INSUFFICIENT_RESOURCES;
+                return CDF_STATUS_INSUFFICIENT_RESOURCES;
             }
             tls_sysbuf = grown;
             tls_sysbuf_size = size;
@@ -481,7 +444,7 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
         st = control_ioctl(sim, &h, code, sysbuf, in_len, out_cap, &info);
     } else {
-        st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
+        st = drive_request(sim, &h, CDF_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
     }
     copy_back(st, sysbuf, info, out, out_cap, returned);
     return st;
@@ -500,13 +463,13 @@ uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_
         *returned = 0;
     }
     if (sim == NULL || drive == CDFSIM_CONTROL_DEVICE || drive > sim->drive_count) {
-        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
     if ((in_len != 0 && in == NULL) || (out_cap != 0 && out == NULL)) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     if (size > SIM_STACK_SYSBUF) {
-        return SIM_STATUS_INVALID_PARAMETER; /* kernel callers of this kind send small buffers */
+        return CDF_STATUS_INVALID_PARAMETER; /* kernel callers of this kind send small buffers */
     }
     memset(&h, 0, sizeof(h));
     h.drive = drive;
@@ -516,7 +479,7 @@ uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_
     if (in_len != 0) {
         memcpy(sysbuf, in, in_len);
     }
-    st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
+    st = drive_request(sim, &h, CDF_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
     copy_back(st, sysbuf, info, out, out_cap, returned);
     return st;
 }
@@ -531,15 +494,15 @@ uint32_t cdfsim_read(cdfsim *sim, uint64_t handle, uint64_t offset, uint32_t len
         *returned = 0;
     }
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
-        return 0xC0000010u; /* STATUS_INVALID_DEVICE_REQUEST: the control device has no read */
+        return CDF_STATUS_INVALID_DEVICE_REQUEST; /* the control device has no read */
     }
     if (!(h.access & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
-        return SIM_STATUS_ACCESS_DENIED;
+        return CDF_STATUS_ACCESS_DENIED;
     }
-    st = drive_request(sim, &h, SIM_IRP_MJ_READ, 0, NULL, 0, 0, offset, length, &info);
+    st = drive_request(sim, &h, CDF_IRP_MJ_READ, 0, NULL, 0, 0, offset, length, &info);
     if (returned != NULL) {
         *returned = (st & 0xC0000000u) == 0xC0000000u ? 0 : info;
     }
@@ -551,24 +514,24 @@ uint32_t cdfsim_burst(cdfsim *sim, uint64_t handle, uint32_t count, uint32_t len
 {
     handle_view h;
     uint32_t i;
-    uint32_t st = SIM_STATUS_SUCCESS;
+    uint32_t st = CDF_STATUS_SUCCESS;
     uint32_t done = 0;
     if (completed != NULL) {
         *completed = 0;
     }
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
-        return 0xC0000010u;
+        return CDF_STATUS_INVALID_DEVICE_REQUEST;
     }
     if (!(h.access & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
-        return SIM_STATUS_ACCESS_DENIED;
+        return CDF_STATUS_ACCESS_DENIED;
     }
     for (i = 0; i < count; i++) {
         uint32_t info = 0;
-        st = drive_request(sim, &h, SIM_IRP_MJ_READ, 0, NULL, 0, 0, (uint64_t)i * 2048u, length, &info);
-        if (st != SIM_STATUS_SUCCESS) {
+        st = drive_request(sim, &h, CDF_IRP_MJ_READ, 0, NULL, 0, 0, (uint64_t)i * 2048u, length, &info);
+        if (st != CDF_STATUS_SUCCESS) {
             break;
         }
         done++;
@@ -583,13 +546,13 @@ uint32_t cdfsim_cancel(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     pthread_mutex_lock(&sim->wait_mu);
     sim->handles[h.slot].cancel_gen++;
     pthread_cond_broadcast(&sim->wait_cv);
     pthread_mutex_unlock(&sim->wait_mu);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
@@ -597,7 +560,7 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
     pthread_mutex_lock(&sim->wait_mu);
     if (sim->handles[h->slot].cleaned) {
         pthread_mutex_unlock(&sim->wait_mu);
-        return SIM_STATUS_SUCCESS; /* the I/O manager sends one cleanup per file object */
+        return CDF_STATUS_SUCCESS; /* the I/O manager sends one cleanup per file object */
     }
     sim->handles[h->slot].cleaned = 1;
     pthread_cond_broadcast(&sim->wait_cv);
@@ -607,7 +570,7 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
         cdf_verdict v;
         uint32_t st;
         uint32_t core_drive = sim->drive_ids[h->drive];
-        fill_request(&rq, SIM_IRP_MJ_CLEANUP, h);
+        fill_request(&rq, CDF_IRP_MJ_CLEANUP, h);
         rq.flags = flags;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
         if (v.action == CDF_ACTION_COMPLETE) {
@@ -620,19 +583,19 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
         }
         return st;
     }
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
 {
-    uint32_t st = SIM_STATUS_SUCCESS;
+    uint32_t st = CDF_STATUS_SUCCESS;
     if (h->drive != CDFSIM_CONTROL_DEVICE) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t i;
         uint32_t core_drive = sim->drive_ids[h->drive];
         simcd *lower = sim->lower[h->drive];
-        fill_request(&rq, SIM_IRP_MJ_CLOSE, h);
+        fill_request(&rq, CDF_IRP_MJ_CLOSE, h);
         rq.flags = flags;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
         /* Enforce: the filter releases the simple locks this handle leaked, below itself: each
@@ -640,15 +603,15 @@ static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
          * last one), and the core learns how many the lower device accepted. */
         if (v.simple_unlocks != 0) {
             uint32_t succeeded = 0;
-            uint32_t first_failure = SIM_STATUS_SUCCESS;
+            uint32_t first_failure = CDF_STATUS_SUCCESS;
             for (i = 0; i < v.simple_unlocks; i++) {
                 uint8_t allow = 0;
                 uint32_t info = 0;
-                uint32_t ust = simcd_ioctl(lower, h->fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1,
+                uint32_t ust = simcd_ioctl(lower, h->fo, CDF_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1,
                                            NULL, 0, &info);
                 if ((ust & 0x80000000u) == 0) {
                     succeeded++;
-                } else if (first_failure == SIM_STATUS_SUCCESS) {
+                } else if (first_failure == CDF_STATUS_SUCCESS) {
                     first_failure = ust;
                 }
             }
@@ -674,28 +637,28 @@ uint32_t cdfsim_close(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     (void)do_cleanup(sim, &h, 0);
     (void)do_close(sim, &h, 0);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_cleanup_only(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     (void)do_cleanup(sim, &h, 0);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_close_only(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     /* No cleanup came: parked waits still end, as the close frees the file object. */
     pthread_mutex_lock(&sim->wait_mu);
@@ -703,7 +666,7 @@ uint32_t cdfsim_close_only(cdfsim *sim, uint64_t handle)
     pthread_cond_broadcast(&sim->wait_cv);
     pthread_mutex_unlock(&sim->wait_mu);
     (void)do_close(sim, &h, 0);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
@@ -714,7 +677,7 @@ uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
         *closed = 0;
     }
     if (sim == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     /* Handles close in the order they were opened (slot order is not open order after reuse,
      * so walk by file object serial). */
@@ -751,24 +714,24 @@ uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
     if (closed != NULL) {
         *closed = n;
     }
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 static uint32_t check_drive(const cdfsim *sim, uint32_t drive)
 {
     if (sim == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     if (drive == 0 || drive > sim->drive_count) {
-        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_fail_next(cdfsim *sim, uint32_t drive, uint32_t status)
 {
     uint32_t st = check_drive(sim, drive);
-    if (st == SIM_STATUS_SUCCESS) {
+    if (st == CDF_STATUS_SUCCESS) {
         simcd_fail_next(sim->lower[drive], status);
     }
     return st;
@@ -777,7 +740,7 @@ uint32_t cdfsim_fail_next(cdfsim *sim, uint32_t drive, uint32_t status)
 uint32_t cdfsim_set_media(cdfsim *sim, uint32_t drive, uint32_t present)
 {
     uint32_t st = check_drive(sim, drive);
-    if (st == SIM_STATUS_SUCCESS) {
+    if (st == CDF_STATUS_SUCCESS) {
         simcd_set_media(sim->lower[drive], present);
     }
     return st;
@@ -786,7 +749,7 @@ uint32_t cdfsim_set_media(cdfsim *sim, uint32_t drive, uint32_t present)
 uint32_t cdfsim_set_connected(cdfsim *sim, uint32_t drive, uint32_t connected)
 {
     uint32_t st = check_drive(sim, drive);
-    if (st == SIM_STATUS_SUCCESS) {
+    if (st == CDF_STATUS_SUCCESS) {
         simcd_set_connected(sim->lower[drive], connected);
     }
     return st;
@@ -796,11 +759,11 @@ uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state 
 {
     simcd_state s;
     uint32_t st = check_drive(sim, drive);
-    if (st != SIM_STATUS_SUCCESS) {
+    if (st != CDF_STATUS_SUCCESS) {
         return st;
     }
     if (out == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     simcd_get_state(sim->lower[drive], &s);
     out->media_present = s.media_present;
@@ -813,7 +776,7 @@ uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state 
     out->exclusive_locked = s.exclusive_locked;
     out->reads = s.reads;
     out->ejects = s.ejects;
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint64_t cdfsim_now(cdfsim *sim)
