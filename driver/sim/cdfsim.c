@@ -52,6 +52,7 @@ typedef struct sim_handle {
     uint32_t pid;
     uint32_t access;          /* desired access granted at open */
     uintptr_t fo;             /* opaque file object key (a serial number, never an address) */
+    uint8_t unseen;           /* a volume handle: its create, cleanup and close stay in the file system */
     char image[SIM_IMAGE_BYTES + 1];
     uint32_t waiters;         /* threads blocked in WaitTrace on this handle (under wait_mu) */
     uint32_t cancel_gen;      /* bumps at cdfsim_cancel and cleanup (under wait_mu) */
@@ -77,6 +78,8 @@ typedef struct handle_view {
     uint32_t drive;
     uint32_t pid;
     uint32_t access;
+    uint32_t kernel;          /* Irp->RequestorMode == KernelMode */
+    uint8_t unseen;
     uintptr_t fo;
     char image[SIM_IMAGE_BYTES + 1];
 } handle_view;
@@ -195,6 +198,8 @@ static int handle_get(cdfsim *sim, uint64_t handle, handle_view *view)
         view->pid = h->pid;
         view->access = h->access;
         view->fo = h->fo;
+        view->kernel = 0;
+        view->unseen = h->unseen;
         memcpy(view->image, h->image, sizeof(view->image));
         ok = 1;
     }
@@ -210,6 +215,9 @@ static void fill_request(cdf_request *rq, uint32_t major, const handle_view *h)
     rq->pid = h->pid;
     rq->tid = current_tid();
     rq->requestor_pid = h->pid;
+    if (h->kernel) {
+        rq->flags |= CDF_RQ_KERNEL_MODE;
+    }
 }
 
 uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
@@ -246,6 +254,7 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     h->pid = pid;
     h->access = desired_access;
     h->fo = sim->next_fo++;
+    h->unseen = 0;
     memset(h->image, 0, sizeof(h->image));
     if (image != NULL) {
         size_t n = strlen(image);
@@ -257,6 +266,8 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     view.pid = pid;
     view.access = desired_access;
     view.fo = h->fo;
+    view.kernel = 0;
+    view.unseen = 0;
     memcpy(view.image, h->image, sizeof(view.image));
     pthread_mutex_unlock(&sim->table_mu);
 
@@ -370,7 +381,8 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
         return st;
     }
     if (major == CDF_IRP_MJ_DEVICE_CONTROL) {
-        st = simcd_ioctl(lower, h->fo, code, 0, in_len != 0 ? sysbuf : NULL, in_len,
+        st = simcd_ioctl(lower, h->fo, code, h->kernel ? SIMCD_FLAG_KERNEL_MODE : 0u,
+                         in_len != 0 ? sysbuf : NULL, in_len,
                          out_cap != 0 ? sysbuf : NULL, out_cap, &info);
     } else {
         st = simcd_read(lower, h->fo, offset, length, &info);
@@ -396,6 +408,59 @@ static void copy_back(uint32_t st, const uint8_t *sysbuf, uint32_t info, void *o
     if (returned != NULL) {
         *returned = info;
     }
+}
+
+/* FILE_DEVICE_FILE_SYSTEM (devioctl.h) and the file system controls of a UDF volume (winioctl.h). */
+#define SIM_FILE_DEVICE_FILE_SYSTEM        0x09u
+#define SIM_FSCTL_MAKE_MEDIA_COMPATIBLE    CDF_CTL_CODE(0x09u, 76u, 0u, 2u)  /* 0x00098130 */
+#define SIM_FSCTL_SET_DEFECT_MANAGEMENT    CDF_CTL_CODE(0x09u, 77u, 0u, 2u)  /* 0x00098134 */
+
+/*
+ * The simulated UDF file system's file system controls on a volume handle (docs/simulator.md,
+ * "Mounted volume"):
+ * - FSCTL_MAKE_MEDIA_COMPATIBLE (FILE_MAKE_COMPATIBLE_BUFFER, 1 byte): closes the open session on
+ *   write-once media by sending CLOSE TRACK/SESSION (0x5B, close function 010b: the session) down
+ *   the device stack as a kernel-mode IOCTL_SCSI_PASS_THROUGH with the volume's file object,
+ *   through the filter; the media then reads as ROM media. Input shorter than the buffer:
+ *   STATUS_INVALID_PARAMETER; the drive's CHECK CONDITION (no open session):
+ *   STATUS_INVALID_DEVICE_REQUEST.
+ * - FSCTL_SET_DEFECT_MANAGEMENT acts on a file, and a volume handle is not one:
+ *   STATUS_INVALID_PARAMETER (file handles on the volume are not simulated).
+ * - FSCTL_WRITE_USN_CLOSE_RECORD is NTFS 3.0+ only; UDF does not implement it:
+ *   STATUS_INVALID_DEVICE_REQUEST, as every other file system control.
+ */
+static uint32_t udfs_fsctl(cdfsim *sim, const handle_view *vol, uint32_t code, const uint8_t *sysbuf,
+                           uint32_t in_len)
+{
+    if (code == SIM_FSCTL_MAKE_MEDIA_COMPATIBLE) {
+        uint8_t spt[88];
+        uint32_t info = 0;
+        uint32_t st;
+        handle_view fs = *vol;
+        if (in_len < 1u) {
+            return CDF_STATUS_INVALID_PARAMETER;
+        }
+        (void)sysbuf; /* CloseDisc: closing the disc too is not distinguished by the model */
+        memset(spt, 0, sizeof(spt));
+        spt[0] = 56u;           /* SCSI_PASS_THROUGH.Length (64-bit layout) */
+        spt[6] = 10u;           /* CdbLength */
+        spt[7] = 32u;           /* SenseInfoLength */
+        spt[16] = 60u;          /* TimeOutValue (s) */
+        spt[32] = 56u;          /* SenseInfoOffset */
+        spt[36] = 0x5Bu;        /* CLOSE TRACK/SESSION */
+        spt[36 + 2] = 0x02u;    /* close function 010b: close the session */
+        fs.kernel = 1u;
+        st = drive_request(sim, &fs, CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_SCSI_PASS_THROUGH, spt,
+                           56u, (uint32_t)sizeof(spt), 0, 0, &info);
+        if (CDF_NT_SUCCESS(st) && info >= 3u && spt[2] != 0u) {
+            st = CDF_STATUS_INVALID_DEVICE_REQUEST; /* CHECK CONDITION: ILLEGAL REQUEST */
+        }
+        return st;
+    }
+    if (code == SIM_FSCTL_SET_DEFECT_MANAGEMENT) {
+        return CDF_STATUS_INVALID_PARAMETER;
+    }
+    return CDF_STATUS_INVALID_DEVICE_REQUEST;
 }
 
 uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
@@ -443,7 +508,11 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
         st = control_ioctl(sim, &h, code, sysbuf, in_len, out_cap, &info);
+    } else if (h.unseen && CDF_CTL_DEVICE_TYPE(code) == SIM_FILE_DEVICE_FILE_SYSTEM) {
+        st = udfs_fsctl(sim, &h, code, sysbuf, in_len);
     } else {
+        /* the file system forwards every other IOCTL of a volume handle to the device stack,
+         * with the volume's file object, which the filter and cdrom never saw created */
         st = drive_request(sim, &h, CDF_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
     }
     copy_back(st, sysbuf, info, out, out_cap, returned);
@@ -453,6 +522,13 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
 uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t code,
                               const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                               uint32_t *returned)
+{
+    return cdfsim_ioctl_no_file_mode(sim, drive, pid, 1u, code, in, in_len, out, out_cap, returned);
+}
+
+uint32_t cdfsim_ioctl_no_file_mode(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t kernel_mode,
+                                   uint32_t code, const void *in, uint32_t in_len, void *out,
+                                   uint32_t out_cap, uint32_t *returned)
 {
     handle_view h;
     uint8_t sysbuf[SIM_STACK_SYSBUF];
@@ -475,6 +551,7 @@ uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_
     h.drive = drive;
     h.pid = pid;
     h.access = CDFSIM_GENERIC_READ | CDFSIM_GENERIC_WRITE;
+    h.kernel = kernel_mode != 0u;
     memset(sysbuf, 0, sizeof(sysbuf));
     if (in_len != 0) {
         memcpy(sysbuf, in, in_len);
@@ -565,7 +642,7 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
     sim->handles[h->slot].cleaned = 1;
     pthread_cond_broadcast(&sim->wait_cv);
     pthread_mutex_unlock(&sim->wait_mu);
-    if (h->drive != CDFSIM_CONTROL_DEVICE) {
+    if (h->drive != CDFSIM_CONTROL_DEVICE && !h->unseen) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t st;
@@ -589,7 +666,7 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
 static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
 {
     uint32_t st = CDF_STATUS_SUCCESS;
-    if (h->drive != CDFSIM_CONTROL_DEVICE) {
+    if (h->drive != CDFSIM_CONTROL_DEVICE && !h->unseen) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t i;
@@ -633,11 +710,37 @@ static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
     return st;
 }
 
+/* Other open handles on h's file object (DuplicateHandle). */
+static uint32_t fo_refs(cdfsim *sim, const handle_view *h)
+{
+    uint32_t slot;
+    uint32_t n = 0;
+    pthread_mutex_lock(&sim->table_mu);
+    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        if (slot != h->slot && sim->handles[slot].in_use && sim->handles[slot].fo == h->fo) {
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&sim->table_mu);
+    return n;
+}
+
+static void free_slot(cdfsim *sim, const handle_view *h)
+{
+    pthread_mutex_lock(&sim->table_mu);
+    sim->handles[h->slot].in_use = 0;
+    pthread_mutex_unlock(&sim->table_mu);
+}
+
 uint32_t cdfsim_close(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
         return CDF_STATUS_INVALID_HANDLE;
+    }
+    if (fo_refs(sim, &h) != 0u) {
+        free_slot(sim, &h); /* not the last handle: no IRP (ObDereferenceObject only) */
+        return CDF_STATUS_SUCCESS;
     }
     (void)do_cleanup(sim, &h, 0);
     (void)do_close(sim, &h, 0);
@@ -707,8 +810,14 @@ uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
             memcpy(h.image, s->image, sizeof(h.image));
         }
         pthread_mutex_unlock(&sim->table_mu);
-        (void)do_cleanup(sim, &h, CDF_RQ_PROCESS_EXIT);
-        (void)do_close(sim, &h, CDF_RQ_PROCESS_EXIT);
+        h.kernel = 0;
+        h.unseen = sim->handles[best_slot].unseen;
+        if (fo_refs(sim, &h) != 0u) {
+            free_slot(sim, &h);
+        } else {
+            (void)do_cleanup(sim, &h, CDF_RQ_PROCESS_EXIT);
+            (void)do_close(sim, &h, CDF_RQ_PROCESS_EXIT);
+        }
         n++;
     }
     if (closed != NULL) {
@@ -776,6 +885,175 @@ uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state 
     out->exclusive_locked = s.exclusive_locked;
     out->reads = s.reads;
     out->ejects = s.ejects;
+    out->open_files = s.open_files;
+    out->surprise_removed = s.surprise_removed;
+    out->volume_mounted = s.volume_mounted;
+    out->session_open = s.session_open;
+    out->media_change_count = s.media_change_count;
+    out->commands = s.commands;
+    out->kernel_mcn = s.kernel_mcn;
+    out->reserved = 0;
+    return CDF_STATUS_SUCCESS;
+}
+
+/* A free handle slot, or NULL. Caller holds table_mu. */
+static sim_handle *free_handle(cdfsim *sim, uint32_t *slot_out)
+{
+    uint32_t slot;
+    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        if (!sim->handles[slot].in_use && sim->handles[slot].waiters == 0) {
+            *slot_out = slot;
+            return &sim->handles[slot];
+        }
+    }
+    return NULL;
+}
+
+uint32_t cdfsim_duplicate(cdfsim *sim, uint64_t handle, uint32_t pid, uint64_t *duplicate)
+{
+    handle_view h;
+    uint32_t slot = 0;
+    sim_handle *d;
+    if (duplicate != NULL) {
+        *duplicate = 0;
+    }
+    if (sim == NULL || duplicate == NULL || !handle_get(sim, handle, &h)) {
+        return CDF_STATUS_INVALID_HANDLE;
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    d = free_handle(sim, &slot);
+    if (d == NULL) {
+        pthread_mutex_unlock(&sim->table_mu);
+        return CDF_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    d->in_use = 1;
+    d->cleaned = 0;
+    d->generation++;
+    d->drive = h.drive;
+    d->pid = pid;
+    d->access = h.access;
+    d->fo = h.fo;
+    d->unseen = h.unseen;
+    memcpy(d->image, h.image, sizeof(d->image));
+    *duplicate = handle_value(slot, d->generation);
+    pthread_mutex_unlock(&sim->table_mu);
+    return CDF_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_open_volume(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
+                            uint32_t desired_access, uint64_t *handle)
+{
+    simcd_state s;
+    uint32_t slot = 0;
+    sim_handle *h;
+    if (handle != NULL) {
+        *handle = 0;
+    }
+    if (sim == NULL || handle == NULL) {
+        return CDF_STATUS_INVALID_PARAMETER;
+    }
+    if (drive == CDFSIM_CONTROL_DEVICE || drive > sim->drive_count) {
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    simcd_get_state(sim->lower[drive], &s);
+    if (!s.media_present || s.tray_open) {
+        return CDF_STATUS_NO_MEDIA_IN_DEVICE; /* nothing to mount */
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    h = free_handle(sim, &slot);
+    if (h == NULL) {
+        pthread_mutex_unlock(&sim->table_mu);
+        return CDF_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    h->in_use = 1;
+    h->cleaned = 0;
+    h->generation++;
+    h->drive = drive;
+    h->pid = pid;
+    h->access = desired_access;
+    h->fo = sim->next_fo++;
+    h->unseen = 1;
+    memset(h->image, 0, sizeof(h->image));
+    if (image != NULL) {
+        size_t n = strlen(image);
+        memcpy(h->image, image, n > SIM_IMAGE_BYTES ? SIM_IMAGE_BYTES : n);
+    }
+    *handle = handle_value(slot, h->generation);
+    pthread_mutex_unlock(&sim->table_mu);
+    simcd_set_volume_mounted(sim->lower[drive], 1u);
+    return CDF_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_dismount(cdfsim *sim, uint32_t drive)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        simcd_set_volume_mounted(sim->lower[drive], 0u);
+    }
+    return st;
+}
+
+uint32_t cdfsim_surprise_remove(cdfsim *sim, uint32_t drive)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        simcd_surprise_remove(sim->lower[drive]);
+    }
+    return st;
+}
+
+uint32_t cdfsim_set_session_open(cdfsim *sim, uint32_t drive, uint32_t open)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        simcd_set_session_open(sim->lower[drive], open);
+    }
+    return st;
+}
+
+uint32_t cdfsim_fail_command(cdfsim *sim, uint32_t drive, uint32_t kind, uint32_t nth, uint32_t status)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        st = simcd_fail_command(sim->lower[drive], kind, nth, status);
+    }
+    return st;
+}
+
+_Static_assert(sizeof(cdfsim_command) == sizeof(simcd_command), "cdfsim_command mirrors simcd_command");
+
+uint32_t cdfsim_commands(cdfsim *sim, uint32_t drive, uint32_t after_seq, cdfsim_command *out,
+                         uint32_t cap, uint32_t *count)
+{
+    simcd_command buf[64];
+    uint32_t n = 0;
+    uint32_t i;
+    uint32_t st = check_drive(sim, drive);
+    if (count != NULL) {
+        *count = 0;
+    }
+    if (st != CDF_STATUS_SUCCESS) {
+        return st;
+    }
+    if (out == NULL && cap != 0) {
+        return CDF_STATUS_INVALID_PARAMETER;
+    }
+    simcd_get_commands(sim->lower[drive], after_seq, buf, cap < 64u ? cap : 64u, &n);
+    for (i = 0; i < n; i++) {
+        out[i].seq = buf[i].seq;
+        out[i].kind = buf[i].kind;
+        out[i].opcode = buf[i].opcode;
+        out[i].byte4 = buf[i].byte4;
+        out[i].origin = buf[i].origin;
+        out[i].status = buf[i].status;
+        out[i].sense_key = buf[i].sense_key;
+        out[i].asc = buf[i].asc;
+        out[i].ascq = buf[i].ascq;
+        out[i].reserved = 0;
+    }
+    if (count != NULL) {
+        *count = n;
+    }
     return CDF_STATUS_SUCCESS;
 }
 
