@@ -266,6 +266,10 @@ describe("a mounted UDF volume on the simulated drive", () => {
     expect(r.lower(1).sessionOpen).toBe(false);
     const last = r.lib.commands(r.sim, 1).commands.at(-1);
     expect(last).toMatchObject({ kind: CommandKind.CLOSE_SESSION, origin: CommandOrigin.PASS_THROUGH, opcode: 0x5b });
+    // the filter saw UDFS's pass-through, kernel mode, on behalf of the volume's process
+    const req = TraceReadRequest.encode(TraceReadRequest.create({ afterSeq: 0n, maxRecords: 256 }));
+    const recs = TraceBatch.decode(r.lib.ioctl(r.sim, r.control, ControlIoctls.readTrace.code, req, 65536).output).records;
+    expect(recs.some((x) => x.ioctlCode === IOCTL.SCSI_PASS_THROUGH && x.pid === 300)).toBe(true);
     // the session is closed now: the drive refuses a second close (COMMAND SEQUENCE ERROR)
     want(r.ioctl(v, FSCTL_MAKE_MEDIA_COMPATIBLE, Uint8Array.of(0)), ST.INVALID_DEVICE_REQUEST);
     // read-only handle: the I/O manager refuses the FILE_WRITE_ACCESS code
