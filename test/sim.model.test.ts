@@ -27,7 +27,10 @@ type Op =
   | { k: "close"; h: number }
   | { k: "closeOnly"; h: number }
   | { k: "exit"; pid: number }
-  | { k: "policy"; drive: number; enforce: boolean };
+  | { k: "policy"; drive: number; enforce: boolean }
+  | { k: "mcn"; h: number; disable: boolean }
+  | { k: "verify"; h: number; v2: boolean }
+  | { k: "remove"; drive: number };
 
 const drive = fc.integer({ min: 1, max: DRIVES });
 const pid = fc.integer({ min: 101, max: 103 });
@@ -56,6 +59,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("read" as const), h }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant("mcn" as const), h, disable: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("verify" as const), h, v2: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("remove" as const), drive }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("media" as const), drive, present: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("connected" as const), drive, connected: fc.boolean() }) },
   {
@@ -113,6 +119,12 @@ function runScenario(ops: Op[]): void {
         case "open": {
           const key = ++serial;
           const image = `p${op.pid}-h${key}.exe`;
+          const createWant = model.createStatus(op.drive);
+          if (createWant !== ST.SUCCESS) {
+            got = rig.lib.open(rig.sim, op.drive, op.pid, image, op.access).status;
+            want = createWant;
+            break;
+          }
           const sim = rig.open(op.drive, op.pid, image, op.access);
           model.open(key, op.drive, op.pid, image);
           live.push({ key, sim, drive: op.drive, pid: op.pid, access: op.access });
@@ -156,6 +168,20 @@ function runScenario(ops: Op[]): void {
           }
           break;
         }
+        case "mcn": {
+          const lh = pick(op.h);
+          if (lh) ioctl(lh, IOCTL.STORAGE_MCN_CONTROL, new Uint8Array([op.disable ? 1 : 0]));
+          break;
+        }
+        case "verify": {
+          const lh = pick(op.h);
+          if (lh) ioctl(lh, op.v2 ? IOCTL.STORAGE_CHECK_VERIFY2 : IOCTL.STORAGE_CHECK_VERIFY, new Uint8Array(0));
+          break;
+        }
+        case "remove":
+          rig.lib.surpriseRemove(rig.sim, op.drive);
+          model.surpriseRemove(op.drive);
+          break;
         case "media":
           rig.lib.setMedia(rig.sim, op.drive, op.present);
           model.setMedia(op.drive, op.present);
@@ -229,6 +255,7 @@ function runScenario(ops: Op[]): void {
             connected: lo.connected,
             secureTotal: lo.secureTotal,
             simpleTotal: lo.simpleTotal,
+            mcnTotal: lo.mcnTotal,
             ejects: Number(lo.ejects),
           },
           `lower drive ${d} ${where()}`,

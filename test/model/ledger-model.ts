@@ -18,6 +18,8 @@ export const ST = {
   INVALID_DEVICE_STATE: 0xc0000184,
   IO_DEVICE_ERROR: 0xc0000185,
   DEVICE_NOT_READY: 0xc00000a3,
+  NO_SUCH_DEVICE: 0xc000000e,
+  DEVICE_DOES_NOT_EXIST: 0xc00000c0,
 } as const;
 
 /** Control codes (ntddstor.h, ntddcdrm.h, ntddscsi.h). */
@@ -28,6 +30,7 @@ export const IOCTL = {
   STORAGE_LOAD_MEDIA2: 0x002d080c,
   STORAGE_EJECTION_CONTROL: 0x002d0940,
   STORAGE_MCN_CONTROL: 0x002d0944,
+  STORAGE_CHECK_VERIFY2: 0x002d0800,
   STORAGE_CHECK_VERIFY: 0x002d4800,
   CDROM_MEDIA_REMOVAL: 0x00024804, // alias of STORAGE_MEDIA_REMOVAL (NormalizeIoctl)
   CDROM_EJECT_MEDIA: 0x00024808, // alias of STORAGE_EJECT_MEDIA
@@ -113,6 +116,8 @@ export interface LowerState {
   connected: boolean;
   secureTotal: number;
   simpleTotal: number;
+  /** MediaChangeDetectionDisableCount */
+  mcnTotal: number;
   ejects: number;
 }
 
@@ -140,6 +145,7 @@ interface ModelHandle {
   since: number;
   // cdrom FILE_OBJECT_CONTEXT
   lowerSecure: number;
+  lowerMcn: number;
 }
 
 interface ModelDrive {
@@ -151,6 +157,8 @@ interface ModelDrive {
   denials: number;
   // lower
   lower: LowerState;
+  /** CDROM_DEVICE_EXTENSION.SurpriseRemoved */
+  removed: boolean;
   fault: number; // 0 = none
 }
 
@@ -167,7 +175,17 @@ export class LedgerModel {
         simpleTotal: 0,
         foreignUnlocks: 0,
         denials: 0,
-        lower: { mediaPresent: true, trayOpen: false, hwPrevent: false, connected: true, secureTotal: 0, simpleTotal: 0, ejects: 0 },
+        lower: {
+          mediaPresent: true,
+          trayOpen: false,
+          hwPrevent: false,
+          connected: true,
+          secureTotal: 0,
+          simpleTotal: 0,
+          mcnTotal: 0,
+          ejects: 0,
+        },
+        removed: false,
         fault: 0,
       });
     }
@@ -209,6 +227,8 @@ export class LedgerModel {
    * `check` is a CHECK CONDITION's sense key, 0 for GOOD.
    */
   private command(d: ModelDrive, run: () => number): { status: number; check: number } {
+    // surprise-removed: SRB_STATUS_NO_DEVICE -> STATUS_NO_SUCH_DEVICE
+    if (d.removed) return { status: ST.NO_SUCH_DEVICE, check: 0 };
     if (!d.lower.connected) return { status: ST.DEVICE_NOT_CONNECTED, check: 0 };
     const key = run();
     // NOT READY / MEDIUM NOT PRESENT -> STATUS_NO_MEDIA_IN_DEVICE (by additional sense code);
@@ -257,6 +277,11 @@ export class LedgerModel {
     return ST.SUCCESS;
   }
 
+  /** common.c RequestCompletion: after surprise removal a failure is STATUS_DEVICE_DOES_NOT_EXIST. */
+  private completion(d: ModelDrive, st: number): number {
+    return d.removed && !isSuccess(st) ? ST.DEVICE_DOES_NOT_EXIST : st;
+  }
+
   /** A request reaching cdrom.sys (after the model's fault injection, a test tool). */
   private lowerIoctl(d: ModelDrive, h: ModelHandle, code: number, input: Uint8Array): number {
     if (d.fault !== 0) {
@@ -264,6 +289,10 @@ export class LedgerModel {
       d.fault = 0;
       return st;
     }
+    return this.completion(d, this.lowerDispatch(d, h, code, input));
+  }
+
+  private lowerDispatch(d: ModelDrive, h: ModelHandle, code: number, input: Uint8Array): number {
     const norm = normalizeIoctl(code); // DeviceEvtIoInCallerContext -> NormalizeIoctl
     switch (norm) {
       case IOCTL.STORAGE_MEDIA_REMOVAL: {
@@ -288,6 +317,23 @@ export class LedgerModel {
         if (st === ST.SUCCESS) h.lowerSecure--;
         return st;
       }
+      case IOCTL.STORAGE_MCN_CONTROL: {
+        // autorun.c RequestHandleMcnControl: the file object's McnDisableCount; no device I/O
+        if (input.length < 1) return ST.INFO_LENGTH_MISMATCH;
+        if (input[0] !== 0) {
+          h.lowerMcn++;
+          d.lower.mcnTotal++;
+          return ST.SUCCESS;
+        }
+        if (h.lowerMcn === 0) return ST.INVALID_DEVICE_STATE;
+        h.lowerMcn--;
+        d.lower.mcnTotal--;
+        return ST.SUCCESS;
+      }
+      case IOCTL.STORAGE_CHECK_VERIFY:
+      case IOCTL.STORAGE_CHECK_VERIFY2:
+        // ioctl.c RequestHandleCheckVerify: TEST UNIT READY (no output buffer here)
+        return this.command(d, () => (this.lowerReady(d) ? 0 : 2)).status;
       case IOCTL.STORAGE_EJECT_MEDIA:
       case IOCTL.STORAGE_LOAD_MEDIA:
       case IOCTL.STORAGE_LOAD_MEDIA2: {
@@ -329,13 +375,15 @@ export class LedgerModel {
       d.fault = 0;
       return st;
     }
-    return this.command(d, () => (this.lowerReady(d) ? 0 : 2)).status;
+    return this.completion(d, this.command(d, () => (this.lowerReady(d) ? 0 : 2)).status);
   }
 
   /** DeviceEvtFileClose -> DeviceCleanupProtectedLocks: the file object's secure locks go; ALLOW
    * is sent when ProtectedLockCount and LockCount are both zero, its answer ignored. Simple
    * locks stay. */
   private lowerClose(d: ModelDrive, h: ModelHandle): void {
+    d.lower.mcnTotal -= h.lowerMcn; // DeviceCleanupDisableMcn
+    h.lowerMcn = 0;
     if (h.lowerSecure !== 0) {
       d.lower.secureTotal -= h.lowerSecure;
       h.lowerSecure = 0;
@@ -365,7 +413,19 @@ export class LedgerModel {
 
   open(key: number, drive: number, pid: number, image: string): void {
     this.drive(drive);
-    this.handles.set(key, { key, drive, pid, image, open: true, cleaned: false, secure: 0, simple: 0, since: 0, lowerSecure: 0 });
+    this.handles.set(key, {
+      key,
+      drive,
+      pid,
+      image,
+      open: true,
+      cleaned: false,
+      secure: 0,
+      simple: 0,
+      since: 0,
+      lowerSecure: 0,
+      lowerMcn: 0,
+    });
   }
 
   /** DeviceIoControl on a drive handle through the filter. Returns the NTSTATUS. */
@@ -507,6 +567,16 @@ export class LedgerModel {
     const d = this.drive(drive);
     d.lower.mediaPresent = present;
     if (present) d.lower.trayOpen = false;
+  }
+
+  /** DeviceEvtSurpriseRemoval. */
+  surpriseRemove(drive: number): void {
+    this.drive(drive).removed = true;
+  }
+
+  /** IRP_MJ_CREATE reaches cdrom (CreateQueueEvtIoDefault); after surprise removal it fails. */
+  createStatus(drive: number): number {
+    return this.drive(drive).removed ? ST.DEVICE_DOES_NOT_EXIST : ST.SUCCESS;
   }
 
   setConnected(drive: number, connected: boolean): void {
