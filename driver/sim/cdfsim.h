@@ -3,7 +3,7 @@
  *
  * A DeviceIoControl-shaped C ABI loaded by Node through koffi. It hosts driver/core as the
  * upper filter over a simulated cdrom.sys lower device (driver/sim/simcd.c) that behaves like
- * the in-box class driver for every request the filter cares about (BRIEF §3).
+ * the in-box class driver for every request the filter cares about (docs/simulator.md).
  * Every function returns an NTSTATUS (uint32) unless stated otherwise. Thread-safe: calls may
  * come concurrently from Node's main thread and koffi's async worker threads.
  */
