@@ -30,6 +30,12 @@ export const PROCESS_VERBS = {
   "passthrough-eject": "IOCTL_SCSI_PASS_THROUGH with START STOP UNIT LoEj=1 (opcode 0x1B)",
   "passthrough-allow": "IOCTL_SCSI_PASS_THROUGH with PREVENT ALLOW MEDIUM REMOVAL prevent=0 (opcode 0x1E)",
   read: "IRP_MJ_READ [offset] [length] in bytes (default 0 2048)",
+  load: "IOCTL_STORAGE_LOAD_MEDIA",
+  cleanup: "IRP_MJ_CLEANUP only: the handle stays open for a later close or close-only (simulator)",
+  "close-only": "IRP_MJ_CLOSE without IRP_MJ_CLEANUP (a killed process as Wine delivers it; simulator)",
+  duplicate:
+    "duplicate LABEL [PROCESS]: DuplicateHandle into handle LABEL of PROCESS (default this one): one file object, " +
+    "cleanup and close only at the last close (simulator)",
   exit: "the process exits (or crashes) with its handles open: every handle is closed for it",
   crash: "same as exit",
 } as const;
@@ -42,8 +48,30 @@ export const SYSTEM_VERBS = {
   disconnect: "the drive is unplugged (requests fail with STATUS_DEVICE_NOT_CONNECTED)",
   connect: "the drive is plugged back",
   "fail-next": "fail-next STATUS_NAME|0xHEX: the next request to the lower device fails",
+  "fail-command": "fail-command KIND NTH STATUS_NAME|0xHEX: the NTH command of KIND (COMMAND_KINDS) reaching the drive from now fails",
+  "surprise-remove": "surprise removal (distinct from disconnect): failures then read STATUS_DEVICE_DOES_NOT_EXIST",
+  "no-file":
+    "no-file VERB [kernel|user]: a device control with no file object (VERB: lock, unlock, media-lock, media-unlock, " +
+    "mcn-disable, mcn-enable, eject, load), kernel-mode requestor by default",
 } as const;
 export type SystemVerb = keyof typeof SYSTEM_VERBS;
+
+/** Kinds of drive command (src/sim/binding.ts CommandKind) as scenarios name them. */
+export const COMMAND_KINDS = {
+  any: 0,
+  prevent: 1,
+  allow: 2,
+  eject: 3,
+  load: 4,
+  "test-unit-ready": 5,
+  read: 6,
+  "close-session": 7,
+  other: 8,
+} as const;
+export type CommandKindName = keyof typeof COMMAND_KINDS;
+
+/** Requests `system: no-file VERB` can send. */
+export const NO_FILE_VERBS = ["lock", "unlock", "media-lock", "media-unlock", "mcn-disable", "mcn-enable", "eject", "load"] as const;
 
 export interface Expectation {
   /** NTSTATUS name (STATUS_DEVICE_BUSY) or hex value the request completes with. */
@@ -62,6 +90,9 @@ export interface Expectation {
   decision?: string;
   /** Locks released by the filter (AUTO_RELEASE/LEAK_RELEASE records) during the step. */
   released?: number;
+  /** The kinds of the commands that reached the step's drive during the step, in order
+   * (COMMAND_KINDS names, "any" excluded); [] = none (simulator). */
+  commands?: string[];
 }
 
 export interface ScenarioProcess {

@@ -20,7 +20,7 @@ import {
   RecordKind,
   type TraceRecord,
 } from "../client/index.ts";
-import type { Expectation, Scenario, ScenarioStep } from "./format.ts";
+import { COMMAND_KINDS, type Expectation, type Scenario, type ScenarioStep } from "./format.ts";
 import type { DriveActions, ScenarioWorld } from "./world.ts";
 
 /** GENERIC_READ | GENERIC_WRITE | FILE_READ_ATTRIBUTES (winnt.h). */
@@ -108,7 +108,9 @@ class StepPlayer {
     const s0 = performance.now();
     let status: number | undefined;
     let error: string | undefined;
+    let commandsAfter: number | undefined;
     try {
+      if (step.expect?.commands !== undefined) commandsAfter = this.qa(step).commandSeq(step.drive);
       status = await this.perform(step);
     } catch (e) {
       if (e instanceof CdfilterError && e.ntStatus !== undefined && step.verb === "open") status = e.ntStatus;
@@ -119,13 +121,26 @@ class StepPlayer {
     const v: StepVerdict = { step, passed: false, checks: [], seqAfter, seqThrough, durationMs };
     if (status !== undefined) v.status = ntStatusName(status);
     if (error !== undefined) v.error = error;
-    if (step.expect && error === undefined) v.checks = await this.check(step, step.expect, status, seqAfter);
+    if (step.expect && error === undefined) v.checks = await this.check(step, step.expect, status, seqAfter, commandsAfter);
     v.passed = error === undefined && v.checks.every((c) => c.ok);
     return v;
   }
 
   private process(step: ScenarioStep) {
     return this.scenario.processes.get(step.actor)!;
+  }
+
+  private qa(step: ScenarioStep) {
+    const qa = this.world.qa;
+    if (!qa) throw new Error(`${step.label} needs the simulator (its QA surface is not available under Wine)`);
+    return qa;
+  }
+
+  /** The open handle of the step, without opening one. */
+  private openHandle(step: ScenarioStep): DriveActions {
+    const d = this.handles.get(handleKey(step));
+    if (!d) throw new Error(`${step.actor} has no open handle "${step.handle}" on drive ${step.drive}`);
+    return d;
   }
 
   private async handleOf(step: ScenarioStep): Promise<DriveActions> {
@@ -140,10 +155,7 @@ class StepPlayer {
 
   /** Perform the step (repeat times); the NTSTATUS of the last request, if it sent one. */
   private async perform(step: ScenarioStep): Promise<number | undefined> {
-    if (step.actor === "system") {
-      await this.system(step);
-      return undefined;
-    }
+    if (step.actor === "system") return this.system(step);
     let last: number | undefined;
     for (let i = 0; i < step.repeat; i++) {
       switch (step.verb) {
@@ -160,6 +172,27 @@ class StepPlayer {
           last = NTSTATUS.STATUS_SUCCESS;
           break;
         }
+        case "cleanup":
+          last = this.qa(step).cleanupOnly(this.openHandle(step));
+          break;
+        case "close-only": {
+          const d = this.openHandle(step);
+          this.qa(step).closeOnly(d);
+          this.handles.delete(handleKey(step));
+          last = NTSTATUS.STATUS_SUCCESS;
+          break;
+        }
+        case "duplicate": {
+          const label = step.args[0]!;
+          const toName = step.args[1] ?? step.actor;
+          const to = this.scenario.processes.get(toName);
+          if (!to) throw new Error(`duplicate: unknown process "${toName}"`);
+          const key = `${toName}\u0000${label}\u0000${step.drive}`;
+          if (this.handles.has(key)) throw new Error(`${toName} already has a handle "${label}" on drive ${step.drive}`);
+          this.handles.set(key, this.qa(step).duplicate(this.openHandle(step), to));
+          last = NTSTATUS.STATUS_SUCCESS;
+          break;
+        }
         case "exit":
         case "crash":
           await this.world.exit(this.process(step));
@@ -172,30 +205,58 @@ class StepPlayer {
     return last;
   }
 
-  private async system(step: ScenarioStep): Promise<void> {
+  private async system(step: ScenarioStep): Promise<number | undefined> {
     const a = step.args[0]!;
     if (step.verb === "policy") {
       await this.client.setPolicy(a === "enforce" ? Policy.POLICY_ENFORCE : Policy.POLICY_OBSERVE, step.driveGiven ? step.drive : 0);
-      return;
+      return undefined;
+    }
+    switch (step.verb) {
+      case "fail-command":
+        this.qa(step).failCommand(
+          step.drive,
+          COMMAND_KINDS[a as keyof typeof COMMAND_KINDS],
+          Number(step.args[1]),
+          statusValue(step.args[2]!),
+        );
+        return undefined;
+      case "surprise-remove":
+        this.qa(step).surpriseRemove(step.drive);
+        return undefined;
+      case "no-file": {
+        const req = NO_FILE_REQUESTS[a];
+        if (!req) throw new Error(`no-file: unknown request ${a}`);
+        let last: number | undefined;
+        for (let i = 0; i < step.repeat; i++) {
+          last = this.qa(step).noFileIoctl(step.drive, step.args[1] !== "user", req.code, req.input);
+        }
+        return last;
+      }
     }
     const hw = this.world.hardware;
     if (!hw) throw new Error(`system ${step.verb} needs the simulator (no simulated hardware under Wine)`);
     switch (step.verb) {
       case "media":
         hw.setMedia(step.drive, a === "present");
-        return;
+        return undefined;
       case "connect":
       case "disconnect":
         hw.setConnected(step.drive, step.verb === "connect");
-        return;
+        return undefined;
       case "fail-next":
         hw.failNext(step.drive, statusValue(a));
-        return;
+        return undefined;
     }
     throw new Error(`unhandled system verb ${step.verb}`);
   }
 
-  private async check(step: ScenarioStep, e: Expectation, status: number | undefined, seqAfter: bigint): Promise<Check[]> {
+  private async check(
+    step: ScenarioStep,
+    e: Expectation,
+    status: number | undefined,
+    seqAfter: bigint,
+    commandsAfter: number | undefined,
+  ): Promise<Check[]> {
     const checks: Check[] = [];
     if (e.status !== undefined) {
       const actual = status === undefined ? "(no request)" : e.status.startsWith("0x") ? hex32(status) : ntStatusName(status);
@@ -206,6 +267,15 @@ class StepPlayer {
     }
     if (e.reason !== undefined || e.decision !== undefined || e.released !== undefined) {
       checks.push(...recordChecks(e, await this.recordsAfter(seqAfter)));
+    }
+    if (e.commands !== undefined && commandsAfter !== undefined) {
+      const names = Object.fromEntries(Object.entries(COMMAND_KINDS).map(([k, v]) => [v, k]));
+      const actual = this.qa(step)
+        .commandKindsAfter(step.drive, commandsAfter)
+        .map((k) => names[k] ?? String(k))
+        .join(",");
+      const expected = e.commands.join(",");
+      checks.push({ field: "commands", expected: expected || "none", actual: actual || "none", ok: actual === expected });
     }
     return checks;
   }
@@ -253,6 +323,18 @@ class StepPlayer {
   }
 }
 
+/** The requests `system: no-file VERB` sends (ntddstor.h codes; PREVENT_MEDIA_REMOVAL input). */
+const NO_FILE_REQUESTS: Record<string, { code: number; input: Uint8Array }> = {
+  lock: { code: 0x002d0940, input: Uint8Array.of(1) }, // IOCTL_STORAGE_EJECTION_CONTROL
+  unlock: { code: 0x002d0940, input: Uint8Array.of(0) },
+  "media-lock": { code: 0x002d4804, input: Uint8Array.of(1) }, // IOCTL_STORAGE_MEDIA_REMOVAL
+  "media-unlock": { code: 0x002d4804, input: Uint8Array.of(0) },
+  "mcn-disable": { code: 0x002d0944, input: Uint8Array.of(1) }, // IOCTL_STORAGE_MCN_CONTROL
+  "mcn-enable": { code: 0x002d0944, input: Uint8Array.of(0) },
+  eject: { code: 0x002d4808, input: new Uint8Array(0) }, // IOCTL_STORAGE_EJECT_MEDIA
+  load: { code: 0x002d480c, input: new Uint8Array(0) }, // IOCTL_STORAGE_LOAD_MEDIA
+};
+
 function handleKey(step: ScenarioStep): string {
   return `${step.actor}\u0000${step.handle}\u0000${step.drive}`;
 }
@@ -275,6 +357,9 @@ async function act(d: DriveActions, step: ScenarioStep): Promise<number> {
     // PREVENT ALLOW MEDIUM REMOVAL (0x1E), byte 4 Prevent=0: allow removal.
     case "passthrough-allow":
       return (await d.passThrough(Uint8Array.of(0x1e, 0, 0, 0, 0x00, 0))).status;
+    case "load":
+      if (!d.load) throw new Error(`${step.label}: this world cannot send IOCTL_STORAGE_LOAD_MEDIA`);
+      return (await d.load()).status;
     case "read": {
       const offset = Number(step.args[0] ?? 0);
       const length = Number(step.args[1] ?? 2048);

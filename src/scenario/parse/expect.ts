@@ -3,11 +3,11 @@
  * the step, and what the step's trace records carry. Names that depend on the protocol
  * (NTSTATUS, Reason, Decision) are checked against the caller's Vocabulary.
  */
-import { isMap, isScalar, type Node, type YAMLMap } from "yaml";
-import type { Expectation, ScenarioProcess, ScenarioStep, Vocabulary } from "../format.ts";
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
+import { COMMAND_KINDS, type Expectation, type ScenarioProcess, type ScenarioStep, type Vocabulary } from "../format.ts";
 import { keyName, type ParseContext } from "./context.ts";
 
-const EXPECT_KEYS = new Set(["status", "secure", "simple", "owner", "owners", "reason", "decision", "released"]);
+const EXPECT_KEYS = new Set(["status", "secure", "simple", "owner", "owners", "reason", "decision", "released", "commands"]);
 const MAX_COUNT = 0xffff_ffff;
 
 export function parseExpect(
@@ -60,6 +60,24 @@ export function parseExpect(
       case "decision":
         e.decision = checkEnumName(ctx, ctx.scalarString(v, "expect.decision", step), "DECISION_", vocab.decisions, v, step, "decision");
         break;
+      case "commands": {
+        if (!isSeq(v)) return ctx.fail(v, "expect.commands must be a list of command kinds like [allow] ([] for none)", step);
+        const kinds = ((v as { items: unknown[] }).items as Node[]).map((item) => {
+          const kind = ctx.scalarString(item, "expect.commands", step);
+          if (!(kind in COMMAND_KINDS) || kind === "any") {
+            ctx.fail(
+              item,
+              `unknown command kind "${kind}" (expected one of: ${Object.keys(COMMAND_KINDS)
+                .filter((k) => k !== "any")
+                .join(", ")})`,
+              step,
+            );
+          }
+          return kind;
+        });
+        e.commands = kinds;
+        break;
+      }
       default:
         ctx.fail(pair.key as Node, `unknown expectation field "${k}" (expected one of: ${[...EXPECT_KEYS].join(", ")})`, step);
     }

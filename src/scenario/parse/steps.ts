@@ -5,6 +5,8 @@
  */
 import { isMap, isSeq, type Node, type YAMLMap } from "yaml";
 import {
+  COMMAND_KINDS,
+  NO_FILE_VERBS,
   PROCESS_VERBS,
   type ProcessVerb,
   SYSTEM_VERBS,
@@ -27,6 +29,8 @@ const NEEDS_STATUS: ReadonlySet<string> = new Set([
   "passthrough-eject",
   "passthrough-allow",
   "read",
+  "load",
+  "no-file",
 ]);
 /** Largest `repeat` of one step. */
 const MAX_REPEAT = 1_000_000;
@@ -142,6 +146,26 @@ function checkArgs(ctx: ParseContext, step: ScenarioStep, node: Node, vocab: Voc
     case "fail-next":
       want(1, "an NTSTATUS name or 0xHEX value");
       checkStatus(ctx, a[0]!, node, step, vocab);
+      break;
+    case "fail-command":
+      want(3, "KIND NTH STATUS (e.g. `fail-command allow 2 STATUS_IO_DEVICE_ERROR`)");
+      if (!(a[0]! in COMMAND_KINDS)) {
+        ctx.fail(node, `unknown command kind "${a[0]}" (expected one of: ${Object.keys(COMMAND_KINDS).join(", ")})`, step);
+      }
+      if (!/^[1-9]\d{0,8}$/.test(a[1]!)) ctx.fail(node, `"fail-command" NTH is a count from 1, not "${a[1]}"`, step);
+      checkStatus(ctx, a[2]!, node, step, vocab);
+      break;
+    case "no-file":
+      if (a.length < 1 || a.length > 2) ctx.fail(node, `"no-file" takes VERB [kernel|user]`, step);
+      if (!(NO_FILE_VERBS as readonly string[]).includes(a[0]!)) {
+        ctx.fail(node, `"no-file" sends one of ${NO_FILE_VERBS.join(", ")}, not "${a[0]}"`, step);
+      }
+      if (a[1] !== undefined && a[1] !== "kernel" && a[1] !== "user") {
+        ctx.fail(node, `"no-file" requestor is kernel or user, not "${a[1]}"`, step);
+      }
+      break;
+    case "duplicate":
+      if (a.length < 1 || a.length > 2) ctx.fail(node, `"duplicate" takes LABEL [PROCESS]`, step);
       break;
     default:
       want(0, "no arguments");
