@@ -807,11 +807,11 @@ uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
             h.pid = s->pid;
             h.access = s->access;
             h.fo = s->fo;
+            h.kernel = 0;
+            h.unseen = s->unseen;
             memcpy(h.image, s->image, sizeof(h.image));
         }
         pthread_mutex_unlock(&sim->table_mu);
-        h.kernel = 0;
-        h.unseen = sim->handles[best_slot].unseen;
         if (fo_refs(sim, &h) != 0u) {
             free_slot(sim, &h);
         } else {
