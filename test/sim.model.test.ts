@@ -30,7 +30,8 @@ type Op =
   | { k: "policy"; drive: number; enforce: boolean }
   | { k: "mcn"; h: number; disable: boolean }
   | { k: "verify"; h: number; v2: boolean }
-  | { k: "remove"; drive: number };
+  | { k: "remove"; drive: number }
+  | { k: "excl"; h: number; type: 0 | 1 | 2 };
 
 const drive = fc.integer({ min: 1, max: DRIVES });
 const pid = fc.integer({ min: 101, max: 103 });
@@ -62,6 +63,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant("mcn" as const), h, disable: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("verify" as const), h, v2: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("remove" as const), drive }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant("excl" as const), h, type: fc.constantFrom(0 as const, 1 as const, 1 as const, 2 as const) }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("media" as const), drive, present: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("connected" as const), drive, connected: fc.boolean() }) },
   {
@@ -178,6 +183,17 @@ function runScenario(ops: Op[]): void {
           if (lh) ioctl(lh, op.v2 ? IOCTL.STORAGE_CHECK_VERIFY2 : IOCTL.STORAGE_CHECK_VERIFY, new Uint8Array(0));
           break;
         }
+        case "excl": {
+          const lh = pick(op.h);
+          if (lh) {
+            // CDROM_EXCLUSIVE_ACCESS (8 bytes) or CDROM_EXCLUSIVE_LOCK (72 bytes, caller name "qa")
+            const b = new Uint8Array(op.type === 1 ? 72 : 8);
+            b[0] = op.type;
+            if (op.type === 1) b.set([0x71, 0x61], 8);
+            ioctl(lh, IOCTL.CDROM_EXCLUSIVE_ACCESS, b, op.type === 0 ? 65 : 0);
+          }
+          break;
+        }
         case "remove":
           rig.lib.surpriseRemove(rig.sim, op.drive);
           model.surpriseRemove(op.drive);
@@ -257,6 +273,7 @@ function runScenario(ops: Op[]): void {
             simpleTotal: lo.simpleTotal,
             mcnTotal: lo.mcnTotal,
             ejects: Number(lo.ejects),
+            exclusiveLocked: lo.exclusiveLocked,
           },
           `lower drive ${d} ${where()}`,
         ).toEqual(ml);

@@ -159,6 +159,8 @@ interface ModelDrive {
   lower: LowerState;
   /** CDROM_DEVICE_EXTENSION.SurpriseRemoved */
   removed: boolean;
+  /** CDROM_DATA.ExclusiveOwner: the owning handle's key, 0 = none */
+  exclusiveOwner: number;
   fault: number; // 0 = none
 }
 
@@ -186,6 +188,7 @@ export class LedgerModel {
           ejects: 0,
         },
         removed: false,
+        exclusiveOwner: 0,
         fault: 0,
       });
     }
@@ -282,12 +285,25 @@ export class LedgerModel {
     return d.removed && !isSuccess(st) ? ST.DEVICE_DOES_NOT_EXIST : st;
   }
 
+  /** cdrom.c RequestIsIoctlBlockedByExclusiveAccess for the codes the model sends (raw code):
+   * every code of the SCSI, disk, CD-ROM, storage and DVD bases but the allow-list, of which the
+   * model sends only IOCTL_CDROM_EXCLUSIVE_ACCESS. */
+  private static exclusiveBlocks(code: number): boolean {
+    if (code >>> 0 === IOCTL.CDROM_EXCLUSIVE_ACCESS) return false;
+    const base = code >>> 16;
+    return base === 0x04 || base === 0x07 || base === 0x02 || base === 0x2d || base === 0x33;
+  }
+
   /** A request reaching cdrom.sys (after the model's fault injection, a test tool). */
   private lowerIoctl(d: ModelDrive, h: ModelHandle, code: number, input: Uint8Array): number {
     if (d.fault !== 0) {
       const st = d.fault;
       d.fault = 0;
       return st;
+    }
+    // DeviceEvtIoInCallerContext: EXCLUSIVE_MODE && !EXCLUSIVE_OWNER, before NormalizeIoctl
+    if (d.exclusiveOwner !== 0 && d.exclusiveOwner !== h.key && LedgerModel.exclusiveBlocks(code)) {
+      return this.completion(d, ST.ACCESS_DENIED);
     }
     return this.completion(d, this.lowerDispatch(d, h, code, input));
   }
@@ -330,6 +346,26 @@ export class LedgerModel {
         d.lower.mcnTotal--;
         return ST.SUCCESS;
       }
+      case IOCTL.CDROM_EXCLUSIVE_ACCESS: {
+        // ioctl.c RequestValidateExclusiveAccess and the three handlers; common.c
+        // DeviceUnlockExclusive. No device I/O. (The model sends valid names and lengths.)
+        if (input.length < 8) return ST.INFO_LENGTH_MISMATCH;
+        const type = new DataView(input.buffer, input.byteOffset, input.byteLength).getUint32(0, true);
+        if (type === 0) return ST.SUCCESS; // query: output of 65 bytes
+        if (type === 1) {
+          if (input.length < 72) return ST.INFO_LENGTH_MISMATCH;
+          if (d.exclusiveOwner !== 0) return ST.ACCESS_DENIED; // even the owner
+          d.exclusiveOwner = h.key;
+          return ST.SUCCESS;
+        }
+        if (type === 2) {
+          if (d.exclusiveOwner === 0) return ST.INVALID_DEVICE_REQUEST;
+          if (d.exclusiveOwner !== h.key) return ST.INVALID_HANDLE;
+          d.exclusiveOwner = 0;
+          return ST.SUCCESS;
+        }
+        return ST.INVALID_PARAMETER;
+      }
       case IOCTL.STORAGE_CHECK_VERIFY:
       case IOCTL.STORAGE_CHECK_VERIFY2:
         // ioctl.c RequestHandleCheckVerify: TEST UNIT READY (no output buffer here)
@@ -369,12 +405,14 @@ export class LedgerModel {
   }
 
   /** IRP_MJ_READ of 2048 bytes at 0 (RequestValidateReadWrite passes): a READ command. */
-  private lowerRead(d: ModelDrive): number {
+  private lowerRead(d: ModelDrive, h: ModelHandle): number {
     if (d.fault !== 0) {
       const st = d.fault;
       d.fault = 0;
       return st;
     }
+    // SequentialQueueEvtIoReadWrite: a non-owner's read under exclusive access
+    if (d.exclusiveOwner !== 0 && d.exclusiveOwner !== h.key) return this.completion(d, ST.ACCESS_DENIED);
     return this.completion(d, this.command(d, () => (this.lowerReady(d) ? 0 : 2)).status);
   }
 
@@ -384,6 +422,7 @@ export class LedgerModel {
   private lowerClose(d: ModelDrive, h: ModelHandle): void {
     d.lower.mcnTotal -= h.lowerMcn; // DeviceCleanupDisableMcn
     h.lowerMcn = 0;
+    if (d.exclusiveOwner === h.key) d.exclusiveOwner = 0; // DeviceUnlockExclusive
     if (h.lowerSecure !== 0) {
       d.lower.secureTotal -= h.lowerSecure;
       h.lowerSecure = 0;
@@ -510,7 +549,7 @@ export class LedgerModel {
 
   read(key: number): number {
     const h = this.handle(key);
-    return this.lowerRead(this.drive(h.drive));
+    return this.lowerRead(this.drive(h.drive), h);
   }
 
   /** Handle goes away in the filter: secure locks auto-released (once). */
@@ -596,8 +635,9 @@ export class LedgerModel {
     return { secureTotal: d.secureTotal, simpleTotal: d.simpleTotal, foreignUnlocks: d.foreignUnlocks, denials: d.denials, owners };
   }
 
-  lower(drive: number): LowerState {
-    return { ...this.drive(drive).lower };
+  lower(drive: number): LowerState & { exclusiveLocked: boolean } {
+    const d = this.drive(drive);
+    return { ...d.lower, exclusiveLocked: d.exclusiveOwner !== 0 };
   }
 
   /** Invariant of issue 3 §1: the secure total is the sum of the owners' counts; nothing negative. */
