@@ -246,6 +246,8 @@ describe("a mounted UDF volume on the simulated drive", () => {
     want(r.simple(v.handle, true), ST.SUCCESS);
     expect(r.ledger(1).simpleTotal).toBe(1);
     expect(r.lower(1).simpleTotal).toBe(1);
+    // the filter adopted the unseen file object: the lock is attributed to the volume's process
+    expect(r.ledger(1).owners.filter((o) => o.simpleCount > 0).map((o) => o.pid)).toEqual([300]);
     expect(traceReasons().length).toBeGreaterThan(0);
   });
 
