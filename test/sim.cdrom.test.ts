@@ -196,6 +196,18 @@ describe("simulator QA surface", () => {
     expect(r.lib.commands(r.sim, 1, log[1]?.seq ?? 0).commands).toHaveLength(1);
   });
 
+  it("the command log keeps the last 64 commands, oldest first, and resumes after a seq", () => {
+    const a = r.open(1, 100, "a.exe", READ);
+    const burst = r.lib.burst(r.sim, a, 100, 2048);
+    expect(burst.completed).toBe(100);
+    const all = r.lib.commands(r.sim, 1).commands;
+    expect(all.map((c) => c.seq)).toEqual(Array.from({ length: 64 }, (_, i) => 37 + i));
+    expect(all.every((c) => c.kind === CommandKind.READ && c.origin === CommandOrigin.READ)).toBe(true);
+    expect(r.lib.commands(r.sim, 1, 98).commands.map((c) => c.seq)).toEqual([99, 100]);
+    expect(r.lib.commands(r.sim, 1, 100).commands).toEqual([]);
+    expect(r.lib.commands(r.sim, 1, 5000).commands).toEqual([]);
+  });
+
   it("targeted fault: the second ALLOW the filter sends at close (enforce) fails; that simple lock stays counted", () => {
     r.setPolicy(1, Policy.POLICY_ENFORCE);
     const a = r.open(1, 100, "a.exe", READ);
@@ -247,7 +259,12 @@ describe("a mounted UDF volume on the simulated drive", () => {
     expect(r.ledger(1).simpleTotal).toBe(1);
     expect(r.lower(1).simpleTotal).toBe(1);
     // the filter adopted the unseen file object: the lock is attributed to the volume's process
-    expect(r.ledger(1).owners.filter((o) => o.simpleCount > 0).map((o) => o.pid)).toEqual([300]);
+    expect(
+      r
+        .ledger(1)
+        .owners.filter((o) => o.simpleCount > 0)
+        .map((o) => o.pid),
+    ).toEqual([300]);
     expect(traceReasons().length).toBeGreaterThan(0);
   });
 
