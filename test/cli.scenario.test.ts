@@ -1,9 +1,9 @@
-// Scenario format (src/cli/scenario.ts): what a good file parses to, and that every error names
+// Scenario format (src/scenario/): what a good file parses to, and that every error names
 // the file, line and column, and inside `steps` the step number and what it does.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SCENARIO_VOCABULARY } from "../src/cli/context.ts";
-import { ScenarioError, parseScenario } from "../src/cli/scenario.ts";
+import { ScenarioError, parseScenario } from "../src/scenario/index.ts";
 
 const HEAD = `name: t
 processes:

@@ -1,6 +1,7 @@
 // Model-based test: fast-check drives >= 2,000 random multi-process scenarios per run through the
 // simulated stack (C core + simulated cdrom.sys, via koffi) and through the TypeScript reference
-// model (test/model/ledger-model.ts, written from seed 003, BRIEF §3 and issue 3 §1-§2), and
+// model (test/model/ledger-model.ts, written from Microsoft's cdrom.sys sample and the filter's
+// rules in docs/core.md), and
 // compares after every step: the NTSTATUS, the filter's ledger (GetLedger) and the lower device.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -17,7 +18,7 @@ type Op =
   | { k: "short"; h: number }
   | { k: "simple"; h: number; lock: boolean; alias: boolean }
   | { k: "eject"; h: number; alias: boolean }
-  | { k: "load"; h: number }
+  | { k: "load"; h: number; alias: boolean }
   | { k: "pt"; h: number; cdb: "eject" | "allow" | "load" | "prevent" }
   | { k: "read"; h: number }
   | { k: "media"; drive: number; present: boolean }
@@ -26,7 +27,11 @@ type Op =
   | { k: "close"; h: number }
   | { k: "closeOnly"; h: number }
   | { k: "exit"; pid: number }
-  | { k: "policy"; drive: number; enforce: boolean };
+  | { k: "policy"; drive: number; enforce: boolean }
+  | { k: "mcn"; h: number; disable: boolean }
+  | { k: "verify"; h: number; v2: boolean }
+  | { k: "remove"; drive: number }
+  | { k: "excl"; h: number; type: 0 | 1 | 2 };
 
 const drive = fc.integer({ min: 1, max: DRIVES });
 const pid = fc.integer({ min: 101, max: 103 });
@@ -45,7 +50,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant("short" as const), h }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("simple" as const), h, lock: fc.boolean(), alias: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant("eject" as const), h, alias: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("load" as const), h }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("load" as const), h, alias: fc.boolean() }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -55,6 +60,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("read" as const), h }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant("mcn" as const), h, disable: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("verify" as const), h, v2: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("remove" as const), drive }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant("excl" as const), h, type: fc.constantFrom(0 as const, 1 as const, 1 as const, 2 as const) }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("media" as const), drive, present: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("connected" as const), drive, connected: fc.boolean() }) },
   {
@@ -112,6 +124,12 @@ function runScenario(ops: Op[]): void {
         case "open": {
           const key = ++serial;
           const image = `p${op.pid}-h${key}.exe`;
+          const createWant = model.createStatus(op.drive);
+          if (createWant !== ST.SUCCESS) {
+            got = rig.lib.open(rig.sim, op.drive, op.pid, image, op.access).status;
+            want = createWant;
+            break;
+          }
           const sim = rig.open(op.drive, op.pid, image, op.access);
           model.open(key, op.drive, op.pid, image);
           live.push({ key, sim, drive: op.drive, pid: op.pid, access: op.access });
@@ -139,7 +157,7 @@ function runScenario(ops: Op[]): void {
         }
         case "load": {
           const lh = pick(op.h);
-          if (lh) ioctl(lh, IOCTL.STORAGE_LOAD_MEDIA, new Uint8Array(0));
+          if (lh) ioctl(lh, op.alias ? IOCTL.STORAGE_LOAD_MEDIA2 : IOCTL.STORAGE_LOAD_MEDIA, new Uint8Array(0));
           break;
         }
         case "pt": {
@@ -155,6 +173,31 @@ function runScenario(ops: Op[]): void {
           }
           break;
         }
+        case "mcn": {
+          const lh = pick(op.h);
+          if (lh) ioctl(lh, IOCTL.STORAGE_MCN_CONTROL, new Uint8Array([op.disable ? 1 : 0]));
+          break;
+        }
+        case "verify": {
+          const lh = pick(op.h);
+          if (lh) ioctl(lh, op.v2 ? IOCTL.STORAGE_CHECK_VERIFY2 : IOCTL.STORAGE_CHECK_VERIFY, new Uint8Array(0));
+          break;
+        }
+        case "excl": {
+          const lh = pick(op.h);
+          if (lh) {
+            // CDROM_EXCLUSIVE_ACCESS (8 bytes) or CDROM_EXCLUSIVE_LOCK (72 bytes, caller name "qa")
+            const b = new Uint8Array(op.type === 1 ? 72 : 8);
+            b[0] = op.type;
+            if (op.type === 1) b.set([0x71, 0x61], 8);
+            ioctl(lh, IOCTL.CDROM_EXCLUSIVE_ACCESS, b, op.type === 0 ? 65 : 0);
+          }
+          break;
+        }
+        case "remove":
+          rig.lib.surpriseRemove(rig.sim, op.drive);
+          model.surpriseRemove(op.drive);
+          break;
         case "media":
           rig.lib.setMedia(rig.sim, op.drive, op.present);
           model.setMedia(op.drive, op.present);
@@ -228,7 +271,9 @@ function runScenario(ops: Op[]): void {
             connected: lo.connected,
             secureTotal: lo.secureTotal,
             simpleTotal: lo.simpleTotal,
+            mcnTotal: lo.mcnTotal,
             ejects: Number(lo.ejects),
+            exclusiveLocked: lo.exclusiveLocked,
           },
           `lower drive ${d} ${where()}`,
         ).toEqual(ml);

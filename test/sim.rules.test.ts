@@ -189,7 +189,10 @@ const rules: Rule[] = [
       expect(r.ledger(1).simpleTotal).toBe(1);
       expect(r.lower(1)).toMatchObject({ simpleTotal: 1, hwPrevent: true });
       const b = r.open(1, 200, "b.exe", READ);
-      expectStatus(r.eject(b), ST.DEVICE_BUSY); // the drive refuses in the prevent state
+      // the drive refuses in the prevent state (5/53/02); cdrom reads ILLEGAL REQUEST as
+      // STATUS_INVALID_DEVICE_REQUEST (sense.c SenseInfoInterpretBySenseKey)
+      expectStatus(r.eject(b), ST.INVALID_DEVICE_REQUEST);
+      expect(r.lower(1).trayOpen).toBe(false);
     },
   },
   // ---- §2 policy ----
@@ -270,7 +273,8 @@ const rules: Rule[] = [
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       const b = r.open(1, 200, "b.exe", READ_WRITE);
       r.secure(a, true);
-      expectStatus(r.passThrough(b, CDB.eject), ST.DEVICE_BUSY); // the drive is in the prevent state
+      // the drive is in the prevent state: STATUS_SUCCESS, CHECK CONDITION, 5/53/02
+      expect(r.passThroughSense(b, CDB.eject)).toEqual({ status: ST.SUCCESS, scsiStatus: 2, sense: [5, 0x53, 0x02] });
       expectStatus(r.passThrough(b, CDB.allow), ST.SUCCESS);
       expectStatus(r.passThrough(b, CDB.eject), ST.SUCCESS);
       expect(r.lower(1)).toMatchObject({ trayOpen: true, hwPrevent: false, secureTotal: 1, ejects: 1n });
@@ -358,7 +362,10 @@ const rules: Rule[] = [
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       const b = r.open(1, 200, "b.exe", READ_WRITE);
       r.secure(a, true);
-      expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_EX, passThroughExBuffer(CDB.eject), 64), ST.DEVICE_BUSY);
+      const refused = r.lib.ioctl(r.sim, b, IOCTL.SCSI_PASS_THROUGH_EX, passThroughExBuffer(CDB.eject), 64);
+      expectStatus(refused.status, ST.SUCCESS); // the drive's CHECK CONDITION is not an NTSTATUS
+      expect(refused.output[16]).toBe(2); // ScsiStatus
+      expect(r.lower(1)).toMatchObject({ trayOpen: false, ejects: 0n });
       expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_DIRECT_EX, passThroughExBuffer(CDB.allow), 64), ST.SUCCESS);
       expectStatus(r.ioctl(b, IOCTL.SCSI_PASS_THROUGH_EX, passThroughExBuffer(CDB.eject), 64), ST.SUCCESS);
       expect(r.lower(1)).toMatchObject({ trayOpen: true, ejects: 1n });
@@ -400,7 +407,7 @@ const rules: Rule[] = [
       const persistentClear = [0x1e, 0, 0, 0, 0x02, 0];
       expectStatus(r.passThrough(b, persistentClear), ST.SUCCESS); // observe: forwarded
       expect(r.lower(1).hwPrevent).toBe(true);
-      expectStatus(r.passThrough(b, CDB.eject), ST.DEVICE_BUSY); // the drive still refuses
+      expect(r.passThroughSense(b, CDB.eject)).toEqual({ status: ST.SUCCESS, scsiStatus: 2, sense: [5, 0x53, 0x02] }); // the drive still refuses
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       expectNotForwarded(r, 1, b, () => r.passThrough(b, persistentClear), ST.DEVICE_BUSY);
     },
@@ -489,7 +496,8 @@ const rules: Rule[] = [
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       expectStatus(r.read(a), ST.SUCCESS);
-      expectStatus(r.lib.read(r.sim, a, 100n, 2048).status, ST.INVALID_PARAMETER);
+      // RequestValidateReadWrite: misaligned -> STATUS_INVALID_DEVICE_REQUEST; length 0 needs no I/O
+      expectStatus(r.lib.read(r.sim, a, 100n, 2048).status, ST.INVALID_DEVICE_REQUEST);
       r.lib.setMedia(r.sim, 1, false);
       expectStatus(r.read(a), ST.NO_MEDIA_IN_DEVICE);
       r.lib.setMedia(r.sim, 1, true);

@@ -546,3 +546,22 @@ uint32_t cdf_control_dispatch(cdf_core *core, uint32_t ioctl_code, uint32_t gran
     if (status != CDF_STATUS_SUCCESS) *out_len = 0u;
     return status;
 }
+
+uint32_t cdf_access_from_mask(uint32_t desired_access)
+{
+    /* winnt.h: FILE_READ_DATA 0x1, FILE_WRITE_DATA 0x2, MAXIMUM_ALLOWED 0x02000000,
+     * GENERIC_ALL 0x10000000, GENERIC_WRITE 0x40000000, GENERIC_READ 0x80000000 */
+    uint32_t any = 0x02000000u | 0x10000000u;
+    uint32_t a = 0u;
+    if (desired_access & (0x1u | 0x80000000u | any)) a |= CDF_ACCESS_READ;
+    if (desired_access & (0x2u | 0x40000000u | any)) a |= CDF_ACCESS_WRITE;
+    return a;
+}
+
+int cdf_ioctl_access_allowed(uint32_t code, uint32_t granted)
+{
+    uint32_t required = CDF_CTL_ACCESS(code);
+    if ((required & CDF_FILE_READ_ACCESS) != 0u && (granted & CDF_ACCESS_READ) == 0u) return 0;
+    if ((required & CDF_FILE_WRITE_ACCESS) != 0u && (granted & CDF_ACCESS_WRITE) == 0u) return 0;
+    return 1;
+}

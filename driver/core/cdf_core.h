@@ -149,6 +149,14 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq,
 #define CDF_ACCESS_READ  0x1u  /* FILE_READ_DATA */
 #define CDF_ACCESS_WRITE 0x2u  /* FILE_WRITE_DATA */
 
+/* CDF_ACCESS_* of an access mask as IRP_MJ_CREATE asked for it (winnt.h: FILE_READ_DATA,
+ * FILE_WRITE_DATA, GENERIC_READ, GENERIC_WRITE, GENERIC_ALL, MAXIMUM_ALLOWED). One source for
+ * every host (simulator, Wine host). */
+uint32_t cdf_access_from_mask(uint32_t desired_access);
+/* The I/O manager's check of a CTL_CODE's required access (wdm.h FILE_READ_ACCESS,
+ * FILE_WRITE_ACCESS) against CDF_ACCESS_* granted bits: nonzero when the IOCTL may be sent. */
+int cdf_ioctl_access_allowed(uint32_t code, uint32_t granted);
+
 /* Handle one control IOCTL (codes in gen/cdfilter_ioctl.h). METHOD_BUFFERED: in and out may be
  * the same SystemBuffer; the whole request is decoded before any reply byte is written.
  * Returns the NTSTATUS and *out_len (bytes written, only meaningful on success):

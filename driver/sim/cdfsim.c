@@ -24,24 +24,12 @@
 #endif
 
 #include "cdf_core.h"
+#include "cdf_nt.h"
 #include "cdf_platform.h"
 #include "cdfsim.h"
 #include "simcd.h"
 
-/* NTSTATUS and IRP_MJ_* values (ntstatus.h, wdm.h) under private names. */
-#define SIM_STATUS_SUCCESS               0x00000000u
-#define SIM_STATUS_PENDING               0x00000103u
-#define SIM_STATUS_INVALID_HANDLE        0xC0000008u
-#define SIM_STATUS_INVALID_PARAMETER     0xC000000Du
-#define SIM_STATUS_ACCESS_DENIED         0xC0000022u
-#define SIM_STATUS_OBJECT_NAME_NOT_FOUND 0xC0000034u
-#define SIM_STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
-#define SIM_STATUS_CANCELLED             0xC0000120u
-#define SIM_IRP_MJ_CREATE          0x00u
-#define SIM_IRP_MJ_CLOSE           0x02u
-#define SIM_IRP_MJ_READ            0x03u
-#define SIM_IRP_MJ_DEVICE_CONTROL  0x0Eu
-#define SIM_IRP_MJ_CLEANUP         0x12u
+/* NTSTATUS, IRP_MJ_* and IOCTL values: driver/core/cdf_nt.h (one source with the core). */
 
 #define SIM_MAX_DRIVES   16u
 #define SIM_MAX_HANDLES  4096u   /* simulated handles over every device, control device included */
@@ -65,6 +53,7 @@ typedef struct sim_handle {
     uint32_t pid;
     uint32_t access;          /* desired access granted at open */
     uintptr_t fo;             /* opaque file object key (a serial number, never an address) */
+    uint8_t unseen;           /* a volume handle: its create, cleanup and close stay in the file system */
     char image[SIM_IMAGE_BYTES + 1];
     uint32_t waiters;         /* threads blocked in WaitTrace on this handle (under wait_mu) */
     uint32_t cancel_gen;      /* bumps at cdfsim_cancel and cleanup (under wait_mu) */
@@ -91,6 +80,8 @@ typedef struct handle_view {
     uint32_t drive;
     uint32_t pid;
     uint32_t access;
+    uint32_t kernel;          /* Irp->RequestorMode == KernelMode */
+    uint8_t unseen;
     uintptr_t fo;
     char image[SIM_IMAGE_BYTES + 1];
 } handle_view;
@@ -134,7 +125,7 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
     if (ring_bytes != 0) {
         cfg.ring_bytes = ring_bytes;
     }
-    if (cdf_core_create(&cfg, &sim->core) != SIM_STATUS_SUCCESS) {
+    if (cdf_core_create(&cfg, &sim->core) != CDF_STATUS_SUCCESS) {
         free(sim);
         return NULL;
     }
@@ -158,7 +149,7 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
         }
         sim->lower[i] = simcd_create(SIM_FILES_PER_DRIVE);
         if (sim->lower[i] == NULL ||
-            cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != SIM_STATUS_SUCCESS) {
+            cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != CDF_STATUS_SUCCESS) {
             cdfsim_destroy(sim);
             return NULL;
         }
@@ -234,6 +225,8 @@ static int handle_get(cdfsim *sim, uint64_t handle, handle_view *view)
         view->pid = h->pid;
         view->access = h->access;
         view->fo = h->fo;
+        view->kernel = 0;
+        view->unseen = h->unseen;
         memcpy(view->image, h->image, sizeof(view->image));
         ok = 1;
     }
@@ -249,6 +242,9 @@ static void fill_request(cdf_request *rq, uint32_t major, const handle_view *h)
     rq->pid = h->pid;
     rq->tid = current_tid();
     rq->requestor_pid = h->pid;
+    if (h->kernel) {
+        rq->flags |= CDF_RQ_KERNEL_MODE;
+    }
 }
 
 uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
@@ -260,11 +256,11 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     handle_view view;
     uint64_t value;
     if (sim == NULL || handle == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     *handle = 0;
     if (drive > sim->drive_count) {
-        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
     pthread_mutex_lock(&sim->table_mu);
     for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
@@ -276,7 +272,7 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     }
     if (h == NULL) {
         pthread_mutex_unlock(&sim->table_mu);
-        return SIM_STATUS_INSUFFICIENT_RESOURCES;
+        return CDF_STATUS_INSUFFICIENT_RESOURCES;
     }
     h->in_use = 1;
     h->cleaned = 0;
@@ -285,6 +281,7 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     h->pid = pid;
     h->access = desired_access;
     h->fo = sim->next_fo++;
+    h->unseen = 0;
     memset(h->image, 0, sizeof(h->image));
     if (image != NULL) {
         size_t n = strlen(image);
@@ -296,15 +293,17 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
     view.pid = pid;
     view.access = desired_access;
     view.fo = h->fo;
+    view.kernel = 0;
+    view.unseen = 0;
     memcpy(view.image, h->image, sizeof(view.image));
     pthread_mutex_unlock(&sim->table_mu);
 
-    st = SIM_STATUS_SUCCESS;
+    st = CDF_STATUS_SUCCESS;
     if (drive != CDFSIM_CONTROL_DEVICE) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t core_drive = sim->drive_ids[drive];
-        fill_request(&rq, SIM_IRP_MJ_CREATE, &view);
+        fill_request(&rq, CDF_IRP_MJ_CREATE, &view);
         rq.image_name = view.image;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
         if (v.action == CDF_ACTION_COMPLETE) {
@@ -317,39 +316,14 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
             }
         }
     }
-    if (st != SIM_STATUS_SUCCESS) {
+    if (st != CDF_STATUS_SUCCESS) {
         pthread_mutex_lock(&sim->table_mu);
         h->in_use = 0;
         pthread_mutex_unlock(&sim->table_mu);
         return st;
     }
     *handle = value;
-    return SIM_STATUS_SUCCESS;
-}
-
-/* The I/O manager's check of the CTL_CODE access bits against the handle's granted access. */
-static int access_allowed(uint32_t code, uint32_t granted)
-{
-    uint32_t required = (code >> 14) & 3u;
-    if ((required & 1u) && !(granted & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
-        return 0;
-    }
-    if ((required & 2u) && !(granted & (CDFSIM_FILE_WRITE_DATA | CDFSIM_GENERIC_WRITE))) {
-        return 0;
-    }
-    return 1;
-}
-
-static uint32_t control_access(uint32_t granted)
-{
-    uint32_t a = 0;
-    if (granted & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ)) {
-        a |= CDF_ACCESS_READ;
-    }
-    if (granted & (CDFSIM_FILE_WRITE_DATA | CDFSIM_GENERIC_WRITE)) {
-        a |= CDF_ACCESS_WRITE;
-    }
-    return a;
+    return CDF_STATUS_SUCCESS;
 }
 
 /* Run a control IOCTL; WaitTrace blocks (STATUS_PENDING from the core) until the notify
@@ -357,7 +331,7 @@ static uint32_t control_access(uint32_t granted)
 static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
                               uint8_t *sysbuf, uint32_t in_len, uint32_t out_cap, uint32_t *out_len)
 {
-    uint32_t granted = control_access(h->access);
+    uint32_t granted = cdf_access_from_mask(h->access);
     uint32_t st;
     uint64_t seen;
     uint32_t cancel_gen;
@@ -370,7 +344,7 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
     if (slot->cleaned || sim->destroying) {
         pthread_mutex_unlock(&sim->wait_mu);
         pthread_mutex_unlock(&sim->table_mu);
-        return SIM_STATUS_CANCELLED;
+        return CDF_STATUS_CANCELLED;
     }
     slot->waiters++;
     cancel_gen = slot->cancel_gen;
@@ -381,7 +355,7 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
         seen = atomic_load(&sim->notify_gen);
         /* The request buffer is decoded again on every attempt: the core wrote nothing on PENDING. */
         st = cdf_control_dispatch(sim->core, code, granted, sysbuf, in_len, sysbuf, out_cap, out_len);
-        if (st != SIM_STATUS_PENDING) {
+        if (st != CDF_STATUS_PENDING) {
             break;
         }
         pthread_mutex_lock(&sim->wait_mu);
@@ -390,7 +364,7 @@ static uint32_t control_ioctl(cdfsim *sim, const handle_view *h, uint32_t code,
         }
         if (slot->cancel_gen != cancel_gen || slot->cleaned) {
             pthread_mutex_unlock(&sim->wait_mu);
-            st = SIM_STATUS_CANCELLED;
+            st = CDF_STATUS_CANCELLED;
             *out_len = 0;
             break;
         }
@@ -417,7 +391,7 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
     uint32_t core_drive = sim->drive_ids[h->drive];
     simcd *lower = sim->lower[h->drive];
     fill_request(&rq, major, h);
-    if (major == SIM_IRP_MJ_DEVICE_CONTROL) {
+    if (major == CDF_IRP_MJ_DEVICE_CONTROL) {
         rq.ioctl_code = code;
         rq.input = in_len != 0 ? sysbuf : NULL;
         rq.input_length = in_len;
@@ -433,8 +407,9 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
         *information = 0;
         return st;
     }
-    if (major == SIM_IRP_MJ_DEVICE_CONTROL) {
-        st = simcd_ioctl(lower, h->fo, code, 0, in_len != 0 ? sysbuf : NULL, in_len,
+    if (major == CDF_IRP_MJ_DEVICE_CONTROL) {
+        st = simcd_ioctl(lower, h->fo, code, h->kernel ? SIMCD_FLAG_KERNEL_MODE : 0u,
+                         in_len != 0 ? sysbuf : NULL, in_len,
                          out_cap != 0 ? sysbuf : NULL, out_cap, &info);
     } else {
         st = simcd_read(lower, h->fo, offset, length, &info);
@@ -462,6 +437,59 @@ static void copy_back(uint32_t st, const uint8_t *sysbuf, uint32_t info, void *o
     }
 }
 
+/* FILE_DEVICE_FILE_SYSTEM (devioctl.h) and the file system controls of a UDF volume (winioctl.h). */
+#define SIM_FILE_DEVICE_FILE_SYSTEM        0x09u
+#define SIM_FSCTL_MAKE_MEDIA_COMPATIBLE    CDF_CTL_CODE(0x09u, 76u, 0u, 2u)  /* 0x00098130 */
+#define SIM_FSCTL_SET_DEFECT_MANAGEMENT    CDF_CTL_CODE(0x09u, 77u, 0u, 2u)  /* 0x00098134 */
+
+/*
+ * The simulated UDF file system's file system controls on a volume handle (docs/simulator.md,
+ * "Mounted volume"):
+ * - FSCTL_MAKE_MEDIA_COMPATIBLE (FILE_MAKE_COMPATIBLE_BUFFER, 1 byte): closes the open session on
+ *   write-once media by sending CLOSE TRACK/SESSION (0x5B, close function 010b: the session) down
+ *   the device stack as a kernel-mode IOCTL_SCSI_PASS_THROUGH with the volume's file object,
+ *   through the filter; the media then reads as ROM media. Input shorter than the buffer:
+ *   STATUS_INVALID_PARAMETER; the drive's CHECK CONDITION (no open session):
+ *   STATUS_INVALID_DEVICE_REQUEST.
+ * - FSCTL_SET_DEFECT_MANAGEMENT acts on a file, and a volume handle is not one:
+ *   STATUS_INVALID_PARAMETER (file handles on the volume are not simulated).
+ * - FSCTL_WRITE_USN_CLOSE_RECORD is NTFS 3.0+ only; UDF does not implement it:
+ *   STATUS_INVALID_DEVICE_REQUEST, as every other file system control.
+ */
+static uint32_t udfs_fsctl(cdfsim *sim, const handle_view *vol, uint32_t code, const uint8_t *sysbuf,
+                           uint32_t in_len)
+{
+    if (code == SIM_FSCTL_MAKE_MEDIA_COMPATIBLE) {
+        uint8_t spt[88];
+        uint32_t info = 0;
+        uint32_t st;
+        handle_view fs = *vol;
+        if (in_len < 1u) {
+            return CDF_STATUS_INVALID_PARAMETER;
+        }
+        (void)sysbuf; /* CloseDisc: closing the disc too is not distinguished by the model */
+        memset(spt, 0, sizeof(spt));
+        spt[0] = 56u;           /* SCSI_PASS_THROUGH.Length (64-bit layout) */
+        spt[6] = 10u;           /* CdbLength */
+        spt[7] = 32u;           /* SenseInfoLength */
+        spt[16] = 60u;          /* TimeOutValue (s) */
+        spt[32] = 56u;          /* SenseInfoOffset */
+        spt[36] = 0x5Bu;        /* CLOSE TRACK/SESSION */
+        spt[36 + 2] = 0x02u;    /* close function 010b: close the session */
+        fs.kernel = 1u;
+        st = drive_request(sim, &fs, CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_SCSI_PASS_THROUGH, spt,
+                           56u, (uint32_t)sizeof(spt), 0, 0, &info);
+        if (CDF_NT_SUCCESS(st) && info >= 3u && spt[2] != 0u) {
+            st = CDF_STATUS_INVALID_DEVICE_REQUEST; /* CHECK CONDITION: ILLEGAL REQUEST */
+        }
+        return st;
+    }
+    if (code == SIM_FSCTL_SET_DEFECT_MANAGEMENT) {
+        return CDF_STATUS_INVALID_PARAMETER;
+    }
+    return CDF_STATUS_INVALID_DEVICE_REQUEST;
+}
+
 uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
                       const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                       uint32_t *returned)
@@ -476,13 +504,13 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
         *returned = 0;
     }
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     if ((in_len != 0 && in == NULL) || (out_cap != 0 && out == NULL)) {
-        return SIM_STATUS_INVALID_PARAMETER; /* the I/O manager probes the buffers */
+        return CDF_STATUS_INVALID_PARAMETER; /* the I/O manager probes the buffers */
     }
-    if (!access_allowed(code, h.access)) {
-        return SIM_STATUS_ACCESS_DENIED;
+    if (!cdf_ioctl_access_allowed(code, cdf_access_from_mask(h.access))) {
+        return CDF_STATUS_ACCESS_DENIED;
     }
     /* METHOD_BUFFERED: one SystemBuffer of max(in, out) bytes holds the input and then the output.
      * Large ones come from a per-thread cache (trace drains ask for ~100 KiB per call). */
@@ -490,7 +518,7 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
         if (size > tls_sysbuf_size) {
             uint8_t *grown = (uint8_t *)realloc(tls_sysbuf, size);
             if (grown == NULL) {
-                return SIM_STATUS_INSUFFICIENT_RESOURCES;
+                return CDF_STATUS_INSUFFICIENT_RESOURCES;
             }
             tls_sysbuf = grown;
             tls_sysbuf_size = size;
@@ -507,8 +535,12 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
         st = control_ioctl(sim, &h, code, sysbuf, in_len, out_cap, &info);
+    } else if (h.unseen && CDF_CTL_DEVICE_TYPE(code) == SIM_FILE_DEVICE_FILE_SYSTEM) {
+        st = udfs_fsctl(sim, &h, code, sysbuf, in_len);
     } else {
-        st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
+        /* the file system forwards every other IOCTL of a volume handle to the device stack,
+         * with the volume's file object, which the filter and cdrom never saw created */
+        st = drive_request(sim, &h, CDF_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
     }
     copy_back(st, sysbuf, info, out, out_cap, returned);
     return st;
@@ -517,6 +549,13 @@ uint32_t cdfsim_ioctl(cdfsim *sim, uint64_t handle, uint32_t code,
 uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t code,
                               const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                               uint32_t *returned)
+{
+    return cdfsim_ioctl_no_file_mode(sim, drive, pid, 1u, code, in, in_len, out, out_cap, returned);
+}
+
+uint32_t cdfsim_ioctl_no_file_mode(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t kernel_mode,
+                                   uint32_t code, const void *in, uint32_t in_len, void *out,
+                                   uint32_t out_cap, uint32_t *returned)
 {
     handle_view h;
     uint8_t sysbuf[SIM_STACK_SYSBUF];
@@ -527,23 +566,24 @@ uint32_t cdfsim_ioctl_no_file(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_
         *returned = 0;
     }
     if (sim == NULL || drive == CDFSIM_CONTROL_DEVICE || drive > sim->drive_count) {
-        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
     if ((in_len != 0 && in == NULL) || (out_cap != 0 && out == NULL)) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     if (size > SIM_STACK_SYSBUF) {
-        return SIM_STATUS_INVALID_PARAMETER; /* kernel callers of this kind send small buffers */
+        return CDF_STATUS_INVALID_PARAMETER; /* kernel callers of this kind send small buffers */
     }
     memset(&h, 0, sizeof(h));
     h.drive = drive;
     h.pid = pid;
     h.access = CDFSIM_GENERIC_READ | CDFSIM_GENERIC_WRITE;
+    h.kernel = kernel_mode != 0u;
     memset(sysbuf, 0, sizeof(sysbuf));
     if (in_len != 0) {
         memcpy(sysbuf, in, in_len);
     }
-    st = drive_request(sim, &h, SIM_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
+    st = drive_request(sim, &h, CDF_IRP_MJ_DEVICE_CONTROL, code, sysbuf, in_len, out_cap, 0, 0, &info);
     copy_back(st, sysbuf, info, out, out_cap, returned);
     return st;
 }
@@ -558,15 +598,15 @@ uint32_t cdfsim_read(cdfsim *sim, uint64_t handle, uint64_t offset, uint32_t len
         *returned = 0;
     }
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
-        return 0xC0000010u; /* STATUS_INVALID_DEVICE_REQUEST: the control device has no read */
+        return CDF_STATUS_INVALID_DEVICE_REQUEST; /* the control device has no read */
     }
     if (!(h.access & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
-        return SIM_STATUS_ACCESS_DENIED;
+        return CDF_STATUS_ACCESS_DENIED;
     }
-    st = drive_request(sim, &h, SIM_IRP_MJ_READ, 0, NULL, 0, 0, offset, length, &info);
+    st = drive_request(sim, &h, CDF_IRP_MJ_READ, 0, NULL, 0, 0, offset, length, &info);
     if (returned != NULL) {
         *returned = (st & 0xC0000000u) == 0xC0000000u ? 0 : info;
     }
@@ -578,24 +618,24 @@ uint32_t cdfsim_burst(cdfsim *sim, uint64_t handle, uint32_t count, uint32_t len
 {
     handle_view h;
     uint32_t i;
-    uint32_t st = SIM_STATUS_SUCCESS;
+    uint32_t st = CDF_STATUS_SUCCESS;
     uint32_t done = 0;
     if (completed != NULL) {
         *completed = 0;
     }
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     if (h.drive == CDFSIM_CONTROL_DEVICE) {
-        return 0xC0000010u;
+        return CDF_STATUS_INVALID_DEVICE_REQUEST;
     }
     if (!(h.access & (CDFSIM_FILE_READ_DATA | CDFSIM_GENERIC_READ))) {
-        return SIM_STATUS_ACCESS_DENIED;
+        return CDF_STATUS_ACCESS_DENIED;
     }
     for (i = 0; i < count; i++) {
         uint32_t info = 0;
-        st = drive_request(sim, &h, SIM_IRP_MJ_READ, 0, NULL, 0, 0, (uint64_t)i * 2048u, length, &info);
-        if (st != SIM_STATUS_SUCCESS) {
+        st = drive_request(sim, &h, CDF_IRP_MJ_READ, 0, NULL, 0, 0, (uint64_t)i * 2048u, length, &info);
+        if (st != CDF_STATUS_SUCCESS) {
             break;
         }
         done++;
@@ -610,13 +650,13 @@ uint32_t cdfsim_cancel(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     pthread_mutex_lock(&sim->wait_mu);
     sim->handles[h.slot].cancel_gen++;
     pthread_cond_broadcast(&sim->wait_cv);
     pthread_mutex_unlock(&sim->wait_mu);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
@@ -624,17 +664,17 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
     pthread_mutex_lock(&sim->wait_mu);
     if (sim->handles[h->slot].cleaned) {
         pthread_mutex_unlock(&sim->wait_mu);
-        return SIM_STATUS_SUCCESS; /* the I/O manager sends one cleanup per file object */
+        return CDF_STATUS_SUCCESS; /* the I/O manager sends one cleanup per file object */
     }
     sim->handles[h->slot].cleaned = 1;
     pthread_cond_broadcast(&sim->wait_cv);
     pthread_mutex_unlock(&sim->wait_mu);
-    if (h->drive != CDFSIM_CONTROL_DEVICE) {
+    if (h->drive != CDFSIM_CONTROL_DEVICE && !h->unseen) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t st;
         uint32_t core_drive = sim->drive_ids[h->drive];
-        fill_request(&rq, SIM_IRP_MJ_CLEANUP, h);
+        fill_request(&rq, CDF_IRP_MJ_CLEANUP, h);
         rq.flags = flags;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
         if (v.action == CDF_ACTION_COMPLETE) {
@@ -647,19 +687,19 @@ static uint32_t do_cleanup(cdfsim *sim, const handle_view *h, uint32_t flags)
         }
         return st;
     }
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
 {
-    uint32_t st = SIM_STATUS_SUCCESS;
-    if (h->drive != CDFSIM_CONTROL_DEVICE) {
+    uint32_t st = CDF_STATUS_SUCCESS;
+    if (h->drive != CDFSIM_CONTROL_DEVICE && !h->unseen) {
         cdf_request rq;
         cdf_verdict v;
         uint32_t i;
         uint32_t core_drive = sim->drive_ids[h->drive];
         simcd *lower = sim->lower[h->drive];
-        fill_request(&rq, SIM_IRP_MJ_CLOSE, h);
+        fill_request(&rq, CDF_IRP_MJ_CLOSE, h);
         rq.flags = flags;
         cdf_core_dispatch(sim->core, core_drive, &rq, &v);
         /* Enforce: the filter releases the simple locks this handle leaked, below itself: each
@@ -667,15 +707,15 @@ static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
          * last one), and the core learns how many the lower device accepted. */
         if (v.simple_unlocks != 0) {
             uint32_t succeeded = 0;
-            uint32_t first_failure = SIM_STATUS_SUCCESS;
+            uint32_t first_failure = CDF_STATUS_SUCCESS;
             for (i = 0; i < v.simple_unlocks; i++) {
                 uint8_t allow = 0;
                 uint32_t info = 0;
-                uint32_t ust = simcd_ioctl(lower, h->fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1,
+                uint32_t ust = simcd_ioctl(lower, h->fo, CDF_IOCTL_STORAGE_MEDIA_REMOVAL, 0, &allow, 1,
                                            NULL, 0, &info);
                 if ((ust & 0x80000000u) == 0) {
                     succeeded++;
-                } else if (first_failure == SIM_STATUS_SUCCESS) {
+                } else if (first_failure == CDF_STATUS_SUCCESS) {
                     first_failure = ust;
                 }
             }
@@ -697,32 +737,58 @@ static uint32_t do_close(cdfsim *sim, const handle_view *h, uint32_t flags)
     return st;
 }
 
+/* Other open handles on h's file object (DuplicateHandle). */
+static uint32_t fo_refs(cdfsim *sim, const handle_view *h)
+{
+    uint32_t slot;
+    uint32_t n = 0;
+    pthread_mutex_lock(&sim->table_mu);
+    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        if (slot != h->slot && sim->handles[slot].in_use && sim->handles[slot].fo == h->fo) {
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&sim->table_mu);
+    return n;
+}
+
+static void free_slot(cdfsim *sim, const handle_view *h)
+{
+    pthread_mutex_lock(&sim->table_mu);
+    sim->handles[h->slot].in_use = 0;
+    pthread_mutex_unlock(&sim->table_mu);
+}
+
 uint32_t cdfsim_close(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
+    }
+    if (fo_refs(sim, &h) != 0u) {
+        free_slot(sim, &h); /* not the last handle: no IRP (ObDereferenceObject only) */
+        return CDF_STATUS_SUCCESS;
     }
     (void)do_cleanup(sim, &h, 0);
     (void)do_close(sim, &h, 0);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_cleanup_only(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     (void)do_cleanup(sim, &h, 0);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_close_only(cdfsim *sim, uint64_t handle)
 {
     handle_view h;
     if (sim == NULL || !handle_get(sim, handle, &h)) {
-        return SIM_STATUS_INVALID_HANDLE;
+        return CDF_STATUS_INVALID_HANDLE;
     }
     /* No cleanup came: parked waits still end, as the close frees the file object. */
     pthread_mutex_lock(&sim->wait_mu);
@@ -730,7 +796,7 @@ uint32_t cdfsim_close_only(cdfsim *sim, uint64_t handle)
     pthread_cond_broadcast(&sim->wait_cv);
     pthread_mutex_unlock(&sim->wait_mu);
     (void)do_close(sim, &h, 0);
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
@@ -741,7 +807,7 @@ uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
         *closed = 0;
     }
     if (sim == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     /* Handles close in the order they were opened (slot order is not open order after reuse,
      * so walk by file object serial). */
@@ -768,34 +834,40 @@ uint32_t cdfsim_process_exit(cdfsim *sim, uint32_t pid, uint32_t *closed)
             h.pid = s->pid;
             h.access = s->access;
             h.fo = s->fo;
+            h.kernel = 0;
+            h.unseen = s->unseen;
             memcpy(h.image, s->image, sizeof(h.image));
         }
         pthread_mutex_unlock(&sim->table_mu);
-        (void)do_cleanup(sim, &h, CDF_RQ_PROCESS_EXIT);
-        (void)do_close(sim, &h, CDF_RQ_PROCESS_EXIT);
+        if (fo_refs(sim, &h) != 0u) {
+            free_slot(sim, &h);
+        } else {
+            (void)do_cleanup(sim, &h, CDF_RQ_PROCESS_EXIT);
+            (void)do_close(sim, &h, CDF_RQ_PROCESS_EXIT);
+        }
         n++;
     }
     if (closed != NULL) {
         *closed = n;
     }
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 static uint32_t check_drive(const cdfsim *sim, uint32_t drive)
 {
     if (sim == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     if (drive == 0 || drive > sim->drive_count) {
-        return SIM_STATUS_OBJECT_NAME_NOT_FOUND;
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
-    return SIM_STATUS_SUCCESS;
+    return CDF_STATUS_SUCCESS;
 }
 
 uint32_t cdfsim_fail_next(cdfsim *sim, uint32_t drive, uint32_t status)
 {
     uint32_t st = check_drive(sim, drive);
-    if (st == SIM_STATUS_SUCCESS) {
+    if (st == CDF_STATUS_SUCCESS) {
         simcd_fail_next(sim->lower[drive], status);
     }
     return st;
@@ -804,7 +876,7 @@ uint32_t cdfsim_fail_next(cdfsim *sim, uint32_t drive, uint32_t status)
 uint32_t cdfsim_set_media(cdfsim *sim, uint32_t drive, uint32_t present)
 {
     uint32_t st = check_drive(sim, drive);
-    if (st == SIM_STATUS_SUCCESS) {
+    if (st == CDF_STATUS_SUCCESS) {
         simcd_set_media(sim->lower[drive], present);
     }
     return st;
@@ -813,7 +885,7 @@ uint32_t cdfsim_set_media(cdfsim *sim, uint32_t drive, uint32_t present)
 uint32_t cdfsim_set_connected(cdfsim *sim, uint32_t drive, uint32_t connected)
 {
     uint32_t st = check_drive(sim, drive);
-    if (st == SIM_STATUS_SUCCESS) {
+    if (st == CDF_STATUS_SUCCESS) {
         simcd_set_connected(sim->lower[drive], connected);
     }
     return st;
@@ -823,11 +895,11 @@ uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state 
 {
     simcd_state s;
     uint32_t st = check_drive(sim, drive);
-    if (st != SIM_STATUS_SUCCESS) {
+    if (st != CDF_STATUS_SUCCESS) {
         return st;
     }
     if (out == NULL) {
-        return SIM_STATUS_INVALID_PARAMETER;
+        return CDF_STATUS_INVALID_PARAMETER;
     }
     simcd_get_state(sim->lower[drive], &s);
     out->media_present = s.media_present;
@@ -840,7 +912,176 @@ uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state 
     out->exclusive_locked = s.exclusive_locked;
     out->reads = s.reads;
     out->ejects = s.ejects;
-    return SIM_STATUS_SUCCESS;
+    out->open_files = s.open_files;
+    out->surprise_removed = s.surprise_removed;
+    out->volume_mounted = s.volume_mounted;
+    out->session_open = s.session_open;
+    out->media_change_count = s.media_change_count;
+    out->commands = s.commands;
+    out->kernel_mcn = s.kernel_mcn;
+    out->reserved = 0;
+    return CDF_STATUS_SUCCESS;
+}
+
+/* A free handle slot, or NULL. Caller holds table_mu. */
+static sim_handle *free_handle(cdfsim *sim, uint32_t *slot_out)
+{
+    uint32_t slot;
+    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        if (!sim->handles[slot].in_use && sim->handles[slot].waiters == 0) {
+            *slot_out = slot;
+            return &sim->handles[slot];
+        }
+    }
+    return NULL;
+}
+
+uint32_t cdfsim_duplicate(cdfsim *sim, uint64_t handle, uint32_t pid, uint64_t *duplicate)
+{
+    handle_view h;
+    uint32_t slot = 0;
+    sim_handle *d;
+    if (duplicate != NULL) {
+        *duplicate = 0;
+    }
+    if (sim == NULL || duplicate == NULL || !handle_get(sim, handle, &h)) {
+        return CDF_STATUS_INVALID_HANDLE;
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    d = free_handle(sim, &slot);
+    if (d == NULL) {
+        pthread_mutex_unlock(&sim->table_mu);
+        return CDF_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    d->in_use = 1;
+    d->cleaned = 0;
+    d->generation++;
+    d->drive = h.drive;
+    d->pid = pid;
+    d->access = h.access;
+    d->fo = h.fo;
+    d->unseen = h.unseen;
+    memcpy(d->image, h.image, sizeof(d->image));
+    *duplicate = handle_value(slot, d->generation);
+    pthread_mutex_unlock(&sim->table_mu);
+    return CDF_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_open_volume(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
+                            uint32_t desired_access, uint64_t *handle)
+{
+    simcd_state s;
+    uint32_t slot = 0;
+    sim_handle *h;
+    if (handle != NULL) {
+        *handle = 0;
+    }
+    if (sim == NULL || handle == NULL) {
+        return CDF_STATUS_INVALID_PARAMETER;
+    }
+    if (drive == CDFSIM_CONTROL_DEVICE || drive > sim->drive_count) {
+        return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    simcd_get_state(sim->lower[drive], &s);
+    if (!s.media_present || s.tray_open) {
+        return CDF_STATUS_NO_MEDIA_IN_DEVICE; /* nothing to mount */
+    }
+    pthread_mutex_lock(&sim->table_mu);
+    h = free_handle(sim, &slot);
+    if (h == NULL) {
+        pthread_mutex_unlock(&sim->table_mu);
+        return CDF_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    h->in_use = 1;
+    h->cleaned = 0;
+    h->generation++;
+    h->drive = drive;
+    h->pid = pid;
+    h->access = desired_access;
+    h->fo = sim->next_fo++;
+    h->unseen = 1;
+    memset(h->image, 0, sizeof(h->image));
+    if (image != NULL) {
+        size_t n = strlen(image);
+        memcpy(h->image, image, n > SIM_IMAGE_BYTES ? SIM_IMAGE_BYTES : n);
+    }
+    *handle = handle_value(slot, h->generation);
+    pthread_mutex_unlock(&sim->table_mu);
+    simcd_set_volume_mounted(sim->lower[drive], 1u);
+    return CDF_STATUS_SUCCESS;
+}
+
+uint32_t cdfsim_dismount(cdfsim *sim, uint32_t drive)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        simcd_set_volume_mounted(sim->lower[drive], 0u);
+    }
+    return st;
+}
+
+uint32_t cdfsim_surprise_remove(cdfsim *sim, uint32_t drive)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        simcd_surprise_remove(sim->lower[drive]);
+    }
+    return st;
+}
+
+uint32_t cdfsim_set_session_open(cdfsim *sim, uint32_t drive, uint32_t open)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        simcd_set_session_open(sim->lower[drive], open);
+    }
+    return st;
+}
+
+uint32_t cdfsim_fail_command(cdfsim *sim, uint32_t drive, uint32_t kind, uint32_t nth, uint32_t status)
+{
+    uint32_t st = check_drive(sim, drive);
+    if (st == CDF_STATUS_SUCCESS) {
+        st = simcd_fail_command(sim->lower[drive], kind, nth, status);
+    }
+    return st;
+}
+
+_Static_assert(sizeof(cdfsim_command) == sizeof(simcd_command), "cdfsim_command mirrors simcd_command");
+
+uint32_t cdfsim_commands(cdfsim *sim, uint32_t drive, uint32_t after_seq, cdfsim_command *out,
+                         uint32_t cap, uint32_t *count)
+{
+    simcd_command buf[64];
+    uint32_t n = 0;
+    uint32_t i;
+    uint32_t st = check_drive(sim, drive);
+    if (count != NULL) {
+        *count = 0;
+    }
+    if (st != CDF_STATUS_SUCCESS) {
+        return st;
+    }
+    if (out == NULL && cap != 0) {
+        return CDF_STATUS_INVALID_PARAMETER;
+    }
+    simcd_get_commands(sim->lower[drive], after_seq, buf, cap < 64u ? cap : 64u, &n);
+    for (i = 0; i < n; i++) {
+        out[i].seq = buf[i].seq;
+        out[i].kind = buf[i].kind;
+        out[i].opcode = buf[i].opcode;
+        out[i].byte4 = buf[i].byte4;
+        out[i].origin = buf[i].origin;
+        out[i].status = buf[i].status;
+        out[i].sense_key = buf[i].sense_key;
+        out[i].asc = buf[i].asc;
+        out[i].ascq = buf[i].ascq;
+        out[i].reserved = 0;
+    }
+    if (count != NULL) {
+        *count = n;
+    }
+    return CDF_STATUS_SUCCESS;
 }
 
 uint64_t cdfsim_now(cdfsim *sim)

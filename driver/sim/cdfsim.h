@@ -3,7 +3,7 @@
  *
  * A DeviceIoControl-shaped C ABI loaded by Node through koffi. It hosts driver/core as the
  * upper filter over a simulated cdrom.sys lower device (driver/sim/simcd.c) that behaves like
- * the in-box class driver for every request the filter cares about (BRIEF §3).
+ * the in-box class driver for every request the filter cares about (docs/simulator.md).
  * Every function returns an NTSTATUS (uint32) unless stated otherwise. Thread-safe: calls may
  * come concurrently from Node's main thread and koffi's async worker threads.
  */
@@ -77,8 +77,63 @@ typedef struct cdfsim_drive_state {
     uint32_t exclusive_locked;  /* exclusive access held by a handle */
     uint64_t reads;             /* IRP_MJ_READ completed */
     uint64_t ejects;            /* successful ejects */
+    /* appended fields (simcd_state) */
+    uint32_t open_files;        /* cdrom FILE_OBJECT_CONTEXTs in use */
+    uint32_t surprise_removed;  /* cdfsim_surprise_remove ran */
+    uint32_t volume_mounted;    /* a file system is mounted (cdfsim_open_volume) */
+    uint32_t session_open;      /* write-once media with an open session */
+    uint32_t media_change_count;/* MediaChangeCount (IOCTL_STORAGE_CHECK_VERIFY output) */
+    uint32_t commands;          /* commands that reached the drive (last seq) */
+    uint32_t kernel_mcn;        /* MCN disables held by kernel-mode requests without a file object */
+    uint32_t reserved;
 } cdfsim_drive_state;
 uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state *out);
+
+/* ---- QA test surface (docs/client.md "Simulator test surface") ---- */
+
+/* A device control with no file object from a requestor of the given mode (kernel_mode 1:
+ * Irp->RequestorMode == KernelMode, as cdfsim_ioctl_no_file; 0: UserMode). Same limits as
+ * cdfsim_ioctl_no_file. */
+uint32_t cdfsim_ioctl_no_file_mode(cdfsim *sim, uint32_t drive, uint32_t pid, uint32_t kernel_mode,
+                                   uint32_t code, const void *in, uint32_t in_len, void *out,
+                                   uint32_t out_cap, uint32_t *returned);
+/* DuplicateHandle: a second handle (for process pid) on the same file object. Closing a handle
+ * sends IRP_MJ_CLEANUP and IRP_MJ_CLOSE only when it is the file object's last handle.
+ * STATUS_INVALID_HANDLE for an unknown handle. */
+uint32_t cdfsim_duplicate(cdfsim *sim, uint64_t handle, uint32_t pid, uint64_t *duplicate);
+/* Open a handle on the volume a file system mounted on drive (UDF over write-once media with an
+ * open session): the create goes to the file system, so neither the filter nor cdrom sees it,
+ * and the file object reaches the filter only with the IOCTLs the file system forwards; its
+ * cleanup and close stay in the file system too. The first open mounts the volume
+ * (IsVolumeMounted). STATUS_NO_MEDIA_IN_DEVICE without a ready medium. */
+uint32_t cdfsim_open_volume(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
+                            uint32_t desired_access, uint64_t *handle);
+/* Dismount the file system of drive (the volume handles stay open but stale). */
+uint32_t cdfsim_dismount(cdfsim *sim, uint32_t drive);
+/* Surprise removal of drive (distinct from cdfsim_set_connected 0). Not undone. */
+uint32_t cdfsim_surprise_remove(cdfsim *sim, uint32_t drive);
+/* Put write-once media with an open session (open 1) or ROM-compatible media (0) in drive. */
+uint32_t cdfsim_set_session_open(cdfsim *sim, uint32_t drive, uint32_t open);
+/* Targeted fault: the nth (1-based, from now) command of kind (simcd.h SIMCD_CMD_*, 0 = any)
+ * reaching drive fails with status. nth 0 clears. STATUS_INVALID_PARAMETER for a bad kind. */
+uint32_t cdfsim_fail_command(cdfsim *sim, uint32_t drive, uint32_t kind, uint32_t nth, uint32_t status);
+/* One command that reached a drive (simcd_command). */
+typedef struct cdfsim_command {
+    uint32_t seq;
+    uint8_t kind;      /* SIMCD_CMD_* */
+    uint8_t opcode;    /* CDB byte 0 */
+    uint8_t byte4;     /* CDB byte 4 */
+    uint8_t origin;    /* SIMCD_ORIGIN_*: 1 IOCTL handler, 2 pass-through, 3 close, 4 read */
+    uint32_t status;   /* NTSTATUS the class driver got */
+    uint8_t sense_key;
+    uint8_t asc;
+    uint8_t ascq;
+    uint8_t reserved;
+} cdfsim_command;
+/* The drive's command log: entries with seq > after_seq (the last 64 are kept), oldest first,
+ * at most cap; *count receives how many. */
+uint32_t cdfsim_commands(cdfsim *sim, uint32_t drive, uint32_t after_seq, cdfsim_command *out,
+                         uint32_t cap, uint32_t *count);
 
 /* Traffic generator for benchmarks and stress: count IRP_MJ_READs of length bytes (a multiple
  * of 2048) at offsets 0, 2048, 4096, ... on a drive handle, each through the whole path (access

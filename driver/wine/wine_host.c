@@ -58,12 +58,10 @@ typedef struct cdfw_device {
 /* Per handle (FILE_OBJECT->FsContext2; the host is the only driver of its devices). */
 typedef struct cdfw_file {
     uint32_t opener_pid;  /* PsGetCurrentProcessId at IRP_MJ_CREATE */
-    uint32_t granted;     /* FILE_READ_DATA / FILE_WRITE_DATA granted (winnt.h bits) */
+    uint32_t granted;     /* CDF_ACCESS_READ / CDF_ACCESS_WRITE granted */
     uint8_t lower_open;   /* drive: simcd_create_file succeeded */
 } cdfw_file;
 
-#define CDFW_FILE_READ_DATA  0x0001u
-#define CDFW_FILE_WRITE_DATA 0x0002u
 
 static cdf_core *g_core;
 static PDEVICE_OBJECT g_devices[CDFW_DRIVES + 1u]; /* [0] control, [1..] drives */
@@ -81,47 +79,10 @@ static DRIVER_DISPATCH cdfw_dispatch;
  */
 static uint32_t granted_from_create(PIO_STACK_LOCATION stack)
 {
-    ACCESS_MASK desired;
-    uint32_t granted = 0;
-
     if (stack->Parameters.Create.SecurityContext == NULL) {
-        return CDFW_FILE_READ_DATA | CDFW_FILE_WRITE_DATA;
+        return CDF_ACCESS_READ | CDF_ACCESS_WRITE;
     }
-    desired = stack->Parameters.Create.SecurityContext->DesiredAccess;
-    if (desired & (FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | MAXIMUM_ALLOWED)) {
-        granted |= CDFW_FILE_READ_DATA;
-    }
-    if (desired & (FILE_WRITE_DATA | GENERIC_WRITE | GENERIC_ALL | MAXIMUM_ALLOWED)) {
-        granted |= CDFW_FILE_WRITE_DATA;
-    }
-    return granted;
-}
-
-/* The I/O manager's check of a CTL_CODE's required access against the handle (wdm.h). */
-static BOOLEAN access_allows(uint32_t code, uint32_t granted)
-{
-    uint32_t required = CDF_CTL_ACCESS(code);
-
-    if ((required & CDF_FILE_READ_ACCESS) && !(granted & CDFW_FILE_READ_DATA)) {
-        return FALSE;
-    }
-    if ((required & CDF_FILE_WRITE_ACCESS) && !(granted & CDFW_FILE_WRITE_DATA)) {
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static uint32_t control_access(uint32_t granted)
-{
-    uint32_t access = 0;
-
-    if (granted & CDFW_FILE_READ_DATA) {
-        access |= CDF_ACCESS_READ;
-    }
-    if (granted & CDFW_FILE_WRITE_DATA) {
-        access |= CDF_ACCESS_WRITE;
-    }
-    return access;
+    return cdf_access_from_mask((uint32_t)stack->Parameters.Create.SecurityContext->DesiredAccess);
 }
 
 /* ---- helpers ---- */
@@ -248,7 +209,7 @@ static NTSTATUS drive_cleanup_or_close(cdfw_device *dev, PIRP irp, PIO_STACK_LOC
         for (i = 0; i < verdict.simple_unlocks; i++) {
             uint8_t allow = 0; /* PREVENT_MEDIA_REMOVAL.PreventMediaRemoval = FALSE */
             uint32_t information = 0;
-            uint32_t unlock_status = simcd_ioctl(dev->lower, fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0,
+            uint32_t unlock_status = simcd_ioctl(dev->lower, fo, CDF_IOCTL_STORAGE_MEDIA_REMOVAL, 0,
                                                  &allow, 1, NULL, 0, &information);
 
             if (CDF_NT_SUCCESS(unlock_status)) {
@@ -293,7 +254,7 @@ static NTSTATUS drive_ioctl(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack
     uint32_t information = 0;
     uint32_t flags = 0;
 
-    if (ctx != NULL && !access_allows(code, ctx->granted)) {
+    if (ctx != NULL && !cdf_ioctl_access_allowed(code, ctx->granted)) {
         return complete_irp(irp, STATUS_ACCESS_DENIED, 0);
     }
     if (CDF_CTL_METHOD(code) != CDF_METHOD_BUFFERED ||
@@ -312,6 +273,9 @@ static NTSTATUS drive_ioctl(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack
     if (IoIs32bitProcess(irp)) {
         rq.flags |= CDF_RQ_CALLER_32BIT;
         flags |= SIMCD_FLAG_CALLER_32BIT;
+    }
+    if (irp->RequestorMode == KernelMode) {
+        flags |= SIMCD_FLAG_KERNEL_MODE;
     }
     cdf_core_dispatch(g_core, dev->drive_id, &rq, &verdict);
     if (verdict.action == CDF_ACTION_COMPLETE) {
@@ -341,7 +305,7 @@ static NTSTATUS drive_read(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
     uint32_t status;
     uint32_t information = 0;
 
-    if (ctx != NULL && !(ctx->granted & CDFW_FILE_READ_DATA)) {
+    if (ctx != NULL && !(ctx->granted & CDF_ACCESS_READ)) {
         return complete_irp(irp, STATUS_ACCESS_DENIED, 0);
     }
     fill_request(&rq, irp, stack);
@@ -409,7 +373,7 @@ static NTSTATUS control_ioctl(PIRP irp, PIO_STACK_LOCATION stack)
     uint32_t out_len = 0;
     uint32_t status;
 
-    if (!access_allows(code, granted)) {
+    if (!cdf_ioctl_access_allowed(code, granted)) {
         return complete_irp(irp, STATUS_ACCESS_DENIED, 0);
     }
     if (CDF_CTL_METHOD(code) != CDF_METHOD_BUFFERED) {
@@ -419,9 +383,9 @@ static NTSTATUS control_ioctl(PIRP irp, PIO_STACK_LOCATION stack)
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     }
     if (code == CDF_IOCTL_WAIT_TRACE) {
-        return cdfw_waits_dispatch(irp, control_access(granted));
+        return cdfw_waits_dispatch(irp, granted);
     }
-    status = cdf_control_dispatch(g_core, code, control_access(granted), buffer, in_len, buffer,
+    status = cdf_control_dispatch(g_core, code, granted, buffer, in_len, buffer,
                                   out_cap, &out_len);
     if (status == CDF_STATUS_PENDING) {
         status = CDF_STATUS_INVALID_DEVICE_REQUEST; /* only WaitTrace may pend */

@@ -21,8 +21,7 @@ import { SimDeviceHandle } from "../client/transports/simulator.ts";
 import { CliError, ExitCode, inputError, usageError } from "./errors.ts";
 import { Output } from "./output.ts";
 import { enumShortNames } from "./records.ts";
-import { runScenario, type AuditResult, type RunHooks } from "./runner.ts";
-import { parseScenario, type Scenario } from "./scenario.ts";
+import { type AuditResult, parseScenario, type RunHooks, runScenario, type Scenario, SimulatorWorld } from "../scenario/index.ts";
 
 export interface GlobalOptions {
   json: boolean;
@@ -113,6 +112,22 @@ export function loadScenario(file: string): Scenario {
   return parseScenario(text, file, SCENARIO_VOCABULARY);
 }
 
+/**
+ * The scenario world of the embedded simulator. A scenario plays several simulated processes,
+ * so another transport is a usage error.
+ */
+export function simulatorWorld(client: FilterClient): SimulatorWorld {
+  const sim = client.simulator;
+  if (!sim) {
+    throw new CliError(
+      `scenarios need the embedded simulator, but the transport is ${client.transportKind}`,
+      ExitCode.USAGE,
+      "scenario steps are played by simulated processes: run with --transport simulator",
+    );
+  }
+  return new SimulatorWorld(client, sim);
+}
+
 export interface ActivityOptions {
   scenario?: string;
   burst?: number;
@@ -149,7 +164,7 @@ export async function playActivity(
   opts: { readerSeq?: () => bigint; hooks?: RunHooks; signal?: AbortSignal; burstDrive?: number } = {},
 ): Promise<AuditResult | undefined> {
   let result: AuditResult | undefined;
-  if (scenario) result = await runScenario(client, scenario, { ...opts.hooks, signal: opts.signal });
+  if (scenario) result = await runScenario(client, scenario, simulatorWorld(client), { ...opts.hooks, signal: opts.signal });
   if (a.burst !== undefined)
     await burst(client, a.burst, { pace: a.pace !== false, readerSeq: opts.readerSeq, signal: opts.signal, drive: opts.burstDrive ?? 1 });
   return result;

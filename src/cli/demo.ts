@@ -7,15 +7,14 @@
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { type FilterClient, OperationAbortedError, type TraceEvent } from "../client/index.ts";
-import { auditJson, auditJunit, runScenario, verdictSummary, type StepVerdict } from "./runner.ts";
+import { auditJson, auditJunit, runScenario, type ScenarioStep, type StepVerdict, verdictSummary } from "../scenario/index.ts";
+import { ActorWorld } from "../scenario/wine-world.ts";
 import { ExitCode } from "./errors.ts";
-import { type GlobalOptions, connect, loadScenario, makeOutput, parseCount, transportText } from "./context.ts";
+import { type GlobalOptions, connect, loadScenario, makeOutput, parseCount, simulatorWorld, transportText } from "./context.ts";
 import type { Output } from "./output.ts";
 import { jsonReplacer } from "./output.ts";
 import { HumanFormatter, eventJsonLine } from "./records.ts";
-import type { ScenarioStep } from "./scenario.ts";
 import { chromeTrace, lockTimeline, renderTimeline } from "./timeline.ts";
-import { ActorWorld } from "../wine/actor-world.ts";
 import { runDemoOnWine } from "../wine/demo-runner.ts";
 import { printVerdicts, writeOut } from "./commands/audit.ts";
 
@@ -61,10 +60,11 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
   const file = o.scenario ?? DEMO_SCENARIO;
   const scenario = loadScenario(file);
   const delay = o.stepDelay !== undefined ? parseCount(o.stepDelay, "--step-delay", 0, 60_000) : process.stdout.isTTY ? 250 : 0;
-  const world = await ActorWorld.fromEnvironment();
-  const client = world
+  const actors = await ActorWorld.fromEnvironment();
+  const client = actors
     ? await connect({ ...g, transport: "win32" }, out, { silent: true })
     : await connect(g, out, { simulator: true, drives: scenario.drives, silent: true });
+  const world = actors ?? simulatorWorld(client);
   const started = performance.now();
   const events: TraceEvent[] = [];
   try {
@@ -73,7 +73,7 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
       if (scenario.description) out.line(c.dim(scenario.description));
       out.line(
         c.dim(
-          world
+          actors
             ? `transport: ${transportText(client)}; processes: ${[...scenario.processes.values()].map((p) => p.image).join(", ")}, each a Windows process (node.exe under Wine)`
             : `transport: ${transportText(client, { simulator: true })}; processes: ${[...scenario.processes.values()].map((p) => `${p.image}:${p.pid}`).join(", ")}`,
         ),
@@ -81,22 +81,17 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
       out.line();
     }
     const tracer = liveTrace(client, out, events);
-    const res = await runScenario(
-      client,
-      scenario,
-      {
-        beforeStep: async (step) => {
-          await tracer.catchUp();
-          if (!out.json) out.line(stepHeader(out, step));
-        },
-        afterStep: async (v) => {
-          await tracer.catchUp();
-          if (!out.json) out.line(verdictLine(out, v));
-          if (delay) await new Promise((r) => setTimeout(r, delay));
-        },
+    const res = await runScenario(client, scenario, world, {
+      beforeStep: async (step) => {
+        await tracer.catchUp();
+        if (!out.json) out.line(stepHeader(out, step));
       },
-      world,
-    );
+      afterStep: async (v) => {
+        await tracer.catchUp();
+        if (!out.json) out.line(verdictLine(out, v));
+        if (delay) await new Promise((r) => setTimeout(r, delay));
+      },
+    });
     await tracer.stop();
     const timeline = lockTimeline(events);
     const doc = auditJson(res, client.transportKind);
@@ -119,7 +114,7 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
     if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events, timeline)) + "\n", "trace (Chrome trace-event JSON)");
     return res.failed > 0 ? ExitCode.CHECK_FAILED : ExitCode.OK;
   } finally {
-    await world?.close();
+    await world.close();
     await client.close();
   }
 }

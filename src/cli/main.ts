@@ -20,6 +20,7 @@ import { registerExport } from "./commands/export.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTrace } from "./commands/trace.ts";
 import { type GlobalOptions, parseCount } from "./context.ts";
+import { ScenarioError } from "../scenario/index.ts";
 import { registerDemo } from "./demo.ts";
 import { CliError, ExitCode, usageError } from "./errors.ts";
 import { colorEnabled } from "./output.ts";
@@ -134,6 +135,7 @@ export function reportError(e: unknown, style: ErrorStyle, commanderMessage?: st
     return ExitCode.USAGE;
   }
   if (e instanceof CliError) return say(e.message, e.hint, e.exitCode);
+  if (e instanceof ScenarioError) return say(e.message, e.hint, e.exitCode);
   // A command used a client or handle after closing it: a bug of the command line, not the filter.
   if (e instanceof ClientClosedError)
     return say(`internal error: ${e.message}`, "this is a bug; rerun with CDFILTER_DEBUG=1 for the stack trace", ExitCode.INTERNAL);

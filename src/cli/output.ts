@@ -67,7 +67,9 @@ export function renderTable(head: string[], rows: string[][], c: Colors, aligns?
     .toString()
     .split("\n")
     .map((l) => l.replace(/\s+$/, ""));
-  const width = Math.max(...lines.map((l) => visibleLength(l)));
+  // A loop, not Math.max(...lines): spreading a long table overflows the stack.
+  let width = 0;
+  for (const l of lines) width = Math.max(width, visibleLength(l));
   lines.splice(1, 0, c.dim("─".repeat(width)));
   return lines.join("\n");
 }

@@ -9,6 +9,9 @@
  * simple locks under enforce), or when the drive's total falls to 0 otherwise (a foreign simple
  * unlock: cdrom.sys lets any caller release simple locks). A span still open at the end of the
  * trace ends at the last record's time, marked `open`.
+ *
+ * Every function here is linear in the number of records and spans and uses a bounded stack
+ * (no spreading of arrays into calls), whatever the size of the trace.
  */
 import { Decision, Reason, RecordKind, type TraceEvent, type TraceRecord, ntStatusName, ntSuccess } from "../client/index.ts";
 import { formatSeconds, isSecureLockCode, isSimpleLockCode, kindName, requestName, shortDecision, shortReason } from "./records.ts";
@@ -54,6 +57,16 @@ export interface Timeline {
 /** Lock spans per owner from a trace (records in seq order). */
 export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
   const owners = new Map<string, Owner>();
+  /** Per drive id, the owners holding an open span of each kind (the safety net below visits only these). */
+  const holders = new Map<number, Record<LockKind, Set<Owner>>>();
+  const holdersOf = (driveId: number): Record<LockKind, Set<Owner>> => {
+    let h = holders.get(driveId);
+    if (!h) {
+      h = { secure: new Set(), simple: new Set() };
+      holders.set(driveId, h);
+    }
+    return h;
+  };
   const spans: LockSpan[] = [];
   let first: bigint | undefined;
   let last = 0n;
@@ -100,6 +113,7 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
       maxCount: 1,
     };
     o.open[kind] = s;
+    holdersOf(o.driveId)[kind].add(o);
     spans.push(s);
   };
   const drop = (o: Owner, kind: LockKind, n: number, r: TraceRecord, how: SpanEnd, reason?: string) => {
@@ -111,6 +125,7 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
       span.endedBy = how;
       if (reason) span.releaseReason = reason;
       delete o.open[kind];
+      holdersOf(o.driveId)[kind].delete(o);
     }
   };
 
@@ -140,11 +155,10 @@ export function lockTimeline(events: Iterable<TraceEvent>): Timeline {
       r.kind === RecordKind.RECORD_KIND_AUTO_RELEASE ||
       r.kind === RecordKind.RECORD_KIND_LEAK_RELEASE
     ) {
-      for (const o of owners.values()) {
-        if (o.driveId !== r.driveId) continue;
-        if (r.secureTotal === 0 && o.open.secure) drop(o, "secure", Number.MAX_SAFE_INTEGER, r, "foreign-unlock");
-        if (r.simpleTotal === 0 && o.open.simple) drop(o, "simple", Number.MAX_SAFE_INTEGER, r, "foreign-unlock");
-      }
+      // Only owners with an open span are visited, each once per span it closes: linear overall.
+      const h = holders.get(r.driveId);
+      if (h && r.secureTotal === 0) for (const o of [...h.secure]) drop(o, "secure", Number.MAX_SAFE_INTEGER, r, "foreign-unlock");
+      if (h && r.simpleTotal === 0) for (const o of [...h.simple]) drop(o, "simple", Number.MAX_SAFE_INTEGER, r, "foreign-unlock");
     }
   }
   for (const s of spans) if (s.endedBy === "open") s.end = last;
@@ -368,7 +382,8 @@ export function renderTimeline(
   const total = t.last > t.first ? t.last - t.first : 1n;
   const col = (x: bigint) => Math.min(width - 1, Math.max(0, Number(((x - t.first) * BigInt(width)) / total)));
   const owners = t.spans.map((s) => `${s.image || "?"}:${s.pid} h${s.handleId}`);
-  const ownerWidth = Math.max(...owners.map((o) => o.length));
+  let ownerWidth = 0;
+  for (const o of owners) ownerWidth = Math.max(ownerWidth, o.length);
   return t.spans.map((s, i) => {
     const a = col(s.start);
     const b = Math.max(a, col(s.end));

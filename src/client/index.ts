@@ -57,7 +57,14 @@ export {
   FSCTL_WRITE_USN_CLOSE_RECORD,
 } from "./fsctl.ts";
 export type { Transport, TransportKind, DeviceHandle, DriveAccess, IoResult } from "./transport.ts";
-export { SimulatorTransport, type SimulatorControl, type SimulatorOptions } from "./transports/simulator.ts";
+export {
+  type NoFileIoctlOptions,
+  SimDeviceHandle,
+  SimulatorTransport,
+  type SimulatorControl,
+  type SimulatorOptions,
+} from "./transports/simulator.ts";
+export { CommandKind, CommandOrigin, type DriveCommand, type DriveState } from "../sim/binding.ts";
 export { Win32Transport, type Kernel32, type Win32TransportOptions, drivePath } from "./transports/win32.ts";
 // Generated protocol types, re-exported so users need one import.
 export * from "./gen/cdfilter.ts";

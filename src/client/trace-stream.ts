@@ -9,10 +9,20 @@
  * { type: "dropped", count, afterSeq } before that batch's records.
  *
  * The stream polls with ReadTrace while records come, and parks in WaitTrace (off the main
- * thread) when the ring has nothing new and `follow` is true. At most `highWaterMark` records
- * are buffered: polling pauses when the buffer is full and resumes once the consumer has taken
- * it down to half. Each stream has its own control handle, so its blocked WaitTrace neither
- * serializes the client's other requests nor is cancelled by them.
+ * thread) when the ring has nothing new and `follow` is true. The buffer is bounded in events
+ * (records and drop notices alike): polling pauses once `highWaterMark` events are buffered and
+ * resumes once the consumer has taken it down to half; a batch adds at most the records still
+ * fitting plus two notices. Each stream has its own control handle, so its blocked WaitTrace
+ * neither serializes the client's other requests nor is cancelled by them.
+ *
+ * Every reply is checked before anything of it is delivered (checkBatch): at most the records
+ * asked for; a drop count only without `reset`; the records are consecutive and start right
+ * after the cursor plus the drops; `next_cursor` is the cursor plus the drops plus the records.
+ * So the cursor only moves forward and by exactly what was delivered or reported lost; a
+ * violation fails the stream with a ProtocolError.
+ *
+ * return(), throw() and FilterClient.close() settle a pending next() ({ done: true }), so a
+ * `for await` over the stream ends.
  */
 import { OperationAbortedError, ProtocolError, errorFromNtStatus, errorFromWin32 } from "./errors.ts";
 import { ControlIoctls } from "./gen/cdfilter_ioctl.ts";
@@ -40,7 +50,7 @@ export interface TraceOptions {
   from?: bigint;
   /** Abort: a blocked WaitTrace is cancelled and iteration rejects with OperationAbortedError. */
   signal?: AbortSignal;
-  /** Most records buffered ahead of the consumer (default 1024, at least 1). */
+  /** Most events (records and drop notices) buffered ahead of the consumer before polling pauses (default 1024, at least 1). */
   highWaterMark?: number;
   /** true (default): wait for new records forever. false: drain what is in the ring now and end. */
   follow?: boolean;
@@ -77,6 +87,8 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
   private readonly queue: TraceEvent[] = [];
   private head = 0;
   private bufferedRecords = 0;
+  /** Events in the queue (records and notices): what the high-water mark bounds. */
+  private bufferedEvents = 0;
   private consumerCursor: bigint;
   private ended = false;
   private failure: unknown;
@@ -116,6 +128,11 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
   /** Records buffered ahead of the consumer. */
   get buffered(): number {
     return this.bufferedRecords;
+  }
+
+  /** Events (records and drop notices) buffered ahead of the consumer: at most highWaterMark + 2. */
+  get bufferedEventCount(): number {
+    return this.bufferedEvents;
   }
 
   /**
@@ -171,6 +188,7 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
     const ev = this.queue[this.head]!;
     this.queue[this.head] = undefined as unknown as TraceEvent;
     this.head++;
+    this.bufferedEvents--;
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
@@ -178,11 +196,11 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
     if (ev.type === "record") {
       this.bufferedRecords--;
       this.consumerCursor = ev.record.seq;
-      if (this.spaceWaiter && this.bufferedRecords <= Math.floor(this.highWaterMark / 2)) {
-        const w = this.spaceWaiter;
-        this.spaceWaiter = undefined;
-        w();
-      }
+    }
+    if (this.spaceWaiter && this.bufferedEvents <= Math.floor(this.highWaterMark / 2)) {
+      const w = this.spaceWaiter;
+      this.spaceWaiter = undefined;
+      w();
     }
     return ev;
   }
@@ -202,6 +220,7 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
       w.resolve({ done: false, value: ev });
       return;
     }
+    this.bufferedEvents++;
     this.queue.push(ev);
   }
 
@@ -240,6 +259,7 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
     this.queue.length = 0;
     this.head = 0;
     this.bufferedRecords = 0;
+    this.bufferedEvents = 0;
     this.failure = err;
     if (this.waiter) {
       const w = this.waiter;
@@ -252,6 +272,8 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
   private async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // A consumer awaiting next() gets the end (a failure or an abort already settled it).
+    if (this.failure === undefined) this.finish();
     this.onStopped?.();
     this.signal?.removeEventListener("abort", this.onAbort);
     if (this.spaceWaiter) {
@@ -290,13 +312,13 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
     let cursor = this.fromOption ?? (await this.startCursor());
     if (this.fromOption === undefined) this.consumerCursor = cursor;
     while (!this.stopped) {
-      if (this.bufferedRecords >= this.highWaterMark) {
+      if (this.bufferedEvents >= this.highWaterMark) {
         await new Promise<void>((resolve) => {
           this.spaceWaiter = resolve;
         });
         continue;
       }
-      const max = Math.min(MAX_BATCH_RECORDS, this.highWaterMark - this.bufferedRecords);
+      const max = Math.min(MAX_BATCH_RECORDS, this.highWaterMark - this.bufferedEvents);
       let batch = await this.request(h, false, cursor, max);
       if (!batch) return;
       if (batch.records.length === 0 && batch.dropped === 0n && !batch.reset) {
@@ -310,27 +332,62 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
         if (!batch) return;
       }
       this.stats.batches++;
+      const base = checkBatch(batch, cursor, max);
       if (batch.reset) {
         // seq restarted below our cursor: continue with the new ring's oldest record
         this.push({ type: "dropped", count: 0n, afterSeq: cursor, reset: true });
-        const first = batch.records[0];
-        cursor = first ? first.seq - 1n : batch.nextCursor;
       }
       if (batch.dropped > 0n) {
         this.stats.dropped += batch.dropped;
-        this.push({ type: "dropped", count: batch.dropped, afterSeq: cursor });
+        this.push({ type: "dropped", count: batch.dropped, afterSeq: base });
       }
       for (const record of batch.records) {
-        if (record.seq <= cursor) {
-          throw new ProtocolError(`trace batch went backwards: record seq ${record.seq} after cursor ${cursor}`);
-        }
-        cursor = record.seq;
         this.stats.records++;
         this.push({ type: "record", record });
       }
-      if (batch.nextCursor > cursor) cursor = batch.nextCursor;
+      cursor = batch.nextCursor;
       // Let timers and I/O run between batches when records keep coming.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
+}
+
+/**
+ * Check a ReadTrace/WaitTrace reply against the request (cursor `after`, at most `max` records),
+ * as the driver builds it (driver/core/cdf_control.c, read_trace): records are consecutive from
+ * after + dropped + 1 (from the ring's oldest after a reset, with no drop count), and
+ * next_cursor = after + dropped + records. Returns the cursor the drop notice is relative to
+ * (`after`, or the new ring's start after a reset). Throws ProtocolError.
+ */
+export function checkBatch(batch: TraceBatch, after: bigint, max: number): bigint {
+  const bad = (why: string) =>
+    new ProtocolError(`inconsistent trace batch after seq ${after}: ${why}`, {
+      hint: "the driver broke the ReadTrace/WaitTrace contract (proto/cdfilter/control.proto, TraceBatch); the stream stops",
+    });
+  const n = batch.records.length;
+  if (n > max) throw bad(`${n} records, more than the ${max} asked for`);
+  let base = after;
+  if (batch.reset) {
+    if (batch.dropped !== 0n) throw bad(`reset with a drop count of ${batch.dropped}`);
+    const first = batch.records[0];
+    base = first ? first.seq - 1n : batch.nextCursor;
+    if (base < 0n) throw bad("reset to a negative cursor");
+  }
+  const start = base + batch.dropped;
+  for (let i = 0; i < n; i++) {
+    const seq = batch.records[i]!.seq;
+    const want = start + 1n + BigInt(i);
+    if (seq !== want) {
+      throw bad(
+        i === 0
+          ? `first record seq ${seq}, expected ${want} (cursor ${base} + ${batch.dropped} dropped + 1)`
+          : `record seq ${seq} follows ${batch.records[i - 1]!.seq}, expected ${want}`,
+      );
+    }
+  }
+  const expected = start + BigInt(n);
+  if (batch.nextCursor !== expected) {
+    throw bad(`next_cursor ${batch.nextCursor}, expected ${expected} (cursor ${base} + ${batch.dropped} dropped + ${n} records)`);
+  }
+  return base;
 }

@@ -39,6 +39,50 @@ export interface DriveState {
   reads: bigint;
   /** Successful ejects (IOCTL or pass-through). */
   ejects: bigint;
+  /** cdrom FILE_OBJECT_CONTEXTs in use (file objects whose create cdrom saw). */
+  openFiles: number;
+  /** The device was surprise-removed (`surpriseRemove`). */
+  surpriseRemoved: boolean;
+  /** A file system is mounted (`openVolume`; IsVolumeMounted). */
+  volumeMounted: boolean;
+  /** Write-once media with an open session. */
+  sessionOpen: boolean;
+  /** MediaChangeCount (IOCTL_STORAGE_CHECK_VERIFY output). */
+  mediaChangeCount: number;
+  /** Commands that reached the drive (the last `DriveCommand.seq`). */
+  commands: number;
+  /** MCN disables held by kernel-mode requests without a file object (KernelModeMcnContext). */
+  kernelMcn: number;
+}
+
+/** Kinds of drive command (simcd.h SIMCD_CMD_*), for `commands` and `failCommand`. */
+export const CommandKind = {
+  ANY: 0,
+  PREVENT: 1,
+  ALLOW: 2,
+  EJECT: 3,
+  LOAD: 4,
+  TEST_UNIT_READY: 5,
+  READ: 6,
+  CLOSE_SESSION: 7,
+  OTHER: 8,
+} as const;
+
+/** Where a drive command came from (simcd.h SIMCD_ORIGIN_*). */
+export const CommandOrigin = { IOCTL: 1, PASS_THROUGH: 2, CLOSE: 3, READ: 4 } as const;
+
+/** One command that reached a drive (cdfsim_command). */
+export interface DriveCommand {
+  seq: number;
+  kind: number;
+  opcode: number;
+  /** CDB byte 4 (START STOP UNIT LoEj/Start, PREVENT ALLOW Prevent/Persistent). */
+  byte4: number;
+  origin: number;
+  /** NTSTATUS the class driver got for it. */
+  status: number;
+  /** Sense key, ASC, ASCQ of a CHECK CONDITION (zeros otherwise). */
+  sense: [number, number, number];
 }
 
 /** Opaque `cdfsim *`: never dereference, pass back to SimLibrary only. */
@@ -64,6 +108,26 @@ const DRIVE_STATE = koffi.struct("cdfsim_drive_state", {
   exclusive_locked: "uint32_t",
   reads: "uint64_t",
   ejects: "uint64_t",
+  open_files: "uint32_t",
+  surprise_removed: "uint32_t",
+  volume_mounted: "uint32_t",
+  session_open: "uint32_t",
+  media_change_count: "uint32_t",
+  commands: "uint32_t",
+  kernel_mcn: "uint32_t",
+  reserved: "uint32_t",
+});
+koffi.struct("cdfsim_command", {
+  seq: "uint32_t",
+  kind: "uint8_t",
+  opcode: "uint8_t",
+  byte4: "uint8_t",
+  origin: "uint8_t",
+  status: "uint32_t",
+  sense_key: "uint8_t",
+  asc: "uint8_t",
+  ascq: "uint8_t",
+  reserved: "uint8_t",
 });
 // Registers the named pointer type the string signatures below use.
 koffi.pointer("cdfsim_ptr", koffi.opaque("cdfsim"));
@@ -79,6 +143,25 @@ interface RawDriveState {
   exclusive_locked: number;
   reads: number | bigint;
   ejects: number | bigint;
+  open_files: number;
+  surprise_removed: number;
+  volume_mounted: number;
+  session_open: number;
+  media_change_count: number;
+  commands: number;
+  kernel_mcn: number;
+}
+
+interface RawCommand {
+  seq: number;
+  kind: number;
+  opcode: number;
+  byte4: number;
+  origin: number;
+  status: number;
+  sense_key: number;
+  asc: number;
+  ascq: number;
 }
 
 type Fn = ((...args: unknown[]) => unknown) & {
@@ -130,6 +213,20 @@ export class SimLibrary {
       setConnected: "uint32_t cdfsim_set_connected(cdfsim_ptr sim, uint32_t drive, uint32_t connected)",
       driveState: "uint32_t cdfsim_drive_state_get(cdfsim_ptr sim, uint32_t drive, _Out_ cdfsim_drive_state *out)",
       now: "uint64_t cdfsim_now(cdfsim_ptr sim)",
+      ioctlNoFileMode:
+        "uint32_t cdfsim_ioctl_no_file_mode(cdfsim_ptr sim, uint32_t drive, uint32_t pid, uint32_t kernel_mode, " +
+        "uint32_t code, const uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t out_cap, uint32_t *returned)",
+      duplicate: "uint32_t cdfsim_duplicate(cdfsim_ptr sim, uint64_t handle, uint32_t pid, uint64_t *duplicate)",
+      openVolume:
+        "uint32_t cdfsim_open_volume(cdfsim_ptr sim, uint32_t drive, uint32_t pid, const char *image, " +
+        "uint32_t desired_access, uint64_t *handle)",
+      dismount: "uint32_t cdfsim_dismount(cdfsim_ptr sim, uint32_t drive)",
+      surpriseRemove: "uint32_t cdfsim_surprise_remove(cdfsim_ptr sim, uint32_t drive)",
+      setSessionOpen: "uint32_t cdfsim_set_session_open(cdfsim_ptr sim, uint32_t drive, uint32_t open)",
+      failCommand: "uint32_t cdfsim_fail_command(cdfsim_ptr sim, uint32_t drive, uint32_t kind, uint32_t nth, uint32_t status)",
+      commands:
+        "uint32_t cdfsim_commands(cdfsim_ptr sim, uint32_t drive, uint32_t after_seq, _Out_ cdfsim_command *out, " +
+        "uint32_t cap, uint32_t *count)",
     };
     this.fns = {};
     for (const [name, decl] of Object.entries(sig)) this.fns[name] = lib.func(decl) as unknown as Fn;
@@ -362,7 +459,108 @@ export class SimLibrary {
         exclusiveLocked: raw.exclusive_locked !== 0,
         reads: BigInt(raw.reads),
         ejects: BigInt(raw.ejects),
+        openFiles: raw.open_files,
+        surpriseRemoved: raw.surprise_removed !== 0,
+        volumeMounted: raw.volume_mounted !== 0,
+        sessionOpen: raw.session_open !== 0,
+        mediaChangeCount: raw.media_change_count,
+        commands: raw.commands,
+        kernelMcn: raw.kernel_mcn,
       },
+    };
+  }
+
+  /**
+   * cdfsim_ioctl_no_file_mode: a device control with no file object from a kernel-mode
+   * (`kernelMode` true, as `ioctlNoFile`) or user-mode requestor. Buffers up to 4096 bytes.
+   */
+  ioctlNoFileMode(
+    sim: SimPointer,
+    drive: number,
+    pid: number,
+    kernelMode: boolean,
+    code: number,
+    input: Uint8Array | null,
+    outCap: number,
+  ): IoctlResult {
+    const inp = input ?? EMPTY;
+    checkLength("input", inp.length);
+    checkLength("outCap", outCap);
+    const out = new Uint8Array(outCap);
+    const ret = new Uint32Array(1);
+    const status = this.call(
+      "ioctlNoFileMode",
+      this.live(sim),
+      drive,
+      pid,
+      kernelMode ? 1 : 0,
+      code >>> 0,
+      inp.length > 0 ? inp : null,
+      inp.length,
+      outCap > 0 ? out : null,
+      outCap,
+      ret,
+    ) as number;
+    const n = ret[0] ?? 0;
+    return { status, returned: n, output: out.slice(0, n) };
+  }
+
+  /** cdfsim_duplicate (DuplicateHandle): a second handle on the same file object, for `pid`.
+   * Closing a handle sends cleanup and close only when it is the file object's last one. */
+  duplicate(sim: SimPointer, handle: bigint, pid: number): { status: number; handle: bigint } {
+    const h = new BigUint64Array(1);
+    const status = this.call("duplicate", this.live(sim), handle, pid, h) as number;
+    return { status, handle: h[0] ?? 0n };
+  }
+
+  /** cdfsim_open_volume: a handle on the UDF volume mounted on `drive` (its create, cleanup and
+   * close stay in the file system; its IOCTLs reach the filter with a file object the filter never
+   * saw created). STATUS_NO_MEDIA_IN_DEVICE without a ready medium. */
+  openVolume(sim: SimPointer, drive: number, pid: number, image: string, access: number): { status: number; handle: bigint } {
+    const h = new BigUint64Array(1);
+    const status = this.call("openVolume", this.live(sim), drive, pid, image, access >>> 0, h) as number;
+    return { status, handle: h[0] ?? 0n };
+  }
+
+  /** cdfsim_dismount: the file system of `drive` dismounts (IsVolumeMounted false). */
+  dismount(sim: SimPointer, drive: number): number {
+    return this.call("dismount", this.live(sim), drive) as number;
+  }
+
+  /** cdfsim_surprise_remove: the device is surprise-removed (failures then complete with
+   * STATUS_DEVICE_DOES_NOT_EXIST), distinct from `setConnected(false)`. Not undone. */
+  surpriseRemove(sim: SimPointer, drive: number): number {
+    return this.call("surpriseRemove", this.live(sim), drive) as number;
+  }
+
+  /** cdfsim_set_session_open: write-once media with an open session (true) or ROM media. */
+  setSessionOpen(sim: SimPointer, drive: number, open: boolean): number {
+    return this.call("setSessionOpen", this.live(sim), drive, open ? 1 : 0) as number;
+  }
+
+  /** cdfsim_fail_command: the `nth` (1-based, from now) command of `kind` (CommandKind) reaching
+   * `drive` fails with `status`; nth 0 clears. */
+  failCommand(sim: SimPointer, drive: number, kind: number, nth: number, status: number): number {
+    return this.call("failCommand", this.live(sim), drive, kind, nth, status >>> 0) as number;
+  }
+
+  /** cdfsim_commands: the drive's command log after `afterSeq` (the last 64 are kept), oldest first. */
+  commands(sim: SimPointer, drive: number, afterSeq = 0): { status: number; commands: DriveCommand[] } {
+    const raw: RawCommand[] = Array.from({ length: 64 }, () => ({}) as RawCommand);
+    const count = new Uint32Array(1);
+    const status = this.call("commands", this.live(sim), drive, afterSeq, raw, 64, count) as number;
+    const n = count[0] ?? 0;
+    return {
+      status,
+      commands: raw.slice(0, n).map((c) => ({
+        seq: c.seq,
+        kind: c.kind,
+        opcode: c.opcode,
+        byte4: c.byte4,
+        origin: c.origin,
+        status: c.status >>> 0,
+        sense: [c.sense_key, c.asc, c.ascq],
+      })),
     };
   }
 

@@ -11,7 +11,7 @@
  * are gone when the promise settles.
  */
 import { resolve } from "node:path";
-import { WINE_LOG_DIR_ENV, WINE_WORLD_ENV } from "./actor-world.ts";
+import { WINE_LOG_DIR_ENV, WINE_WORLD_ENV } from "../scenario/wine-world.ts";
 import { runWineSetup, WineSession, WineUnavailableError } from "./session.ts";
 
 export interface WineDemoOptions {

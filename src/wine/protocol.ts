@@ -12,7 +12,7 @@
  * snapshots and action results cross the channel exactly (see encodeValue / decodeValue).
  */
 
-/** Verbs an actor performs on one of its drive handles (scenario verbs of src/cli/scenario.ts). */
+/** Verbs an actor performs on one of its drive handles (scenario verbs of src/scenario/format.ts). */
 export type DriveVerb = "lock" | "unlock" | "media-lock" | "media-unlock" | "eject" | "passthrough-eject" | "passthrough-allow" | "read";
 
 export type PolicyName = "observe" | "enforce";

@@ -1,8 +1,9 @@
 // Reference model of the simulated stack: the filter's ejection-ownership ledger and policy
-// (issue 3 §1-§2) over a model of cdrom.sys (BRIEF §3, seed 003 "IOCTL_STORAGE_EJECTION_CONTROL",
-// docs/simulator.md). Written from those texts, not from the C code, so that comparing the two
-// after every step finds disagreements. Only what the spec determines is modelled; where the
-// spec leaves a choice open the choice is named in a comment.
+// (docs/core.md) over a model of cdrom.sys written directly from Microsoft's CD-ROM class driver
+// sample (microsoft/Windows-driver-samples storage/class/cdrom/src; each rule names its function)
+// and the IOCTL_STORAGE_EJECTION_CONTROL documentation, not from driver/sim/simcd.c, so that
+// comparing the two after every step finds disagreements. Only what those sources determine is
+// modelled; where they leave a choice open the choice is named in a comment.
 
 export const ST = {
   SUCCESS: 0x00000000,
@@ -17,6 +18,8 @@ export const ST = {
   INVALID_DEVICE_STATE: 0xc0000184,
   IO_DEVICE_ERROR: 0xc0000185,
   DEVICE_NOT_READY: 0xc00000a3,
+  NO_SUCH_DEVICE: 0xc000000e,
+  DEVICE_DOES_NOT_EXIST: 0xc00000c0,
 } as const;
 
 /** Control codes (ntddstor.h, ntddcdrm.h, ntddscsi.h). */
@@ -24,8 +27,10 @@ export const IOCTL = {
   STORAGE_MEDIA_REMOVAL: 0x002d4804,
   STORAGE_EJECT_MEDIA: 0x002d4808,
   STORAGE_LOAD_MEDIA: 0x002d480c,
+  STORAGE_LOAD_MEDIA2: 0x002d080c,
   STORAGE_EJECTION_CONTROL: 0x002d0940,
   STORAGE_MCN_CONTROL: 0x002d0944,
+  STORAGE_CHECK_VERIFY2: 0x002d0800,
   STORAGE_CHECK_VERIFY: 0x002d4800,
   CDROM_MEDIA_REMOVAL: 0x00024804, // alias of STORAGE_MEDIA_REMOVAL (NormalizeIoctl)
   CDROM_EJECT_MEDIA: 0x00024808, // alias of STORAGE_EJECT_MEDIA
@@ -65,6 +70,23 @@ export function passThroughBuffer(cdb: readonly number[]): Uint8Array {
   });
   return b;
 }
+/** A 64-bit SCSI_PASS_THROUGH followed by room for 32 bytes of sense data (SenseInfoLength 32,
+ * SenseInfoOffset 56): 88 bytes, sent with an 88-byte output buffer. */
+export function passThroughSenseBuffer(cdb: readonly number[]): Uint8Array {
+  const b = new Uint8Array(88);
+  b.set(passThroughBuffer(cdb));
+  b[7] = 32; // SenseInfoLength
+  new DataView(b.buffer).setUint32(32, 56, true); // SenseInfoOffset
+  return b;
+}
+
+/** What a pass-through returned: the NTSTATUS, ScsiStatus and the fixed-format sense key/ASC/ASCQ. */
+export interface PassThroughResult {
+  status: number;
+  scsiStatus: number;
+  sense: [number, number, number];
+}
+
 /** A 64-bit SCSI_PASS_THROUGH_EX (64 bytes: Version 0, Length 64, CDB at offset 56) carrying a
  * CDB of up to 8 bytes. */
 export function passThroughExBuffer(cdb: readonly number[]): Uint8Array {
@@ -94,6 +116,8 @@ export interface LowerState {
   connected: boolean;
   secureTotal: number;
   simpleTotal: number;
+  /** MediaChangeDetectionDisableCount */
+  mcnTotal: number;
   ejects: number;
 }
 
@@ -121,6 +145,7 @@ interface ModelHandle {
   since: number;
   // cdrom FILE_OBJECT_CONTEXT
   lowerSecure: number;
+  lowerMcn: number;
 }
 
 interface ModelDrive {
@@ -132,6 +157,10 @@ interface ModelDrive {
   denials: number;
   // lower
   lower: LowerState;
+  /** CDROM_DEVICE_EXTENSION.SurpriseRemoved */
+  removed: boolean;
+  /** CDROM_DATA.ExclusiveOwner: the owning handle's key, 0 = none */
+  exclusiveOwner: number;
   fault: number; // 0 = none
 }
 
@@ -148,7 +177,18 @@ export class LedgerModel {
         simpleTotal: 0,
         foreignUnlocks: 0,
         denials: 0,
-        lower: { mediaPresent: true, trayOpen: false, hwPrevent: false, connected: true, secureTotal: 0, simpleTotal: 0, ejects: 0 },
+        lower: {
+          mediaPresent: true,
+          trayOpen: false,
+          hwPrevent: false,
+          connected: true,
+          secureTotal: 0,
+          simpleTotal: 0,
+          mcnTotal: 0,
+          ejects: 0,
+        },
+        removed: false,
+        exclusiveOwner: 0,
         fault: 0,
       });
     }
@@ -170,41 +210,69 @@ export class LedgerModel {
     return [...this.handles.values()].filter((h) => h.open).map((h) => ({ key: h.key, pid: h.pid, drive: h.drive }));
   }
 
-  // ---- the lower device (cdrom.sys) ----
+  // ---- the lower device: Microsoft's cdrom.sys sample, read directly ----
+  // Sources (microsoft/Windows-driver-samples, storage/class/cdrom/src, win11-22h2 branch):
+  // cdrom.c DeviceEvtIoInCallerContext / RequestDispatchToSequentialQueue /
+  // RequestDispatchSpecialIoctls / RequestProcessSerializedIoctl / DeviceEvtFileClose /
+  // DeviceCleanupProtectedLocks, common.c PerformEjectionControl / RequestCompletion, ioctl.c
+  // RequestHandleEjectionControl / RequestHandleLoadEjectMedia / RequestHandleScsiPassThrough /
+  // RequestValidateReadWrite, sense.c SenseInfoInterpretBySenseKey /
+  // SenseInfoInterpretByAdditionalSenseCode / SenseInfoInterpretBySrbStatus. The drive is an MMC
+  // drive. Not derived from driver/sim/simcd.c.
 
   private lowerReady(d: ModelDrive): boolean {
     return d.lower.mediaPresent && !d.lower.trayOpen;
   }
 
-  /** PREVENT ALLOW MEDIUM REMOVAL executed by the drive. */
-  private hwPreventAllow(d: ModelDrive, prevent: boolean): number {
-    if (!d.lower.connected) return ST.DEVICE_NOT_CONNECTED;
-    if (!this.lowerReady(d)) return ST.NO_MEDIA_IN_DEVICE;
-    d.lower.hwPrevent = prevent;
-    return ST.SUCCESS;
+  /**
+   * A command reaching the drive. A drive that does not answer is SRB_STATUS_SELECTION_TIMEOUT:
+   * STATUS_DEVICE_NOT_CONNECTED (SenseInfoInterpretBySrbStatus). Otherwise the drive's answer:
+   * `check` is a CHECK CONDITION's sense key, 0 for GOOD.
+   */
+  private command(d: ModelDrive, run: () => number): { status: number; check: number } {
+    // surprise-removed: SRB_STATUS_NO_DEVICE -> STATUS_NO_SUCH_DEVICE
+    if (d.removed) return { status: ST.NO_SUCH_DEVICE, check: 0 };
+    if (!d.lower.connected) return { status: ST.DEVICE_NOT_CONNECTED, check: 0 };
+    const key = run();
+    // NOT READY / MEDIUM NOT PRESENT -> STATUS_NO_MEDIA_IN_DEVICE (by additional sense code);
+    // ILLEGAL REQUEST (MEDIUM REMOVAL PREVENTED has no ASC case) -> STATUS_INVALID_DEVICE_REQUEST
+    if (key === 2) return { status: ST.NO_MEDIA_IN_DEVICE, check: 2 };
+    if (key === 5) return { status: ST.INVALID_DEVICE_REQUEST, check: 5 };
+    return { status: ST.SUCCESS, check: 0 };
   }
 
-  /** START STOP UNIT LoEj=1: the drive refuses to eject in the prevent state (DEVICE_BUSY). */
-  private hwLoadEject(d: ModelDrive, load: boolean): number {
-    if (!d.lower.connected) return ST.DEVICE_NOT_CONNECTED;
-    if (load) {
+  /** PREVENT ALLOW MEDIUM REMOVAL (MMC): Persistent=1 changes only the persistent state; the
+   * Prevent state needs a medium (NOT READY, MEDIUM NOT PRESENT). Returns the sense key. */
+  private driveMediumRemoval(d: ModelDrive, b4: number): number {
+    if (b4 & 0x02) return 0;
+    if (!this.lowerReady(d)) return 2;
+    d.lower.hwPrevent = (b4 & 0x01) !== 0;
+    return 0;
+  }
+
+  /** START STOP UNIT (MMC): LoEj=1 without a power condition moves the tray; an eject in the
+   * Prevent state is ILLEGAL REQUEST, MEDIUM REMOVAL PREVENTED (5/53/02). */
+  private driveStartStop(d: ModelDrive, b4: number): number {
+    if ((b4 & 0xf0) !== 0 || (b4 & 0x02) === 0) return 0;
+    if (b4 & 0x01) {
       d.lower.trayOpen = false;
-      return ST.SUCCESS;
+      return 0;
     }
-    if (d.lower.hwPrevent) return ST.DEVICE_BUSY;
+    if (d.lower.hwPrevent) return 5;
     if (!d.lower.trayOpen) {
       d.lower.trayOpen = true;
       d.lower.ejects++;
     }
-    return ST.SUCCESS;
+    return 0;
   }
 
-  /** The command goes to the drive only when the total flips between zero and non-zero. */
-  private lowerCounts(d: ModelDrive, simple: number, secure: number): number {
+  /** common.c PerformEjectionControl: new counts; the command only when the total flips between
+   * zero and non-zero, with Prevent = the caller's BOOLEAN in a one-bit field; commit on success. */
+  private lowerCounts(d: ModelDrive, simple: number, secure: number, lockByte: number): number {
     const was = d.lower.simpleTotal + d.lower.secureTotal !== 0;
     const now = simple + secure !== 0;
     if (was !== now) {
-      const st = this.hwPreventAllow(d, now);
+      const st = this.command(d, () => this.driveMediumRemoval(d, lockByte & 0x01)).status;
       if (st !== ST.SUCCESS) return st;
     }
     d.lower.simpleTotal = simple;
@@ -212,75 +280,153 @@ export class LedgerModel {
     return ST.SUCCESS;
   }
 
-  /** A request reaching cdrom.sys: fault, then disconnected, then the IOCTL's own rule. */
+  /** common.c RequestCompletion: after surprise removal a failure is STATUS_DEVICE_DOES_NOT_EXIST. */
+  private completion(d: ModelDrive, st: number): number {
+    return d.removed && !isSuccess(st) ? ST.DEVICE_DOES_NOT_EXIST : st;
+  }
+
+  /** cdrom.c RequestIsIoctlBlockedByExclusiveAccess for the codes the model sends (raw code):
+   * every code of the SCSI, disk, CD-ROM, storage and DVD bases but the allow-list, of which the
+   * model sends only IOCTL_CDROM_EXCLUSIVE_ACCESS. */
+  private static exclusiveBlocks(code: number): boolean {
+    if (code >>> 0 === IOCTL.CDROM_EXCLUSIVE_ACCESS) return false;
+    const base = code >>> 16;
+    return base === 0x04 || base === 0x07 || base === 0x02 || base === 0x2d || base === 0x33;
+  }
+
+  /** A request reaching cdrom.sys (after the model's fault injection, a test tool). */
   private lowerIoctl(d: ModelDrive, h: ModelHandle, code: number, input: Uint8Array): number {
     if (d.fault !== 0) {
       const st = d.fault;
       d.fault = 0;
       return st;
     }
-    if (!d.lower.connected) return ST.DEVICE_NOT_CONNECTED;
-    switch (normalizeIoctl(code)) {
+    // DeviceEvtIoInCallerContext: EXCLUSIVE_MODE && !EXCLUSIVE_OWNER, before NormalizeIoctl
+    if (d.exclusiveOwner !== 0 && d.exclusiveOwner !== h.key && LedgerModel.exclusiveBlocks(code)) {
+      return this.completion(d, ST.ACCESS_DENIED);
+    }
+    return this.completion(d, this.lowerDispatch(d, h, code, input));
+  }
+
+  private lowerDispatch(d: ModelDrive, h: ModelHandle, code: number, input: Uint8Array): number {
+    const norm = normalizeIoctl(code); // DeviceEvtIoInCallerContext -> NormalizeIoctl
+    switch (norm) {
       case IOCTL.STORAGE_MEDIA_REMOVAL: {
+        // RequestDispatchToSequentialQueue: input < sizeof(PREVENT_MEDIA_REMOVAL)
         if (input.length < 1) return ST.INFO_LENGTH_MISMATCH;
-        if (input[0] !== 0) return this.lowerCounts(d, d.lower.simpleTotal + 1, d.lower.secureTotal);
-        if (d.lower.simpleTotal === 0) return ST.SUCCESS;
-        return this.lowerCounts(d, d.lower.simpleTotal - 1, d.lower.secureTotal);
+        const lock = input[0] ?? 0;
+        if (lock !== 0) return this.lowerCounts(d, d.lower.simpleTotal + 1, d.lower.secureTotal, lock);
+        if (d.lower.simpleTotal === 0) return ST.SUCCESS; // countChanged FALSE, no command
+        return this.lowerCounts(d, d.lower.simpleTotal - 1, d.lower.secureTotal, 0);
       }
       case IOCTL.STORAGE_EJECTION_CONTROL: {
         if (input.length < 1) return ST.INFO_LENGTH_MISMATCH;
-        if (input[0] !== 0) {
-          const st = this.lowerCounts(d, d.lower.simpleTotal, d.lower.secureTotal + 1);
+        const lock = input[0] ?? 0;
+        if (lock !== 0) {
+          const st = this.lowerCounts(d, d.lower.simpleTotal, d.lower.secureTotal + 1, lock);
           if (st === ST.SUCCESS) h.lowerSecure++;
           return st;
         }
-        if (h.lowerSecure === 0) return ST.INVALID_DEVICE_STATE;
-        const st = this.lowerCounts(d, d.lower.simpleTotal, d.lower.secureTotal - 1);
+        // (newFileLockCount == 0) || (newProtectedLockCount == 0): no device I/O
+        if (h.lowerSecure === 0 || d.lower.secureTotal === 0) return ST.INVALID_DEVICE_STATE;
+        const st = this.lowerCounts(d, d.lower.simpleTotal, d.lower.secureTotal - 1, 0);
         if (st === ST.SUCCESS) h.lowerSecure--;
         return st;
       }
+      case IOCTL.STORAGE_MCN_CONTROL: {
+        // autorun.c RequestHandleMcnControl: the file object's McnDisableCount; no device I/O
+        if (input.length < 1) return ST.INFO_LENGTH_MISMATCH;
+        if (input[0] !== 0) {
+          h.lowerMcn++;
+          d.lower.mcnTotal++;
+          return ST.SUCCESS;
+        }
+        if (h.lowerMcn === 0) return ST.INVALID_DEVICE_STATE;
+        h.lowerMcn--;
+        d.lower.mcnTotal--;
+        return ST.SUCCESS;
+      }
+      case IOCTL.CDROM_EXCLUSIVE_ACCESS: {
+        // ioctl.c RequestValidateExclusiveAccess and the three handlers; common.c
+        // DeviceUnlockExclusive. No device I/O. (The model sends valid names and lengths.)
+        if (input.length < 8) return ST.INFO_LENGTH_MISMATCH;
+        const type = new DataView(input.buffer, input.byteOffset, input.byteLength).getUint32(0, true);
+        if (type === 0) return ST.SUCCESS; // query: output of 65 bytes
+        if (type === 1) {
+          if (input.length < 72) return ST.INFO_LENGTH_MISMATCH;
+          if (d.exclusiveOwner !== 0) return ST.ACCESS_DENIED; // even the owner
+          d.exclusiveOwner = h.key;
+          return ST.SUCCESS;
+        }
+        if (type === 2) {
+          if (d.exclusiveOwner === 0) return ST.INVALID_DEVICE_REQUEST;
+          if (d.exclusiveOwner !== h.key) return ST.INVALID_HANDLE;
+          d.exclusiveOwner = 0;
+          return ST.SUCCESS;
+        }
+        return ST.INVALID_PARAMETER;
+      }
+      case IOCTL.STORAGE_CHECK_VERIFY:
+      case IOCTL.STORAGE_CHECK_VERIFY2:
+        // ioctl.c RequestHandleCheckVerify: TEST UNIT READY (no output buffer here)
+        return this.command(d, () => (this.lowerReady(d) ? 0 : 2)).status;
       case IOCTL.STORAGE_EJECT_MEDIA:
-        return d.lower.secureTotal !== 0 ? ST.DEVICE_BUSY : this.hwLoadEject(d, false);
       case IOCTL.STORAGE_LOAD_MEDIA:
-        return this.hwLoadEject(d, true);
+      case IOCTL.STORAGE_LOAD_MEDIA2: {
+        // RequestHandleLoadEjectMedia: EJECT, LOAD and LOAD2 alike under ProtectedLockCount
+        if (d.lower.secureTotal !== 0) return ST.DEVICE_BUSY;
+        const b4 = norm === IOCTL.STORAGE_EJECT_MEDIA ? 0x02 : 0x03;
+        return this.command(d, () => this.driveStartStop(d, b4)).status;
+      }
       case IOCTL.SCSI_PASS_THROUGH:
       case IOCTL.SCSI_PASS_THROUGH_DIRECT: {
-        // the port driver: input >= 56, Length == 56, CdbLength 1..16
+        // RequestDispatchSpecialIoctls: input >= sizeof(SCSI_PASS_THROUGH); the port driver:
+        // Length == 56, CdbLength 1..16
         const dv = new DataView(input.buffer, input.byteOffset, input.byteLength);
         if (input.length < 56 || dv.getUint16(0, true) !== 56) return ST.INVALID_PARAMETER;
         const cdbLength = dv.getUint8(6);
         if (cdbLength < 1 || cdbLength > 16) return ST.INVALID_PARAMETER;
         const op = input[36];
         const b4 = input[40] ?? 0;
-        if (op === 0x1b) return (b4 & 0xf0) === 0 && b4 & 0x02 ? this.hwLoadEject(d, (b4 & 0x01) !== 0) : ST.SUCCESS;
-        // MMC: Persistent (bit 1) set changes the persistent prevent state only, not Prevent
-        if (op === 0x1e) return b4 & 0x02 ? ST.SUCCESS : this.hwPreventAllow(d, (b4 & 0x01) !== 0);
-        if (op === 0x00) return this.lowerReady(d) ? ST.SUCCESS : ST.NO_MEDIA_IN_DEVICE;
-        return ST.SUCCESS;
+        // RequestHandleScsiPassThrough: a CHECK CONDITION completes STATUS_SUCCESS (ScsiStatus
+        // and sense data carry it); only a transport failure fails the request
+        const r = this.command(d, () => {
+          if (op === 0x1b) return this.driveStartStop(d, b4);
+          if (op === 0x1e) return this.driveMediumRemoval(d, b4);
+          if (op === 0x00) return this.lowerReady(d) ? 0 : 2;
+          return 0;
+        });
+        return r.check !== 0 ? ST.SUCCESS : r.status;
       }
       default:
+        // RequestDispatchUnknownRequests: the port driver, which knows no other IOCTL
         return ST.INVALID_DEVICE_REQUEST;
     }
   }
 
-  private lowerRead(d: ModelDrive): number {
+  /** IRP_MJ_READ of 2048 bytes at 0 (RequestValidateReadWrite passes): a READ command. */
+  private lowerRead(d: ModelDrive, h: ModelHandle): number {
     if (d.fault !== 0) {
       const st = d.fault;
       d.fault = 0;
       return st;
     }
-    if (!d.lower.connected) return ST.DEVICE_NOT_CONNECTED;
-    if (!this.lowerReady(d)) return ST.NO_MEDIA_IN_DEVICE;
-    return ST.SUCCESS;
+    // SequentialQueueEvtIoReadWrite: a non-owner's read under exclusive access
+    if (d.exclusiveOwner !== 0 && d.exclusiveOwner !== h.key) return this.completion(d, ST.ACCESS_DENIED);
+    return this.completion(d, this.command(d, () => (this.lowerReady(d) ? 0 : 2)).status);
   }
 
-  /** DeviceEvtFileClose: secure locks of the file object go (best-effort ALLOW); simple locks stay. */
+  /** DeviceEvtFileClose -> DeviceCleanupProtectedLocks: the file object's secure locks go; ALLOW
+   * is sent when ProtectedLockCount and LockCount are both zero, its answer ignored. Simple
+   * locks stay. */
   private lowerClose(d: ModelDrive, h: ModelHandle): void {
+    d.lower.mcnTotal -= h.lowerMcn; // DeviceCleanupDisableMcn
+    h.lowerMcn = 0;
+    if (d.exclusiveOwner === h.key) d.exclusiveOwner = 0; // DeviceUnlockExclusive
     if (h.lowerSecure !== 0) {
-      const was = d.lower.simpleTotal + d.lower.secureTotal !== 0;
       d.lower.secureTotal -= h.lowerSecure;
       h.lowerSecure = 0;
-      if (was && d.lower.simpleTotal + d.lower.secureTotal === 0) this.hwPreventAllow(d, false);
+      if (d.lower.simpleTotal + d.lower.secureTotal === 0) this.command(d, () => this.driveMediumRemoval(d, 0));
     }
   }
 
@@ -306,7 +452,19 @@ export class LedgerModel {
 
   open(key: number, drive: number, pid: number, image: string): void {
     this.drive(drive);
-    this.handles.set(key, { key, drive, pid, image, open: true, cleaned: false, secure: 0, simple: 0, since: 0, lowerSecure: 0 });
+    this.handles.set(key, {
+      key,
+      drive,
+      pid,
+      image,
+      open: true,
+      cleaned: false,
+      secure: 0,
+      simple: 0,
+      since: 0,
+      lowerSecure: 0,
+      lowerMcn: 0,
+    });
   }
 
   /** DeviceIoControl on a drive handle through the filter. Returns the NTSTATUS. */
@@ -391,7 +549,7 @@ export class LedgerModel {
 
   read(key: number): number {
     const h = this.handle(key);
-    return this.lowerRead(this.drive(h.drive));
+    return this.lowerRead(this.drive(h.drive), h);
   }
 
   /** Handle goes away in the filter: secure locks auto-released (once). */
@@ -450,6 +608,16 @@ export class LedgerModel {
     if (present) d.lower.trayOpen = false;
   }
 
+  /** DeviceEvtSurpriseRemoval. */
+  surpriseRemove(drive: number): void {
+    this.drive(drive).removed = true;
+  }
+
+  /** IRP_MJ_CREATE reaches cdrom (CreateQueueEvtIoDefault); after surprise removal it fails. */
+  createStatus(drive: number): number {
+    return this.drive(drive).removed ? ST.DEVICE_DOES_NOT_EXIST : ST.SUCCESS;
+  }
+
   setConnected(drive: number, connected: boolean): void {
     this.drive(drive).lower.connected = connected;
   }
@@ -467,8 +635,9 @@ export class LedgerModel {
     return { secureTotal: d.secureTotal, simpleTotal: d.simpleTotal, foreignUnlocks: d.foreignUnlocks, denials: d.denials, owners };
   }
 
-  lower(drive: number): LowerState {
-    return { ...this.drive(drive).lower };
+  lower(drive: number): LowerState & { exclusiveLocked: boolean } {
+    const d = this.drive(drive);
+    return { ...d.lower, exclusiveLocked: d.exclusiveOwner !== 0 };
   }
 
   /** Invariant of issue 3 §1: the secure total is the sum of the owners' counts; nothing negative. */

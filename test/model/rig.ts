@@ -4,7 +4,7 @@
 import { Access, SimLibrary, type DriveState, type SimPointer } from "../../src/sim/binding.ts";
 import { LedgerSnapshot, LedgerRequest, SetPolicyRequest, type DriveLedger, type Policy } from "../../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../../src/client/gen/cdfilter_ioctl.ts";
-import { IOCTL, passThroughBuffer } from "./ledger-model.ts";
+import { IOCTL, type PassThroughResult, passThroughBuffer, passThroughSenseBuffer } from "./ledger-model.ts";
 
 export const READ_ATTRS = Access.FILE_READ_ATTRIBUTES;
 export const READ = Access.GENERIC_READ;
@@ -55,6 +55,15 @@ export class Rig {
 
   passThrough(h: bigint, cdb: readonly number[]): number {
     return this.ioctl(h, IOCTL.SCSI_PASS_THROUGH, passThroughBuffer(cdb), 56);
+  }
+
+  /** IOCTL_SCSI_PASS_THROUGH with a sense buffer: the NTSTATUS, ScsiStatus and sense bytes. */
+  passThroughSense(h: bigint, cdb: readonly number[]): PassThroughResult {
+    const r = this.lib.ioctl(this.sim, h, IOCTL.SCSI_PASS_THROUGH, passThroughSenseBuffer(cdb), 88);
+    const out = r.output;
+    const n = out[7] ?? 0;
+    const sense: [number, number, number] = n >= 14 ? [(out[56 + 2] ?? 0) & 0x0f, out[56 + 12] ?? 0, out[56 + 13] ?? 0] : [0, 0, 0];
+    return { status: r.status >>> 0, scsiStatus: out[2] ?? 0, sense };
   }
 
   read(h: bigint): number {

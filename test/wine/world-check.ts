@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import { FilterClient } from "../../src/client/client.ts";
 import type { LedgerSnapshot } from "../../src/client/gen/cdfilter.ts";
-import { ActorWorld } from "../../src/wine/actor-world.ts";
+import { ActorWorld } from "../../src/scenario/wine-world.ts";
 
 const FULL_ACCESS = (0x8000_0000 | 0x4000_0000 | 0x80) >>> 0;
 const drive = Number(process.argv[2] ?? "2");
@@ -39,8 +39,8 @@ try {
   console.log(
     JSON.stringify({
       self: process.pid,
-      burner: world.pidOf("burner"),
-      player: world.pidOf("player"),
+      burner: world.pidOf(burner),
+      player: world.pidOf(player),
       lock,
       ejectLocked,
       before,

@@ -7,11 +7,11 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { FilterClient, TraceEvent } from "../../client/index.ts";
 import { CliError, ExitCode } from "../errors.ts";
-import { type GlobalOptions, connect, loadScenario, makeOutput } from "../context.ts";
+import { type GlobalOptions, connect, loadScenario, makeOutput, simulatorWorld } from "../context.ts";
 import type { Output } from "../output.ts";
 import { jsonReplacer, renderTable } from "../output.ts";
 import { eventJsonLine } from "../records.ts";
-import { type AuditResult, auditJson, auditJunit, runScenario, verdictSummary } from "../runner.ts";
+import { type AuditResult, auditJson, auditJunit, runScenario, verdictSummary } from "../../scenario/index.ts";
 import { chromeTrace } from "../timeline.ts";
 
 interface AuditOpts {
@@ -39,7 +39,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
         const bar = out.progress(`audit ${scenario.name}`, scenario.steps.length, "steps");
         let res: AuditResult;
         try {
-          res = await runScenario(client, scenario, { afterStep: (v) => bar.update(v.step.index) });
+          res = await runScenario(client, scenario, simulatorWorld(client), { afterStep: (v) => bar.update(v.step.index) });
         } finally {
           bar.stop();
         }

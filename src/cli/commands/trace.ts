@@ -21,7 +21,7 @@ import {
 } from "../context.ts";
 import type { Output } from "../output.ts";
 import { HumanFormatter, type TraceFilter, eventJsonLine, filterIsEmpty, matchesFilter, parseFilter } from "../records.ts";
-import type { Scenario } from "../scenario.ts";
+import type { Scenario } from "../../scenario/index.ts";
 import { activityFrom, addActivityOptions } from "./status.ts";
 
 interface TraceOpts {

@@ -9,7 +9,7 @@
  * is cdfsim_cancel (the CancelIoEx of the simulator).
  */
 import { BlockingCall } from "../blocking-call.ts";
-import { CONTROL_DEVICE, type DriveState, type SimPointer, SimLibrary } from "../../sim/binding.ts";
+import { CONTROL_DEVICE, type DriveCommand, type DriveState, type SimPointer, SimLibrary } from "../../sim/binding.ts";
 import { SimLibraryUnavailable } from "../../sim/locate.ts";
 import { ClientClosedError, InvalidArgumentError, TransportUnavailableError, errorFromNtStatus } from "../errors.ts";
 import { ntStatusToWin32, ntSuccess, toUint32 } from "../ntstatus.ts";
@@ -104,6 +104,38 @@ export class SimDeviceHandle implements DeviceHandle {
     this.lib.closeOnly(this.sim, this.simHandle);
     this.onClose(this);
   }
+
+  /**
+   * cdfsim_cleanup_only: IRP_MJ_CLEANUP without IRP_MJ_CLOSE (the last handle is gone but a
+   * reference keeps the file object: cdrom.sys still holds its secure locks until the close).
+   * The handle stays usable for `close()` / `closeWithoutCleanup()`, which then send the close.
+   * Returns the NTSTATUS (STATUS_INVALID_HANDLE once closed).
+   */
+  cleanupWithoutClose(): number {
+    this.ensureOpen();
+    return this.lib.cleanupOnly(this.sim, this.simHandle) >>> 0;
+  }
+
+  /**
+   * cdfsim_duplicate (DuplicateHandle): another handle on the same file object, owned by `pid`.
+   * IRP_MJ_CLEANUP and IRP_MJ_CLOSE are sent only when the last of them closes.
+   */
+  duplicate(pid: number, register: (h: SimDeviceHandle) => void): SimDeviceHandle {
+    this.ensureOpen();
+    const r = this.lib.duplicate(this.sim, this.simHandle, pid);
+    if (!ntSuccess(r.status) || r.handle === 0n) throw errorFromNtStatus(`duplicate ${this.path} for pid ${pid}`, r.status);
+    const h = new SimDeviceHandle(this.lib, this.sim, r.handle, this.path, this.onClose);
+    register(h);
+    return h;
+  }
+}
+
+/** Options of `SimulatorControl.ioctlNoFile`. */
+export interface NoFileIoctlOptions {
+  /** Process the request is issued on behalf of (default: this process). */
+  pid?: number;
+  /** Irp->RequestorMode: true KernelMode (a kernel component, the default), false UserMode. */
+  kernelMode?: boolean;
 }
 
 /** Physical-world and process control of the simulated stack (FilterClient.simulator). */
@@ -114,12 +146,40 @@ export interface SimulatorControl {
   failNext(driveId: number, status: number): void;
   /** Disc inserted and tray closed (true) or disc taken out (false). */
   setMedia(driveId: number, present: boolean): void;
-  /** false: every lower request fails STATUS_DEVICE_NOT_CONNECTED. */
+  /** false: the drive stops answering: commands sent to it fail STATUS_DEVICE_NOT_CONNECTED (requests cdrom.sys decides without the drive still succeed). */
   setConnected(driveId: number, connected: boolean): void;
   /** The simulated cdrom.sys's own view of the drive (its lock counts, tray, media). */
   driveState(driveId: number): DriveState;
   /** The core's monotonic clock, 100 ns units. */
   now(): bigint;
+  /**
+   * A device control with no file object (IoBuildDeviceIoControlRequest on the drive), from a
+   * kernel-mode (default) or user-mode requestor. Buffers of at most 4096 bytes. Returns the
+   * IoResult (never throws for a device failure).
+   */
+  ioctlNoFile(driveId: number, code: number, input: Uint8Array, outCap: number, opts?: NoFileIoctlOptions): IoResult;
+  /** Another handle on `handle`'s file object for `pid` (DuplicateHandle): cleanup and close only at the last close. */
+  duplicate(handle: DeviceHandle, pid: number): DeviceHandle;
+  /**
+   * Open the UDF volume a file system mounted on the drive (\\.\D: on Windows): its create,
+   * cleanup and close stay in the file system; its IOCTLs reach the filter with a file object
+   * the filter never saw created. File system controls (fsctl.ts wrappers) are answered by the
+   * simulated UDF (docs/simulator.md "Mounted volume"). NoMediaError without a ready medium.
+   */
+  openVolume(driveId: number, opts?: { pid?: number; image?: string; access?: "read" | "read-write" }): DeviceHandle;
+  /** The file system dismounts (IsVolumeMounted false). */
+  dismount(driveId: number): void;
+  /** Surprise removal (distinct from setConnected(false)): failures then read STATUS_DEVICE_DOES_NOT_EXIST. Not undone. */
+  surpriseRemove(driveId: number): void;
+  /** Write-once media with an open session (true) or ROM-compatible media (false). */
+  setSessionOpen(driveId: number, open: boolean): void;
+  /**
+   * Targeted fault: the `nth` (1-based, counted from now) command of `kind` (binding.ts
+   * CommandKind, e.g. ALLOW) that reaches the drive fails with `status` (NTSTATUS); nth 0 clears.
+   */
+  failCommand(driveId: number, kind: number, nth: number, status: number): void;
+  /** The drive's log of commands that reached it (the last 64), after `afterSeq`, oldest first. */
+  commands(driveId: number, afterSeq?: number): DriveCommand[];
 }
 
 export class SimulatorTransport implements Transport, SimulatorControl {
@@ -230,6 +290,68 @@ export class SimulatorTransport implements Transport, SimulatorControl {
   now(): bigint {
     this.live();
     return this.lib.now(this.sim);
+  }
+
+  ioctlNoFile(driveId: number, code: number, input: Uint8Array, outCap: number, opts: NoFileIoctlOptions = {}): IoResult {
+    this.live();
+    const pid = opts.pid ?? process.pid;
+    if (input.length > 4096 || !Number.isInteger(outCap) || outCap < 0 || outCap > 4096) {
+      throw new InvalidArgumentError("ioctlNoFile: buffers of at most 4096 bytes");
+    }
+    const r = this.lib.ioctlNoFileMode(this.sim, driveId, pid, opts.kernelMode ?? true, code, input, outCap);
+    return result(r.status, r.returned, r.output);
+  }
+
+  duplicate(handle: DeviceHandle, pid: number): DeviceHandle {
+    this.live();
+    if (!(handle instanceof SimDeviceHandle) || !this.handles.has(handle)) {
+      throw new InvalidArgumentError("duplicate: not an open handle of this simulator");
+    }
+    return handle.duplicate(pid, (h) => this.handles.add(h));
+  }
+
+  openVolume(driveId: number, opts: { pid?: number; image?: string; access?: "read" | "read-write" } = {}): DeviceHandle {
+    this.live();
+    const pid = opts.pid ?? process.pid;
+    const access = opts.access === "read" ? GENERIC_READ : (GENERIC_READ | GENERIC_WRITE) >>> 0;
+    const path = `sim:volume${driveId}`;
+    const { status, handle } = this.lib.openVolume(this.sim, driveId, pid, opts.image ?? DEFAULT_IMAGE, access);
+    if (!ntSuccess(status) || handle === 0n) throw errorFromNtStatus(`open the volume of drive ${driveId}`, status);
+    const h = new SimDeviceHandle(this.lib, this.sim, handle, path, (x) => this.handles.delete(x));
+    this.handles.add(h);
+    return h;
+  }
+
+  dismount(driveId: number): void {
+    this.live();
+    const s = this.lib.dismount(this.sim, driveId);
+    if (!ntSuccess(s)) throw errorFromNtStatus(`dismount drive ${driveId}`, s);
+  }
+
+  surpriseRemove(driveId: number): void {
+    this.live();
+    const s = this.lib.surpriseRemove(this.sim, driveId);
+    if (!ntSuccess(s)) throw errorFromNtStatus(`surprise removal of drive ${driveId}`, s);
+  }
+
+  setSessionOpen(driveId: number, open: boolean): void {
+    this.live();
+    const s = this.lib.setSessionOpen(this.sim, driveId, open);
+    if (!ntSuccess(s)) throw errorFromNtStatus(`set session of drive ${driveId}`, s);
+  }
+
+  failCommand(driveId: number, kind: number, nth: number, status: number): void {
+    this.live();
+    if (!Number.isInteger(nth) || nth < 0 || nth > 0xffffffff) throw new InvalidArgumentError(`failCommand: nth out of range: ${nth}`);
+    const s = this.lib.failCommand(this.sim, driveId, kind, nth, status);
+    if (!ntSuccess(s)) throw errorFromNtStatus(`fail command of drive ${driveId}`, s);
+  }
+
+  commands(driveId: number, afterSeq = 0): DriveCommand[] {
+    this.live();
+    const r = this.lib.commands(this.sim, driveId, afterSeq);
+    if (!ntSuccess(r.status)) throw errorFromNtStatus(`commands of drive ${driveId}`, r.status);
+    return r.commands;
   }
 
   /** Close every handle (cancelling blocked requests), then cdfsim_destroy. */

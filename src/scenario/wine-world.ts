@@ -1,52 +1,21 @@
 /**
- * ActorWorld: the named processes of a scenario (src/cli/scenario.ts) as real Windows processes.
+ * ActorWorld: the named processes of a scenario (format.ts) as real Windows processes.
  * It runs inside Windows (the cdfilter CLI itself running as node.exe under Wine, started by
- * demo-runner.ts): each scenario process is a child node.exe running build/wine/actor.mjs, with
- * its own handles on the drives; "exit"/"crash" is TerminateProcess, after which Windows (and
- * Wine) close its handles and the driver sees the closes.
+ * src/wine/demo-runner.ts): each scenario process is a child node.exe running
+ * build/wine/actor.mjs, with its own handles on the drives; "exit"/"crash" is TerminateProcess,
+ * after which Windows (and Wine) close its handles and the driver sees the closes.
  *
- * The simulator plays the same part with simulated processes (FilterClient.openDrive with
- * pid/image, SimulatorControl.processExit); ScenarioWorld is the interface both fit, so the
- * scenario runner can play a scenario on either.
+ * SimulatorWorld (simulator-world.ts) plays the same part with simulated processes; both
+ * implement ScenarioWorld (world.ts), so the runner plays a scenario on either. There is no
+ * simulated hardware under Wine: `hardware` is undefined.
  */
 import { spawn } from "node:child_process";
 import { closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ActionResult, PassThroughResult } from "../client/drive.ts";
-import { ActorChannel, WineActor } from "./actors.ts";
-
-/** What a scenario process does on one of its drive handles (the Drive methods the runner uses). */
-export interface DriveActions {
-  lock(): Promise<ActionResult>;
-  unlock(): Promise<ActionResult>;
-  mediaRemoval(prevent: boolean): Promise<ActionResult>;
-  eject(): Promise<ActionResult>;
-  passThrough(cdb: Uint8Array): Promise<PassThroughResult>;
-  read(offset: bigint | number, length: number): Promise<ActionResult>;
-  close(): Promise<void>;
-}
-
-/** A scenario process as the runner names it. */
-export interface WorldProcess {
-  name: string;
-  /** The scenario's pid (the simulator uses it; real processes get theirs from Windows). */
-  pid: number;
-  image: string;
-}
-
-/** Where scenario processes live: simulated (simulator) or real Windows processes (ActorWorld). */
-export interface ScenarioWorld {
-  readonly kind: "simulated" | "windows";
-  /** Open drive `drive` (driver id) as handle `handle` of `process`, starting the process on first use. */
-  openDrive(process: WorldProcess, drive: number, handle: string, access: number): Promise<DriveActions>;
-  /** The process ends with its handles open (TerminateProcess). */
-  exit(process: WorldProcess): Promise<void>;
-  /** The pid the driver sees for the process (undefined before it started). */
-  pidOf(name: string): number | undefined;
-  /** End every process. */
-  close(): Promise<void>;
-}
+import type { ActionResult, PassThroughResult } from "../client/index.ts";
+import { ActorChannel, WineActor } from "../wine/actors.ts";
+import type { DriveActions, ScenarioWorld, WorldProcess } from "./world.ts";
 
 /** Environment variable demo-runner.ts sets for the Windows CLI: "actors" selects ActorWorld. */
 export const WINE_WORLD_ENV = "CDFILTER_WINE_WORLD";
@@ -91,6 +60,7 @@ class RemoteDrive implements DriveActions {
 
 export class ActorWorld implements ScenarioWorld {
   readonly kind = "windows" as const;
+  readonly hardware = undefined;
   private readonly channel = new ActorChannel();
   private readonly actors = new Map<string, WineActor>();
   private readonly starting = new Map<string, Promise<WineActor>>();
@@ -186,8 +156,8 @@ export class ActorWorld implements ScenarioWorld {
     this.actors.delete(process.name);
   }
 
-  pidOf(name: string): number | undefined {
-    return this.pids.get(name);
+  pidOf(process: WorldProcess): number | undefined {
+    return this.pids.get(process.name);
   }
 
   async close(): Promise<void> {
