@@ -197,7 +197,7 @@ function u64(s: string, bad: Bad, hint: string): bigint {
 /** Enum value from "DENY", "decision_deny" or a number. */
 function enumOf(e: object, prefix: string, s: string, bad: Bad, what: string): number {
   const names = Object.keys(e).filter((k) => Number.isNaN(Number(k)));
-  const hint = `${what} is one of ${names.map((n) => n.slice(prefix.length)).join(", ")} (or its number)`;
+  const hint = `a ${what} is one of ${names.map((n) => n.slice(prefix.length)).join(", ")} (or its number)`;
   if (/^\d{1,10}$/.test(s)) return u32(s, bad, hint);
   const up = s.toUpperCase();
   const key = up.startsWith(prefix) ? up : prefix + up;
@@ -335,19 +335,19 @@ const FIELD_PARSERS: Record<FilterField, (value: string, bad: Bad) => Test> = {
   },
   decision(value, bad) {
     return anyOf(
-      list(value).map((s) => enumOf(Decision, "DECISION_", s, bad, "a decision")),
+      list(value).map((s) => enumOf(Decision, "DECISION_", s, bad, "decision")),
       (r) => r.decision,
     );
   },
   reason(value, bad) {
     return anyOf(
-      list(value).map((s) => enumOf(Reason, "REASON_", s, bad, "a reason")),
+      list(value).map((s) => enumOf(Reason, "REASON_", s, bad, "reason")),
       (r) => r.reason,
     );
   },
   kind(value, bad) {
     return anyOf(
-      list(value).map((s) => enumOf(RecordKind, "RECORD_KIND_", s, bad, "a record kind")),
+      list(value).map((s) => enumOf(RecordKind, "RECORD_KIND_", s, bad, "record kind")),
       (r) => r.kind,
     );
   },
