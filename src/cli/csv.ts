@@ -9,8 +9,7 @@
  * would be run as a formula by Excel, LibreOffice or Google Sheets; such a cell gets a leading
  * single quote ("'=cmd|..." shows as text). Every string from the driver is untrusted (an image
  * name is whatever a process calls itself); the numbers we write never start with those.
- *
- * Pure (no Node API): the web page can reuse it.
+ * csvCell/csvRow use no Node API; the record formatter names requests as the CLI does.
  */
 import type { TraceEvent } from "../client/trace-stream.ts";
 import { RecordKind, type TraceRecord } from "../client/gen/cdfilter.ts";
