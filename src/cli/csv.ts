@@ -21,10 +21,13 @@ import { decisionName, kindName, reasonName, requestName } from "./records.ts";
 
 /** One cell, quoted per RFC 4180 and neutralised against formula injection. */
 export function csvCell(value: string | number | bigint | boolean): string {
-  let s = String(value);
-  if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (typeof value !== "string") return String(value); // digits (and "true"/"false") only
+  const c = value.charCodeAt(0);
+  // = + - @ TAB CR
+  const s = c === 0x3d || c === 0x2b || c === 0x2d || c === 0x40 || c === 0x09 || c === 0x0d ? `'${value}` : value;
+  return NEEDS_QUOTES.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+const NEEDS_QUOTES = /[",\r\n]/;
 
 /** One row without its line end. */
 export function csvRow(cells: ReadonlyArray<string | number | bigint | boolean>): string {
