@@ -82,6 +82,11 @@ export class CsvFormatter {
     this.base = base;
   }
 
+  /** Count `seconds` from this timestamp (100 ns) unless a record already set the origin. */
+  anchor(timestamp: bigint): void {
+    this.base ??= timestamp;
+  }
+
   /** The header row, with its CRLF. */
   header(): string {
     return csvRow(CSV_COLUMNS) + "\r\n";

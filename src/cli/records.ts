@@ -352,6 +352,11 @@ export class HumanFormatter {
     this.base = base;
   }
 
+  /** Count `+seconds` from this timestamp (100 ns) unless a record already set the origin. */
+  anchor(timestamp: bigint): void {
+    this.base ??= timestamp;
+  }
+
   /** The line for an event, or undefined when completedOnly hides it. */
   format(ev: TraceEvent): string | undefined {
     const c = this.c;

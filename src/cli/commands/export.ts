@@ -61,7 +61,9 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
     if (o.jsonl)
       writeOut(out, o.jsonl, events.map(eventJsonLine).join("\n") + (events.length ? "\n" : ""), `${events.length} event(s) as JSON Lines`);
     if (o.csv) {
-      const csv = new CsvFormatter();
+      // `seconds` from the trace's first record, as relative `time` rules count
+      const first = all.find((e) => e.type === "record");
+      const csv = new CsvFormatter(first?.type === "record" ? first.record.timestamp : undefined);
       writeOut(out, o.csv, csv.header() + events.map((e) => csv.format(e)).join(""), `${events.length} event(s) as CSV`);
     }
     if (o.chrome)

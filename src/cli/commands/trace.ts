@@ -157,13 +157,18 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     : undefined;
   activity?.catch(() => ctl.abort());
 
-  // Relative `time` rules count from the stream's first record, filtered or not.
+  // Relative `time` rules and the `+seconds` column count from the stream's first record,
+  // filtered or not.
   const filtered = !o.filter.empty;
   try {
     for await (const ev of stream) {
       if (ev.type === "record") {
         lastSeq = ev.record.seq;
-        o.filter.timeBase ??= ev.record.timestamp;
+        if (o.filter.timeBase === undefined) {
+          o.filter.timeBase = ev.record.timestamp;
+          human?.anchor(ev.record.timestamp);
+          csv?.anchor(ev.record.timestamp);
+        }
         if (!filtered || o.filter.matches(ev.record)) {
           o.onEvent?.(ev);
           if (!o.silent) {
