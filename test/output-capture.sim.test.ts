@@ -2,8 +2,10 @@
 // SystemBuffer; the core copies its head into the completion record): off by default, capped,
 // shown decoded for SCSI pass-through, and configurable from the command line.
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { FilterClient, PROTOCOL_VERSION, RecordKind, type TraceRecord } from "../src/client/index.ts";
 import { decodePassThroughCompletion, formatPassThroughCompletion } from "../src/client/scsi-decode.ts";
 
@@ -75,9 +77,12 @@ function cdfilter(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
+const dir = mkdtempSync(join(tmpdir(), "cdfilter-analysis-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
 describe("command line", () => {
   it("config show/set, clear, trace filters and --csv, usage errors", async () => {
-    const [show, set, badSet, clear, csv, badRule, both] = await Promise.all([
+    const [show, set, badSet, clear, csv, badRule, both, audit] = await Promise.all([
       cdfilter(["--transport", "simulator", "config", "show", "--json"]),
       cdfilter([
         "--transport",
@@ -107,7 +112,22 @@ describe("command line", () => {
       ]),
       cdfilter(["trace", "--scenario", "scenarios/demo.yaml", "--include", "pid=x"]),
       cdfilter(["trace", "--scenario", "scenarios/demo.yaml", "--csv", "--json"]),
+      cdfilter(["audit", "scenarios/demo.yaml", "--trace-out", join(dir, "ripper.jsonl"), "--include", "image=ripper.exe"]),
     ]);
+    // audit: the trace file holds the ripper's records only
+    expect(audit.code).toBe(0);
+    const ripper = readFileSync(join(dir, "ripper.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(ripper.length).toBeGreaterThan(3);
+    expect(ripper.every((r) => r.type === "dropped" || r.openerImage === "ripper.exe")).toBe(true);
+    // export from that file: CSV of the failed ones
+    const exp = await cdfilter(["export", join(dir, "ripper.jsonl"), "--csv", join(dir, "failed.csv"), "--include", "status=failed"]);
+    expect(exp.code).toBe(0);
+    const rows = readFileSync(join(dir, "failed.csv"), "utf8").trim().split("\r\n");
+    expect(rows.length).toBeGreaterThan(1);
+    for (const row of rows.slice(1)) expect(row).toMatch(/,STATUS_(?!SUCCESS)[A-Z_]+,0x[8C]/);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ majors: [], ioctlCodes: [], driveIds: [], captureBytes: 64, outputCaptureBytes: 0 });
     expect(set.code).toBe(0);
@@ -119,10 +139,10 @@ describe("command line", () => {
     expect(clear.code).toBe(0);
     expect(clear.stdout).toMatch(/cleared the trace ring/);
     expect(csv.code).toBe(0);
-    const rows = csv.stdout.trim().split("\r\n");
-    expect(rows[0]).toMatch(/^seq,kind,seconds,/);
-    expect(rows.length).toBeGreaterThan(5);
-    for (const row of rows.slice(1)) {
+    const lines = csv.stdout.trim().split("\r\n");
+    expect(lines[0]).toMatch(/^seq,kind,seconds,/);
+    expect(lines.length).toBeGreaterThan(5);
+    for (const row of lines.slice(1)) {
       expect(row).toMatch(/^\d+,(COMPLETION|AUTO_RELEASE|LEAK_RELEASE|HANDLE_OPEN|HANDLE_CLOSE|DROPPED),/);
       expect(row).toMatch(/,DEVICE_CONTROL,/);
       expect(row).toMatch(/,[a-z]+er\.exe,/);
@@ -130,5 +150,5 @@ describe("command line", () => {
     expect(badRule.code).toBe(2);
     expect(badRule.stderr).toMatch(/include pid=x: "x" is not an unsigned 32-bit integer/);
     expect(both.code).toBe(2);
-  }, 60_000);
+  }, 120_000);
 });
