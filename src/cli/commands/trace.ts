@@ -8,7 +8,7 @@
  * of that activity is printed (--follow keeps waiting).
  */
 import type { Command } from "commander";
-import { type FilterClient, OperationAbortedError, type TraceEvent } from "../../client/index.ts";
+import { type FilterClient, OperationAbortedError, RecordKind, type TraceEvent } from "../../client/index.ts";
 import { ExitCode, usageError } from "../errors.ts";
 import {
   type ActivityOptions,
@@ -104,6 +104,13 @@ function parseSeq(s: string): bigint {
   return v;
 }
 
+/** Record kinds `--completed` leaves out (one line per request: its completion). */
+const HIDDEN_WHEN_COMPLETED: ReadonlySet<RecordKind> = new Set([
+  RecordKind.RECORD_KIND_DISPATCH,
+  RecordKind.RECORD_KIND_HANDLE_OPEN,
+  RecordKind.RECORD_KIND_HANDLE_CLOSE,
+]);
+
 export interface StreamOptions {
   filter: RecordFilter;
   /** Print CSV rows (header first) instead of human or JSON lines. */
@@ -173,8 +180,12 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
           o.onEvent?.(ev);
           if (!o.silent) {
             if (csv) {
-              chunk += csv.format(ev);
-              printed++;
+              // the row is always formatted: a dispatch's input names its completion
+              const row = csv.format(ev);
+              if (!o.completed || !HIDDEN_WHEN_COMPLETED.has(ev.record.kind)) {
+                chunk += row;
+                printed++;
+              }
             }
             const line = csv ? undefined : human ? human.format(ev) : eventJsonLine(ev);
             if (line !== undefined) {
