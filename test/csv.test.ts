@@ -147,4 +147,15 @@ describe("trace rows", () => {
     expect(col(3, "seconds")).toBe("1.2345678");
     expect(col(1, "status")).toBe(""); // a dispatch carries no status
   });
+
+  it("a completion row names its argument when the filter hid the dispatch (remember)", () => {
+    const f = new CsvFormatter();
+    const common = { requestId: 9n, driveId: 1, major: 14, ioctlCode: 0x2d0940, normalizedCode: 0x2d0940 };
+    f.remember(TraceRecord.create({ ...common, seq: 1n, kind: RecordKind.RECORD_KIND_DISPATCH, inputHead: Uint8Array.of(1) }));
+    const rows = parseCsv(
+      f.header() +
+        f.format({ type: "record", record: TraceRecord.create({ ...common, seq: 2n, kind: RecordKind.RECORD_KIND_COMPLETION }) }),
+    );
+    expect(rows[1]![CSV_COLUMNS.indexOf("request")]).toBe("IOCTL_STORAGE_EJECTION_CONTROL TRUE");
+  });
 });

@@ -87,6 +87,14 @@ export class CsvFormatter {
     this.base ??= timestamp;
   }
 
+  /** Keep a dispatch's input head (bounded) so its completion row names the argument, also
+   * when a filter hides the dispatch itself. */
+  remember(r: TraceRecord): void {
+    if (r.kind !== RecordKind.RECORD_KIND_DISPATCH || r.inputHead.length === 0) return;
+    this.heads.set(r.requestId, r.inputHead);
+    if (this.heads.size > 4096) this.heads.delete(this.heads.keys().next().value as bigint);
+  }
+
   /** The header row, with its CRLF. */
   header(): string {
     return csvRow(CSV_COLUMNS) + "\r\n";
@@ -104,9 +112,8 @@ export class CsvFormatter {
     const r = ev.record;
     this.base ??= r.timestamp;
     let head: Uint8Array | undefined = r.inputHead.length ? r.inputHead : undefined;
-    if (r.kind === RecordKind.RECORD_KIND_DISPATCH && head) {
-      this.heads.set(r.requestId, head);
-      if (this.heads.size > 4096) this.heads.delete(this.heads.keys().next().value as bigint);
+    if (r.kind === RecordKind.RECORD_KIND_DISPATCH) {
+      this.remember(r);
     } else if (r.kind === RecordKind.RECORD_KIND_COMPLETION) {
       head = this.heads.get(r.requestId);
       this.heads.delete(r.requestId);

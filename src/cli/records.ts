@@ -357,6 +357,14 @@ export class HumanFormatter {
     this.base ??= timestamp;
   }
 
+  /** Keep a dispatch's input head (bounded) so its completion line names the argument, also
+   * when a filter hides the dispatch itself. */
+  remember(r: TraceRecord): void {
+    if (r.kind !== RecordKind.RECORD_KIND_DISPATCH || r.inputHead.length === 0) return;
+    this.heads.set(r.requestId, r.inputHead);
+    if (this.heads.size > 4096) this.heads.delete(this.heads.keys().next().value as bigint);
+  }
+
   /** The line for an event, or undefined when completedOnly hides it. */
   format(ev: TraceEvent): string | undefined {
     const c = this.c;
@@ -368,8 +376,7 @@ export class HumanFormatter {
     const r = ev.record;
     this.base ??= r.timestamp;
     if (r.kind === RecordKind.RECORD_KIND_DISPATCH) {
-      if (r.inputHead.length) this.heads.set(r.requestId, r.inputHead);
-      if (this.heads.size > 4096) this.heads.delete(this.heads.keys().next().value as bigint);
+      this.remember(r);
       if (this.completedOnly) return undefined;
     }
     if (this.completedOnly && (r.kind === RecordKind.RECORD_KIND_HANDLE_OPEN || r.kind === RecordKind.RECORD_KIND_HANDLE_CLOSE)) {

@@ -64,7 +64,15 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
       // `seconds` from the trace's first record, as relative `time` rules count
       const first = all.find((e) => e.type === "record");
       const csv = new CsvFormatter(first?.type === "record" ? first.record.timestamp : undefined);
-      writeOut(out, o.csv, csv.header() + events.map((e) => csv.format(e)).join(""), `${events.length} event(s) as CSV`);
+      // every dispatch is remembered, so a completion row names its argument even when the
+      // filter leaves the dispatch out
+      const kept = new Set(events);
+      let text = csv.header();
+      for (const e of all) {
+        if (kept.has(e)) text += csv.format(e);
+        else if (e.type === "record") csv.remember(e.record);
+      }
+      writeOut(out, o.csv, text, `${events.length} event(s) as CSV`);
     }
     if (o.chrome)
       writeOut(out, o.chrome, JSON.stringify(chromeTrace(events, timeline)) + "\n", `Chrome trace (${timeline.spans.length} lock span(s))`);

@@ -176,7 +176,12 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
           human?.anchor(ev.record.timestamp);
           csv?.anchor(ev.record.timestamp);
         }
-        if (!filtered || o.filter.matches(ev.record)) {
+        const shown = !filtered || o.filter.matches(ev.record);
+        if (!shown && !o.silent) {
+          human?.remember(ev.record);
+          csv?.remember(ev.record);
+        }
+        if (shown) {
           o.onEvent?.(ev);
           if (!o.silent) {
             if (csv) {
