@@ -1,5 +1,7 @@
 // The shared trace filter (src/filter/): Procmon's combination of include/exclude rules, every
 // field's value forms, and the syntax errors (CLI: usage error, exit 2).
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Decision, Reason, RecordKind, TraceRecord } from "../src/client/gen/cdfilter.ts";
 import { CliError, ExitCode } from "../src/cli/errors.ts";
@@ -212,5 +214,28 @@ describe("errors", () => {
     expect((err as CliError).exitCode).toBe(ExitCode.USAGE);
     const f = parseFilter({ pid: ["100"], major: ["DEVICE_CONTROL"], exclude: ["seq=1"] });
     expect(RECORDS.filter((x) => f.matches(x)).map((x) => Number(x.seq))).toEqual([2]);
+  });
+});
+
+describe("bundling", () => {
+  it("src/filter and src/client/scsi-decode.ts import no Node API and no package (a browser bundle can take them)", () => {
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, "utf8");
+      for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/gms)) {
+        const spec = m[1]!;
+        if (!spec.startsWith(".")) bad.push(`${file}: ${spec}`);
+        else walk(resolve(dirname(file), spec));
+      }
+      if (/\brequire\(|process\.|import\.meta/.test(text)) bad.push(`${file}: uses require/process/import.meta`);
+    };
+    const root = join(import.meta.dirname, "..", "src");
+    walk(join(root, "filter", "index.ts"));
+    walk(join(root, "client", "scsi-decode.ts"));
+    expect(bad).toEqual([]);
+    expect(seen.size).toBeGreaterThan(5);
   });
 });
