@@ -7,6 +7,7 @@
  *   drain      ring -> ReadTrace IOCTL -> decoded TS records, records/s         (issue 3 §7)
  *   trace-cli  `cdfilter trace --json` under a burst: records/s, p50/p99 latency
  *   cli-start  `cdfilter decode` / `cdfilter info` start to exit vs `node -e 0`
+ *   filter     the shared trace filter and CSV rows over 1M records, records/s
  *
  * `npm run bench -- core drain` runs a subset. Exit status: non-zero if a benchmark failed to
  * run (timings are reported, never asserted).
@@ -16,7 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ["codec", "core", "drain", "trace-cli", "cli-start"] as const;
+const all = ["codec", "core", "drain", "trace-cli", "cli-start", "filter"] as const;
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(all as readonly string[]).includes(w));
 if (unknown.length > 0) {
