@@ -94,19 +94,23 @@ typedef enum cdf_action {
 } cdf_action;
 
 /* What the core decided at dispatch. The host keeps it with the request (e.g. in the WDF
- * request context) and hands it back unchanged to cdf_core_complete. */
+ * request context) and hands it back unchanged to cdf_core_complete. Hosts read action, status
+ * and simple_unlocks only; the rest is the core's note to itself for the completion. */
 typedef struct cdf_verdict {
     cdf_action action;
     uint32_t status;              /* CDF_ACTION_COMPLETE: the NTSTATUS to complete with */
     uint32_t simple_unlocks;      /* IRP_MJ_CLOSE under enforce: send this many
                                      IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below before the close,
                                      then call cdf_core_simple_unlocks_done */
-    uint32_t op;                  /* core-private: ledger operation to apply at completion */
+    uint8_t op;                   /* core-private: ledger operation to apply at completion */
+    uint8_t decision;             /* core-private: trace.proto Decision of the dispatch record */
+    uint8_t reason;               /* core-private: trace.proto Reason of the dispatch record */
+    uint8_t flags;                /* core-private: how the completion finds the owner */
     uint64_t request_id;          /* pairs the dispatch and completion records */
     uint64_t dispatched_at;       /* 100 ns monotonic */
     uint64_t handle_id;           /* core-private */
     uint32_t handle_slot;         /* core-private: handle table hint for the completion */
-    uint32_t reserved_;           /* core-private */
+    uint32_t normalized;          /* core-private: the normalized code, for the completion record */
 } cdf_verdict;
 
 /* Decide what to do with a request reaching drive_id. Never fails: an unknown drive gives

@@ -12,7 +12,9 @@
 #
 # A missing tool is an error, never a skip.
 
-CORE_SRCS := core/cdf_core.c core/cdf_handles.c core/cdf_ledger.c core/cdf_rules.c \
+CORE_SRCS := core/cdf_core.c core/cdf_handles.c core/cdf_ledger.c core/cdf_classify.c \
+             core/cdf_rules.c core/cdf_rules_file.c core/cdf_rules_lock.c core/cdf_rules_eject.c \
+             core/cdf_rules_exclusive.c \
              core/cdf_scsi.c core/cdf_text.c core/cdf_trace.c core/cdf_control.c \
              core/pb_wire.c core/gen/cdfilter.pb.c
 CORE_HOST_PLATFORM := core/platform_host.c

@@ -772,7 +772,13 @@ static void test_scsi_ex(void)
     n = tl_sptex(b, 0, 0x1B, 0x02);
     b[CDF_SPTEX_CDB_LENGTH_OFFSET] = 12;
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0, NULL), CDF_SCSI_EJECT);
-    CHECK_EQ(cdf_scsi_header_bytes(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0), 68u);
+    {
+        cdf_spt_layout l;
+        CHECK_EQ(cdf_scsi_parse(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0, &l, NULL), CDF_SCSI_EJECT);
+        CHECK_EQ(l.header_bytes, 68u);
+        CHECK_EQ(l.cdb_at, CDF_SPTEX64_CDB_OFFSET);
+        CHECK_EQ(l.kind, CDF_SPT_EX);
+    }
 
     /* the rule: another handle's secure lock, enforce -> STATUS_DEVICE_BUSY */
     core = make_core(64, 65536, 1, id);
