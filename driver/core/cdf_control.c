@@ -287,6 +287,7 @@ static void fill_drive_ledger(cdf_core *core, uint32_t id, cdf_DriveLedger *dl)
         o->mcn_count = h->mcn;
         o->since = h->since;
         o->exclusive = h->exclusive ? 1u : 0u;
+        o->closing = h->cleaned_up ? 1u : 0u;
     }
 }
 

@@ -78,21 +78,22 @@ static void close_dispatched(cdf_step *s, cdf_handle *h)
     }
 }
 
-/* After the dispatch record. An adopted handle that cleanup/close leaves holding nothing goes
- * at once (the completion then finds no entry: the verdict's slot hint no longer matches). */
+/* After the dispatch record. IRP_MJ_CLEANUP changes no count: cdrom.sys registers no cleanup
+ * callback (WDF_FILEOBJECT_CONFIG_INIT with DeviceEvtFileCreate and DeviceEvtFileClose only), so
+ * between the cleanup and the close the file object still holds its secure locks and MCN
+ * disables; the ledger shows its entry as closing (LockOwner.closing). An adopted handle that a
+ * close leaves holding nothing goes at once (the completion then finds no entry: the verdict's
+ * slot hint no longer matches). */
 void cdf_file_dispatched(cdf_step *s)
 {
     cdf_handle *h = s->h;
     if (h == NULL) return;
     if (s->op == CDF_OP_CLEANUP) {
         h->cleaned_up = 1u;
-        (void)cdf_file_release_secure(s, h, exit_or(s, CDF_RSN_HANDLE_CLEANUP));
     } else if (s->op == CDF_OP_CLOSE) {
         close_dispatched(s, h);
-    } else {
-        return;
+        if (h->adopted) cdf_file_reap_idle(s, h);
     }
-    if (h->adopted) cdf_file_reap_idle(s, h);
 }
 
 /* A create completed for a file object whose entry is still live: its close never reached the

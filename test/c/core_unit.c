@@ -293,7 +293,8 @@ static void test_secure_rules(void)
     st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v);
     CHECK_EQ(st, CDF_STATUS_SUCCESS);
 
-    /* two locks, cleanup releases both (AUTO_RELEASE with the count) */
+    /* two locks; cleanup releases nothing (cdrom.sys has no cleanup callback: the file object
+     * holds its secure locks until its close, DeviceEvtFileClose); the close releases both */
     (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
     (void)tl_lock(core, id[0], 0x00020940u /* CDROM alias */, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
     CHECK_EQ(ledger(core, id[0])->secure_total, 2u);
@@ -302,18 +303,19 @@ static void test_secure_rules(void)
         cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0, FO_A, PID_A, NULL, 0);
         (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
     }
-    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
-    CHECK(r != NULL && r->count_released == 2u && r->reason == CDF_REASON_HANDLE_CLEANUP &&
-          r->decision == CDF_DECISION_RELEASE && r->secure_total == 0u && r->request_id == 0u);
-    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    CHECK(last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE) == NULL);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 2u);
+    CHECK(dl->owners_count == 1u && dl->owners[0].secure_count == 2u && dl->owners[0].closing);
     INVARIANTS(core);
-    /* close after cleanup: idempotent, no second release */
     mark = newest_seq(core);
     {
         cdf_request rq = tl_request(CDF_IRP_MJ_CLOSE, 0, FO_A, PID_A, NULL, 0);
         (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
     }
-    CHECK(last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE) == NULL);
+    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->count_released == 2u && r->reason == CDF_REASON_HANDLE_CLOSE &&
+          r->decision == CDF_DECISION_RELEASE && r->secure_total == 0u && r->request_id == 0u);
     CHECK(last_record(core, mark, CDF_RECORD_KIND_HANDLE_CLOSE) != NULL);
     CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
 
@@ -1189,17 +1191,20 @@ static void test_adopted_reaped_when_idle(void)
     CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
     INVARIANTS(core);
 
-    /* a cleanup (KMDF preprocess report) releases the secure lock: the entry goes at once */
+    /* a cleanup (KMDF preprocess report) keeps the secure lock (cdrom.sys releases it at the
+     * close); the close releases it and the adopted entry goes at once */
     (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
     CHECK_EQ(core->handles.count, 2u);
     {
         cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0u, FO_VOL, PID_V, NULL, 0u);
         (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
     }
+    CHECK_EQ(core->handles.count, 2u);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 1u);
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_VOL, PID_V, 0, 0, NULL);
     CHECK_EQ(core->handles.count, 1u);
     CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
-    INVARIANTS(core);
-    tl_close(core, id[0], FO_VOL, PID_V, 0, 0, NULL); /* finds nothing */
     INVARIANTS(core);
 
     /* enforce: a close that releases the adopted handle's simple locks reaps it too */

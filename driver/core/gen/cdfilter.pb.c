@@ -1345,6 +1345,10 @@ static int cdf_LockOwner_size_(const cdf_LockOwner *m, size_t *size)
     if (m->exclusive != 0u) {
         n += 1u + 1u;
     }
+    /* closing = 9, bool */
+    if (m->closing != 0u) {
+        n += 1u + 1u;
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -1393,6 +1397,11 @@ static uint8_t *cdf_LockOwner_write_(const cdf_LockOwner *m, uint8_t *p)
         *p++ = 0x40u;
         *p++ = (uint8_t)(m->exclusive != 0u);
     }
+    /* closing = 9, bool */
+    if (m->closing != 0u) {
+        *p++ = 0x48u;
+        *p++ = (uint8_t)(m->closing != 0u);
+    }
     return p;
 }
 
@@ -1433,8 +1442,11 @@ static int cdf_LockOwner_decode_(cdf_LockOwner *m, const uint8_t *p, const uint8
         case 0x40u: /* exclusive = 8, bool */
             err = cdf_pb_get_bool(&p, end, &m->exclusive);
             break;
+        case 0x48u: /* closing = 9, bool */
+            err = cdf_pb_get_bool(&p, end, &m->closing);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 8u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 9u));
             break;
         }
         if (err != CDF_PB_OK) {

@@ -274,8 +274,9 @@ typedef struct cdf_LockOwner {
     uint32_t mcn_count;
     uint64_t since;
     uint8_t exclusive;
+    uint8_t closing;
 } cdf_LockOwner;
-#define cdf_LockOwner_MAX_SIZE 114u /* largest encoding, bytes */
+#define cdf_LockOwner_MAX_SIZE 116u /* largest encoding, bytes */
 #define cdf_LockOwner_handle_id_FIELD 1u
 #define cdf_LockOwner_pid_FIELD 2u
 #define cdf_LockOwner_image_name_FIELD 3u
@@ -285,6 +286,7 @@ typedef struct cdf_LockOwner {
 #define cdf_LockOwner_mcn_count_FIELD 6u
 #define cdf_LockOwner_since_FIELD 7u
 #define cdf_LockOwner_exclusive_FIELD 8u
+#define cdf_LockOwner_closing_FIELD 9u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_LockOwner_init(/* _Out_ */ cdf_LockOwner *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -306,7 +308,7 @@ typedef struct cdf_DriveLedger {
     cdf_LockOwner owners[64];
     uint8_t owners_truncated;
 } cdf_DriveLedger;
-#define cdf_DriveLedger_MAX_SIZE 7472u /* largest encoding, bytes */
+#define cdf_DriveLedger_MAX_SIZE 7600u /* largest encoding, bytes */
 #define cdf_DriveLedger_drive_id_FIELD 1u
 #define cdf_DriveLedger_secure_total_FIELD 2u
 #define cdf_DriveLedger_simple_total_FIELD 3u
@@ -347,7 +349,7 @@ typedef struct cdf_LedgerSnapshot {
     uint32_t drives_count;
     cdf_DriveLedger drives[16];
 } cdf_LedgerSnapshot;
-#define cdf_LedgerSnapshot_MAX_SIZE 119622u /* largest encoding, bytes */
+#define cdf_LedgerSnapshot_MAX_SIZE 121670u /* largest encoding, bytes */
 #define cdf_LedgerSnapshot_taken_at_FIELD 1u
 #define cdf_LedgerSnapshot_seq_FIELD 2u
 #define cdf_LedgerSnapshot_drives_FIELD 3u

@@ -53,9 +53,9 @@ export enum Reason {
   REASON_NO_FILE_OBJECT = 8,
   /** the lower driver failed it: ledger unchanged */
   REASON_LOWER_FAILED = 9,
-  /** released at IRP_MJ_CLEANUP */
+  /** not written: cdrom.sys releases nothing at IRP_MJ_CLEANUP */
   REASON_HANDLE_CLEANUP = 10,
-  /** released at IRP_MJ_CLOSE (no cleanup came) */
+  /** released at IRP_MJ_CLOSE (cdrom.sys DeviceEvtFileClose) */
   REASON_HANDLE_CLOSE = 11,
   /** released because the owning process exited */
   REASON_PROCESS_EXIT = 12,
@@ -2094,6 +2094,11 @@ export interface LockOwner {
   since: bigint;
   /** exclusive = 8, bool. owns IOCTL_CDROM_EXCLUSIVE_ACCESS */
   exclusive: boolean;
+  /**
+   * closing = 9, bool. IRP_MJ_CLEANUP came, IRP_MJ_CLOSE not yet: it still holds its secure locks and MCN disables,
+   * as cdrom.sys releases them at the close (DeviceEvtFileClose -> DeviceCleanupProtectedLocks)
+   */
+  closing: boolean;
 }
 
 function newLockOwner(): LockOwner {
@@ -2106,6 +2111,7 @@ function newLockOwner(): LockOwner {
     mcnCount: 0,
     since: 0n,
     exclusive: false,
+    closing: false,
   };
 }
 
@@ -2123,6 +2129,7 @@ function sizeLockOwner(m: LockOwner, s: number[]): number {
   if (m.mcnCount !== 0) n += 1 + pb.szU32(m.mcnCount);
   if (m.since !== 0n) n += 1 + pb.szU64(m.since);
   if (m.exclusive !== false) n += 1 + pb.szBool(m.exclusive);
+  if (m.closing !== false) n += 1 + pb.szBool(m.closing);
   return n;
 }
 
@@ -2161,6 +2168,10 @@ function writeLockOwner(m: LockOwner, w: pb.Writer): void {
   if (m.exclusive !== false) {
     w.b1(0x40);
     w.bool(m.exclusive);
+  }
+  if (m.closing !== false) {
+    w.b1(0x48);
+    w.bool(m.closing);
   }
 }
 
@@ -2255,6 +2266,16 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
     } else {
       pos = r.v64(pos, end);
       m.exclusive = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x48) { // closing
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.closing = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.closing = (r.lo | r.hi) !== 0;
     }
   }
   while (pos < end) {
@@ -2358,6 +2379,16 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.exclusive = (r.lo | r.hi) !== 0;
         }
         break;
+      case 9: // closing
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.closing = b !== 0;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.closing = (r.lo | r.hi) !== 0;
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -2368,10 +2399,10 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
   return m;
 }
 
-/** Codec of cdfilter.LockOwner: at most 114 bytes encoded. */
+/** Codec of cdfilter.LockOwner: at most 116 bytes encoded. */
 export const LockOwner: pb.MessageType<LockOwner> = {
   typeName: "cdfilter.LockOwner",
-  maxSize: 114,
+  maxSize: 116,
   create: (init?: Partial<LockOwner>): LockOwner => (init === undefined ? newLockOwner() : Object.assign(newLockOwner(), init)),
   encode: (m: LockOwner): Uint8Array => pb.encodeMessage(m, sizeLockOwner, writeLockOwner, "cdfilter.LockOwner"),
   decode: (b: Uint8Array): LockOwner => pb.decodeMessage(b, decodeLockOwner, newLockOwner),
@@ -2677,10 +2708,10 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
   return m;
 }
 
-/** Codec of cdfilter.DriveLedger: at most 7472 bytes encoded. */
+/** Codec of cdfilter.DriveLedger: at most 7600 bytes encoded. */
 export const DriveLedger: pb.MessageType<DriveLedger> = {
   typeName: "cdfilter.DriveLedger",
-  maxSize: 7472,
+  maxSize: 7600,
   create: (init?: Partial<DriveLedger>): DriveLedger => (init === undefined ? newDriveLedger() : Object.assign(newDriveLedger(), init)),
   encode: (m: DriveLedger): Uint8Array => pb.encodeMessage(m, sizeDriveLedger, writeDriveLedger, "cdfilter.DriveLedger"),
   decode: (b: Uint8Array): DriveLedger => pb.decodeMessage(b, decodeDriveLedger, newDriveLedger),
@@ -2910,10 +2941,10 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
   return m;
 }
 
-/** Codec of cdfilter.LedgerSnapshot: at most 119622 bytes encoded. */
+/** Codec of cdfilter.LedgerSnapshot: at most 121670 bytes encoded. */
 export const LedgerSnapshot: pb.MessageType<LedgerSnapshot> = {
   typeName: "cdfilter.LedgerSnapshot",
-  maxSize: 119622,
+  maxSize: 121670,
   create: (init?: Partial<LedgerSnapshot>): LedgerSnapshot => (init === undefined ? newLedgerSnapshot() : Object.assign(newLedgerSnapshot(), init)),
   encode: (m: LedgerSnapshot): Uint8Array => pb.encodeMessage(m, sizeLedgerSnapshot, writeLedgerSnapshot, "cdfilter.LedgerSnapshot"),
   decode: (b: Uint8Array): LedgerSnapshot => pb.decodeMessage(b, decodeLedgerSnapshot, newLedgerSnapshot),
