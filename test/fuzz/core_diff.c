@@ -14,7 +14,8 @@
  * CDROM/DISK aliases (prevent/allow, short input, no file object), eject / load and aliases,
  * SCSI pass-through (4 codes, 64/32-bit layouts, START STOP UNIT and PREVENT ALLOW MEDIUM
  * REMOVAL), exclusive access, policy flips, faults, media and connection changes. The core has
- * 2 drives and 3 handle slots, so the table is full most of the time.
+ * 2 drives and 2 handle slots, so the table is full most of the time; an IOCTL step naming a closed
+ * file object is sent by the newest open one.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@
 
 #define DIFF_DRIVES 2u
 #define DIFF_SLOTS  8u
-#define DIFF_MAX_HANDLES 3u
+#define DIFF_MAX_HANDLES 2u
 
 static void fail(const char *what, uint32_t drive, uint32_t core_v, uint32_t sim_v)
 {
@@ -63,6 +64,7 @@ typedef struct world {
     uint32_t ids[DIFF_DRIVES];
     simcd *lower[DIFF_DRIVES];
     slot slots[DIFF_SLOTS];
+    uint32_t last_opened;
 } world;
 
 /* CORE_DIFF_VERBOSE=1: print every request and its status (to read a crash input). */
@@ -136,6 +138,7 @@ static void do_open(world *w, uint32_t s, uint32_t drive, uint32_t pid)
         sl->cleaned = 0u;
         sl->drive = drive;
         sl->pid = pid;
+        w->last_opened = s;
     }
 }
 
@@ -189,6 +192,7 @@ static int requester(world *w, cursor *c, cdf_request *rq, uint32_t *drive)
         *drive = (b >> 4) % DIFF_DRIVES;
         return 1;
     }
+    if (!w->slots[s].open) s = w->last_opened; /* a closed slot: the newest handle asks */
     if (!w->slots[s].open) return 0;
     *rq = base_request(CDF_IRP_MJ_DEVICE_CONTROL, key_of(s), w->slots[s].pid);
     *drive = w->slots[s].drive;
@@ -301,19 +305,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static world w;
+    static cdf_core *core; /* one core for the run (its control scratch is large): each input
+                            * gets fresh drives (cdf_core_remove_drive forgets every handle) */
     cdf_config cfg;
     cursor c = { data, size };
     uint32_t i, steps = 0u;
 
     if (g_verbose < 0) g_verbose = getenv("CORE_DIFF_VERBOSE") != NULL;
+    if (core == NULL) {
+        cdf_config_default(&cfg);
+        cfg.max_drives = DIFF_DRIVES;
+        cfg.max_handles = DIFF_MAX_HANDLES;
+        cfg.ring_bytes = 8192u;
+        REQUIRE(cdf_core_create(&cfg, &core) == CDF_STATUS_SUCCESS);
+    }
     memset(&w, 0, sizeof(w));
-    cdf_config_default(&cfg);
-    cfg.max_drives = DIFF_DRIVES;
-    cfg.max_handles = DIFF_MAX_HANDLES;
-    cfg.ring_bytes = 8192u;
-    REQUIRE(cdf_core_create(&cfg, &w.core) == CDF_STATUS_SUCCESS);
+    w.core = core;
     for (i = 0; i < DIFF_DRIVES; i++) {
-        REQUIRE(cdf_core_add_drive(w.core, i ? "CdRom1" : "CdRom0", &w.ids[i]) == CDF_STATUS_SUCCESS);
+        REQUIRE(cdf_core_add_drive(core, i ? "CdRom1" : "CdRom0", &w.ids[i]) == CDF_STATUS_SUCCESS);
         w.lower[i] = simcd_create(64u);
         REQUIRE(w.lower[i] != NULL);
     }
@@ -323,7 +332,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (i = 0; i < DIFF_SLOTS; i++) do_close(&w, i, 0u); /* every handle closed: the same end */
     check(&w);
-    for (i = 0; i < DIFF_DRIVES; i++) simcd_destroy(w.lower[i]);
-    cdf_core_destroy(w.core);
+    for (i = 0; i < DIFF_DRIVES; i++) {
+        simcd_destroy(w.lower[i]);
+        cdf_core_remove_drive(core, w.ids[i]);
+    }
     return 0;
 }
