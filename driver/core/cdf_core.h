@@ -30,13 +30,17 @@ typedef struct cdf_config {
     uint32_t ring_bytes;        /* trace ring size in bytes, default 1 MiB (1048576) */
     uint32_t host_kind;         /* CDF_HOST_KIND_KMDF / _SIMULATOR / _WINE (generated enum) */
     const char *driver_version; /* copied; at most 32 bytes of UTF-8 */
+    /* handle entries one process may hold over all drives (0..max_handles), default 0 =
+     * max_handles / 4 (at least 1): an open beyond it is not tracked (reason HANDLE_QUOTA) until
+     * it takes a lock, so one process cannot fill the table for everyone else */
+    uint32_t max_handles_per_process;
 } cdf_config;
 
 /* Fill *cfg with the defaults above. */
 void cdf_config_default(cdf_config *cfg);
 
 /* Reserve every byte the core will ever use. PASSIVE_LEVEL. cfg NULL = defaults.
- * Ranges: max_drives 1..16, max_handles 1..65536, ring_bytes 8192..268435456 (the ring holds
+ * Ranges: max_drives 1..16, max_handles 1..65536, max_handles_per_process 0..max_handles, ring_bytes 8192..268435456 (the ring holds
  * ring_bytes / sizeof(cdf_slot) = 440-byte records), host_kind 0..3, driver_version <= 32 bytes.
  * Returns STATUS_SUCCESS, STATUS_INVALID_PARAMETER (a config value out of range) or
  * STATUS_INSUFFICIENT_RESOURCES. */

@@ -7,14 +7,18 @@
  * UNIT (LoEj) or PREVENT ALLOW MEDIUM REMOVAL (Prevent clear) goes to the drive untouched. The
  * filter's rule, under enforce: an eject, or a pass-through eject/allow, from anyone but the
  * handle holding every secure lock is completed with STATUS_DEVICE_BUSY; under observe it is
- * traced with reason WOULD_DENY. Loads pass: cdrom.sys decides them.
+ * traced with reason WOULD_DENY. Loads pass: cdrom.sys decides them. Locks the core could not
+ * attribute (orphans) never count against the eject.
  */
 #include "cdf_rules.h"
 #include "cdf_ledger.h"
 
+/* Secure locks of file objects the core could not track (the drive's orphans) do not count
+ * here: their owner is unknown, and cdrom.sys, which released them at those file objects'
+ * close, refuses the eject by itself while they are held. */
 static void refuse_under_lock(cdf_step *s, uint8_t why)
 {
-    if (s->d->secure_total == 0u || cdf_ledger_sole_secure_owner(s->d, s->h)) return;
+    if (s->d->secure_total == s->d->orphan_secure || cdf_ledger_sole_secure_owner(s->d, s->h)) return;
     if (s->enforce) cdf_rule_deny(s, CDF_STATUS_DEVICE_BUSY, why);
     else s->reason = CDF_RSN_WOULD_DENY;
 }

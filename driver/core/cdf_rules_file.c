@@ -50,6 +50,28 @@ void cdf_file_reap_idle(cdf_step *s, cdf_handle *h)
     s->d->open_handles--;
 }
 
+/* A file object that was untracked at some time closed (no entry, or an adopted one: it may
+ * have taken orphan locks before it was adopted). When none is left open on the drive,
+ * cdrom.sys has released every secure lock and MCN disable they took (DeviceEvtFileClose ->
+ * DeviceCleanupProtectedLocks): so does the ledger (AUTO_RELEASE, no handle, reason
+ * HANDLE_CLOSE, count_released). Untracked file objects are counted in untracked_opens from
+ * their create (or eviction) to their close, adopted or not; a file object never created
+ * through this stack (a file system's) is not counted, so its close only decrements a
+ * nonzero count. */
+static void untracked_close(cdf_step *s)
+{
+    cdf_drive *d = s->d;
+    uint32_t n = d->orphan_secure;
+    if (d->untracked_opens != 0u) d->untracked_opens--;
+    if (d->untracked_opens != 0u) return;
+    d->secure_total -= n;
+    d->orphan_secure = 0u;
+    d->mcn_total -= d->orphan_mcn;
+    d->orphan_mcn = 0u;
+    if (n != 0u)
+        cdf_put_record(s, CDF_REC_AUTO_RELEASE, NULL, 0u, 0u, CDF_DEC_RELEASE, CDF_RSN_HANDLE_CLOSE)->count_released = n;
+}
+
 static uint8_t exit_or(const cdf_step *s, uint8_t reason)
 {
     return (s->rq->flags & CDF_RQ_PROCESS_EXIT) != 0u ? CDF_RSN_PROCESS_EXIT : reason;
@@ -87,12 +109,18 @@ static void close_dispatched(cdf_step *s, cdf_handle *h)
 void cdf_file_dispatched(cdf_step *s)
 {
     cdf_handle *h = s->h;
-    if (h == NULL) return;
+    if (h == NULL) {
+        if (s->op == CDF_OP_CLOSE) untracked_close(s);
+        return;
+    }
     if (s->op == CDF_OP_CLEANUP) {
         h->cleaned_up = 1u;
     } else if (s->op == CDF_OP_CLOSE) {
         close_dispatched(s, h);
-        if (h->adopted) cdf_file_reap_idle(s, h);
+        if (h->adopted) {
+            untracked_close(s);
+            cdf_file_reap_idle(s, h);
+        }
     }
 }
 
@@ -119,19 +147,33 @@ static void retire_stale(cdf_step *s, cdf_handle *h)
         cdf_put_record(s, CDF_REC_LEAK_RELEASE, h, 0u, 0u, CDF_DEC_PASS,
                        CDF_RSN_HANDLE_CLOSE)->count_released = simple;
     }
+    if (h->adopted) untracked_close(s);
     cdf_handles_remove(&s->core->handles, d, h);
     d->open_handles--;
 }
 
+/* Whether process pid holds its quota of entries. */
+static int at_quota(cdf_core *core, uint32_t pid)
+{
+    return core->handles.count >= core->max_per_process &&
+           cdf_handles_count_pid(&core->handles, pid) >= core->max_per_process;
+}
+
 void cdf_file_complete_create(cdf_step *s)
 {
-    cdf_handle *h;
+    cdf_handle *h = NULL;
     /* a file object reused without its close reaching us: retire the old entry */
     if (s->h != NULL) retire_stale(s, s->h);
-    h = cdf_handles_insert(&s->core->handles, s->d, s->drive_id, s->rq->file.opaque);
+    if (s->rq->file.opaque != 0u && at_quota(s->core, s->rq->pid)) {
+        s->reason = CDF_RSN_HANDLE_QUOTA;
+        s->d->opens_over_quota++;
+    } else {
+        h = cdf_handles_insert(&s->core->handles, s->d, s->drive_id, s->rq->file.opaque);
+        if (h == NULL) s->reason = CDF_RSN_LEDGER_FULL;
+    }
     s->h = h;
     if (h == NULL) {
-        s->reason = CDF_RSN_LEDGER_FULL;
+        if (s->rq->file.opaque != 0u) s->d->untracked_opens++;
         return;
     }
     h->handle_id = ++s->core->next_handle_id;
@@ -158,13 +200,56 @@ void cdf_file_complete_close(cdf_step *s)
     s->h = NULL;
 }
 
+/* Where a lock holder from an untracked file object of process pid can get an entry on drive
+ * d: a free slot (*victim NULL) when the process is under its quota and the table has room,
+ * else an idle entry of the drive to evict (*victim): the process's own when it is at its
+ * quota, anyone's when the table is full. 0 when every candidate holds something. */
+static int place_for(cdf_core *core, const cdf_drive *d, uint32_t pid, cdf_handle **victim)
+{
+    *victim = NULL;
+    if (at_quota(core, pid)) {
+        *victim = cdf_handles_idle(&core->handles, d, pid);
+        return *victim != NULL;
+    }
+    if (!cdf_handles_full(&core->handles)) return 1;
+    *victim = cdf_handles_idle(&core->handles, d, 0u);
+    return *victim != NULL;
+}
+
 /* A lock (or exclusive access) from a file object the core never saw created (e.g. a volume
- * handle routed through CDFS/UDFS) or an adopted one may adopt it at its successful completion,
- * so that the lock has an owner; a full table is known at dispatch. */
+ * handle routed through CDFS/UDFS, or an open left untracked) or an adopted one may adopt it at
+ * its successful completion, so that the lock has an owner; decided at dispatch from the table
+ * as it is then. */
 int cdf_file_may_adopt(const cdf_step *s)
 {
-    return (s->h == NULL || s->h->adopted) && s->rq->file.opaque != 0u &&
-           (s->h != NULL || !cdf_handles_full(&s->core->handles));
+    cdf_handle *victim;
+    if ((s->h != NULL && !s->h->adopted) || s->rq->file.opaque == 0u) return 0;
+    return s->h != NULL || place_for(s->core, s->d, s->rq->pid, &victim);
+}
+
+/* Give an idle entry's slot to a lock holder: its file object stays open, untracked (its later
+ * requests pass; a lock adopts it again). HANDLE_CLOSE / PASS, HANDLE_EVICTED names it. */
+static void evict(cdf_step *s, cdf_handle *victim)
+{
+    cdf_put_record(s, CDF_REC_HANDLE_CLOSE, victim, 0u, 0u, CDF_DEC_PASS, CDF_RSN_HANDLE_EVICTED);
+    cdf_handles_remove(&s->core->handles, s->d, victim);
+    s->d->open_handles--;
+    s->d->untracked_opens++;
+    s->d->evictions++;
+}
+
+static cdf_handle *adopt_new(cdf_step *s)
+{
+    cdf_handle *victim, *h;
+    if (!place_for(s->core, s->d, s->rq->pid, &victim)) return NULL;
+    if (victim != NULL) evict(s, victim);
+    h = cdf_handles_insert(&s->core->handles, s->d, s->drive_id, s->rq->file.opaque);
+    if (h == NULL) return NULL;
+    h->handle_id = ++s->core->next_handle_id;
+    h->pid = s->rq->pid;
+    h->adopted = 1u; /* still counted in untracked_opens until its close */
+    s->d->open_handles++;
+    return h;
 }
 
 void cdf_file_adopt(cdf_step *s)
@@ -172,18 +257,10 @@ void cdf_file_adopt(cdf_step *s)
     cdf_handle *h = s->h;
     /* the lock succeeded: another request of this file object may have adopted it since */
     if (h == NULL) h = cdf_handles_find(&s->core->handles, s->drive_id, s->rq->file.opaque);
-    if (h == NULL && s->rq->file.opaque != 0u) {
-        h = cdf_handles_insert(&s->core->handles, s->d, s->drive_id, s->rq->file.opaque);
-        if (h != NULL) {
-            h->handle_id = ++s->core->next_handle_id;
-            h->pid = s->rq->pid;
-            h->adopted = 1u;
-            s->d->open_handles++;
-        }
-    }
+    if (h == NULL && s->rq->file.opaque != 0u) h = adopt_new(s);
     s->h = h;
     if (h == NULL) {
-        s->orphan = 1u; /* the table filled up after the dispatch: cdrom.sys counts it anyway */
+        s->orphan = 1u; /* no entry to be had: cdrom.sys counts it anyway */
         s->reason = CDF_RSN_LEDGER_FULL;
     }
 }

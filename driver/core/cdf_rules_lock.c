@@ -37,13 +37,13 @@ static void lock_prevent(cdf_step *s, uint8_t kind)
 }
 
 /* A secure unlock from a file object that holds none: cdrom.sys fails it
- * (STATUS_INVALID_DEVICE_STATE); under enforce the filter refuses it first. An untracked handle
- * may be the holder of an orphan lock: cdrom.sys decides. */
+ * (STATUS_INVALID_DEVICE_STATE); under enforce the filter refuses it first. */
 static void secure_allow(cdf_step *s)
 {
     if (s->h != NULL && s->h->secure != 0u) {
         s->op = CDF_OP_SECURE_UNLOCK;
-    } else if (s->h == NULL && s->d->orphan_secure != 0u) {
+    } else if ((s->h == NULL || s->h->adopted) && s->d->orphan_secure != 0u) {
+        /* an untracked (or adopted since) file object may hold an orphan lock: cdrom.sys decides */
         s->op = CDF_OP_SECURE_UNLOCK;
         s->flags |= CDF_VF_ORPHAN;
     } else {
@@ -63,7 +63,7 @@ static void lock_allow(cdf_step *s, uint8_t kind)
         else s->op = CDF_OP_SIMPLE_UNLOCK;
     } else if (s->h != NULL && s->h->mcn != 0u) {
         s->op = CDF_OP_MCN_ENABLE;
-    } else if (s->h == NULL && s->d->orphan_mcn != 0u) {
+    } else if ((s->h == NULL || s->h->adopted) && s->d->orphan_mcn != 0u) {
         s->op = CDF_OP_MCN_ENABLE;
         s->flags |= CDF_VF_ORPHAN;
     }

@@ -58,6 +58,8 @@ typedef int32_t cdf_Reason;
 #define CDF_REASON_LEDGER_FULL 16
 #define CDF_REASON_EXCLUSIVE_ACCESS 17
 #define CDF_REASON_UNLOCK_AT_ZERO 18
+#define CDF_REASON_HANDLE_QUOTA 19
+#define CDF_REASON_HANDLE_EVICTED 20
 
 /* enum cdfilter.HostKind (open: decode keeps unknown values) */
 typedef int32_t cdf_HostKind;
@@ -307,8 +309,14 @@ typedef struct cdf_DriveLedger {
     uint32_t owners_count;
     cdf_LockOwner owners[64];
     uint8_t owners_truncated;
+    uint32_t orphan_secure;
+    uint32_t orphan_simple;
+    uint32_t orphan_mcn;
+    uint32_t untracked_opens;
+    uint64_t opens_over_quota;
+    uint64_t evictions;
 } cdf_DriveLedger;
-#define cdf_DriveLedger_MAX_SIZE 7600u /* largest encoding, bytes */
+#define cdf_DriveLedger_MAX_SIZE 7646u /* largest encoding, bytes */
 #define cdf_DriveLedger_drive_id_FIELD 1u
 #define cdf_DriveLedger_secure_total_FIELD 2u
 #define cdf_DriveLedger_simple_total_FIELD 3u
@@ -318,6 +326,12 @@ typedef struct cdf_DriveLedger {
 #define cdf_DriveLedger_owners_FIELD 7u
 #define cdf_DriveLedger_owners_MAX_COUNT 64u
 #define cdf_DriveLedger_owners_truncated_FIELD 8u
+#define cdf_DriveLedger_orphan_secure_FIELD 9u
+#define cdf_DriveLedger_orphan_simple_FIELD 10u
+#define cdf_DriveLedger_orphan_mcn_FIELD 11u
+#define cdf_DriveLedger_untracked_opens_FIELD 12u
+#define cdf_DriveLedger_opens_over_quota_FIELD 13u
+#define cdf_DriveLedger_evictions_FIELD 14u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_DriveLedger_init(/* _Out_ */ cdf_DriveLedger *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -349,7 +363,7 @@ typedef struct cdf_LedgerSnapshot {
     uint32_t drives_count;
     cdf_DriveLedger drives[16];
 } cdf_LedgerSnapshot;
-#define cdf_LedgerSnapshot_MAX_SIZE 121670u /* largest encoding, bytes */
+#define cdf_LedgerSnapshot_MAX_SIZE 122406u /* largest encoding, bytes */
 #define cdf_LedgerSnapshot_taken_at_FIELD 1u
 #define cdf_LedgerSnapshot_seq_FIELD 2u
 #define cdf_LedgerSnapshot_drives_FIELD 3u

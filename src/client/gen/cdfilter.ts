@@ -71,6 +71,10 @@ export enum Reason {
   REASON_EXCLUSIVE_ACCESS = 17,
   /** simple unlock with no simple lock held: no-op success */
   REASON_UNLOCK_AT_ZERO = 18,
+  /** open not tracked: its process holds its quota of entries */
+  REASON_HANDLE_QUOTA = 19,
+  /** an idle entry gave its slot to a lock holder (untracked now) */
+  REASON_HANDLE_EVICTED = 20,
 }
 
 export enum HostKind {
@@ -2425,6 +2429,23 @@ export interface DriveLedger {
   owners: LockOwner[];
   /** owners_truncated = 8, bool. more owners than the reply can carry */
   ownersTruncated: boolean;
+  /**
+   * orphan_secure = 9, uint32. Locks cdrom.sys counts that no owner above holds (part of the totals). Secure and MCN: taken
+   * by file objects the handle table could not track; not counted against the eject rule, and
+   * released when no untracked file object is left open on the drive. Simple: left at close
+   * under observe (cdrom.sys keeps them; anyone may release them).
+   */
+  orphanSecure: number;
+  /** orphan_simple = 10, uint32 */
+  orphanSimple: number;
+  /** orphan_mcn = 11, uint32 */
+  orphanMcn: number;
+  /** untracked_opens = 12, uint32. file objects open on the drive that have no handle entry */
+  untrackedOpens: number;
+  /** opens_over_quota = 13, uint64. opens left untracked: the process held its quota of entries */
+  opensOverQuota: bigint;
+  /** evictions = 14, uint64. idle handle entries that gave their slot to a lock holder */
+  evictions: bigint;
 }
 
 function newDriveLedger(): DriveLedger {
@@ -2437,6 +2458,12 @@ function newDriveLedger(): DriveLedger {
     denials: 0n,
     owners: [],
     ownersTruncated: false,
+    orphanSecure: 0,
+    orphanSimple: 0,
+    orphanMcn: 0,
+    untrackedOpens: 0,
+    opensOverQuota: 0n,
+    evictions: 0n,
   };
 }
 
@@ -2460,6 +2487,12 @@ function sizeDriveLedger(m: DriveLedger, s: number[]): number {
     }
   }
   if (m.ownersTruncated !== false) n += 1 + pb.szBool(m.ownersTruncated);
+  if (m.orphanSecure !== 0) n += 1 + pb.szU32(m.orphanSecure);
+  if (m.orphanSimple !== 0) n += 1 + pb.szU32(m.orphanSimple);
+  if (m.orphanMcn !== 0) n += 1 + pb.szU32(m.orphanMcn);
+  if (m.untrackedOpens !== 0) n += 1 + pb.szU32(m.untrackedOpens);
+  if (m.opensOverQuota !== 0n) n += 1 + pb.szU64(m.opensOverQuota);
+  if (m.evictions !== 0n) n += 1 + pb.szU64(m.evictions);
   return n;
 }
 
@@ -2499,6 +2532,30 @@ function writeDriveLedger(m: DriveLedger, w: pb.Writer): void {
   if (m.ownersTruncated !== false) {
     w.b1(0x40);
     w.bool(m.ownersTruncated);
+  }
+  if (m.orphanSecure !== 0) {
+    w.b1(0x48);
+    w.u32(m.orphanSecure);
+  }
+  if (m.orphanSimple !== 0) {
+    w.b1(0x50);
+    w.u32(m.orphanSimple);
+  }
+  if (m.orphanMcn !== 0) {
+    w.b1(0x58);
+    w.u32(m.orphanMcn);
+  }
+  if (m.untrackedOpens !== 0) {
+    w.b1(0x60);
+    w.u32(m.untrackedOpens);
+  }
+  if (m.opensOverQuota !== 0n) {
+    w.b1(0x68);
+    w.u64(m.opensOverQuota);
+  }
+  if (m.evictions !== 0n) {
+    w.b1(0x70);
+    w.u64(m.evictions);
   }
 }
 
@@ -2594,6 +2651,78 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
     } else {
       pos = r.v64(pos, end);
       m.ownersTruncated = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x48) { // orphan_secure
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.orphanSecure = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.orphanSecure = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.orphanSecure = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x50) { // orphan_simple
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.orphanSimple = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.orphanSimple = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.orphanSimple = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x58) { // orphan_mcn
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.orphanMcn = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.orphanMcn = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.orphanMcn = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x60) { // untracked_opens
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.untrackedOpens = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.untrackedOpens = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.untrackedOpens = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x68) { // opens_over_quota
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.opensOverQuota = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.opensOverQuota = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x70) { // evictions
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.evictions = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.evictions = pb.u64Of(r.lo, r.hi);
     }
   }
   while (pos < end) {
@@ -2698,6 +2827,78 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.ownersTruncated = (r.lo | r.hi) !== 0;
         }
         break;
+      case 9: // orphan_secure
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.orphanSecure = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.orphanSecure = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.orphanSecure = r.lo;
+        }
+        break;
+      case 10: // orphan_simple
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.orphanSimple = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.orphanSimple = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.orphanSimple = r.lo;
+        }
+        break;
+      case 11: // orphan_mcn
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.orphanMcn = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.orphanMcn = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.orphanMcn = r.lo;
+        }
+        break;
+      case 12: // untracked_opens
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.untrackedOpens = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.untrackedOpens = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.untrackedOpens = r.lo;
+        }
+        break;
+      case 13: // opens_over_quota
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.opensOverQuota = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.opensOverQuota = pb.u64Of(r.lo, r.hi);
+        }
+        break;
+      case 14: // evictions
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.evictions = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.evictions = pb.u64Of(r.lo, r.hi);
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -2708,10 +2909,10 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
   return m;
 }
 
-/** Codec of cdfilter.DriveLedger: at most 7600 bytes encoded. */
+/** Codec of cdfilter.DriveLedger: at most 7646 bytes encoded. */
 export const DriveLedger: pb.MessageType<DriveLedger> = {
   typeName: "cdfilter.DriveLedger",
-  maxSize: 7600,
+  maxSize: 7646,
   create: (init?: Partial<DriveLedger>): DriveLedger => (init === undefined ? newDriveLedger() : Object.assign(newDriveLedger(), init)),
   encode: (m: DriveLedger): Uint8Array => pb.encodeMessage(m, sizeDriveLedger, writeDriveLedger, "cdfilter.DriveLedger"),
   decode: (b: Uint8Array): DriveLedger => pb.decodeMessage(b, decodeDriveLedger, newDriveLedger),
@@ -2941,10 +3142,10 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
   return m;
 }
 
-/** Codec of cdfilter.LedgerSnapshot: at most 121670 bytes encoded. */
+/** Codec of cdfilter.LedgerSnapshot: at most 122406 bytes encoded. */
 export const LedgerSnapshot: pb.MessageType<LedgerSnapshot> = {
   typeName: "cdfilter.LedgerSnapshot",
-  maxSize: 121670,
+  maxSize: 122406,
   create: (init?: Partial<LedgerSnapshot>): LedgerSnapshot => (init === undefined ? newLedgerSnapshot() : Object.assign(newLedgerSnapshot(), init)),
   encode: (m: LedgerSnapshot): Uint8Array => pb.encodeMessage(m, sizeLedgerSnapshot, writeLedgerSnapshot, "cdfilter.LedgerSnapshot"),
   decode: (b: Uint8Array): LedgerSnapshot => pb.decodeMessage(b, decodeLedgerSnapshot, newLedgerSnapshot),
