@@ -135,17 +135,18 @@ const rules: Rule[] = [
     },
   },
   {
-    rule: "secure locks are released at cleanup (filter) and at close (cdrom)",
-    source: "issue 3 §1; BRIEF §3 (DeviceEvtFileClose -> DeviceCleanupProtectedLocks)",
+    rule: "secure locks are held from cleanup until close (the owner shows as closing), released at close",
+    source: "cdrom.sys sample, storage/class/cdrom/src/cdrom.c, DeviceEvtFileClose -> DeviceCleanupProtectedLocks (no cleanup callback)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       r.secure(a, true);
       r.secure(a, true);
       expectStatus(r.lib.cleanupOnly(r.sim, a), ST.SUCCESS);
-      expect(r.ledger(1).secureTotal).toBe(0);
       expect(r.lower(1).secureTotal).toBe(2); // cdrom has no cleanup callback
+      expect(r.ledger(1).secureTotal).toBe(2);
+      expect(r.ledger(1).owners.map((o) => [o.secureCount, o.closing])).toEqual([[2, true]]);
       expectStatus(r.lib.closeOnly(r.sim, a), ST.SUCCESS);
-      expect(r.ledger(1).secureTotal).toBe(0); // idempotent
+      expect(r.ledger(1).secureTotal).toBe(0);
       expect(r.lower(1)).toMatchObject({ secureTotal: 0, hwPrevent: false });
     },
   },

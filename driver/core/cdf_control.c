@@ -42,7 +42,8 @@ _Static_assert(CDF_REASON_LOCK_TAKEN == CDF_RSN_LOCK_TAKEN && CDF_REASON_LOCK_DR
                CDF_REASON_FOREIGN_SIMPLE_UNLOCK == CDF_RSN_FOREIGN_SIMPLE_UNLOCK &&
                CDF_REASON_WOULD_DENY == CDF_RSN_WOULD_DENY && CDF_REASON_LEDGER_FULL == CDF_RSN_LEDGER_FULL &&
                CDF_REASON_EXCLUSIVE_ACCESS == CDF_RSN_EXCLUSIVE_ACCESS &&
-               CDF_REASON_UNLOCK_AT_ZERO == CDF_RSN_UNLOCK_AT_ZERO, "Reason mirror");
+               CDF_REASON_UNLOCK_AT_ZERO == CDF_RSN_UNLOCK_AT_ZERO && CDF_REASON_HANDLE_QUOTA == CDF_RSN_HANDLE_QUOTA &&
+               CDF_REASON_HANDLE_EVICTED == CDF_RSN_HANDLE_EVICTED, "Reason mirror");
 _Static_assert(CDF_POLICY_OBSERVE == CDF_POLICY_OBSERVE_V && CDF_POLICY_ENFORCE == CDF_POLICY_ENFORCE_V,
                "Policy mirror");
 _Static_assert(sizeof(((cdf_TraceRecord *)0)->opener_image) == CDF_IMAGE_MAX + 1u, "image bound");
@@ -275,6 +276,12 @@ static void fill_drive_ledger(cdf_core *core, uint32_t id, cdf_DriveLedger *dl)
     dl->mcn_total = d->mcn_total;
     dl->foreign_unlocks = d->foreign_unlocks;
     dl->denials = d->denials;
+    dl->orphan_secure = d->orphan_secure;
+    dl->orphan_simple = d->orphan_simple;
+    dl->orphan_mcn = d->orphan_mcn;
+    dl->untracked_opens = d->untracked_opens;
+    dl->opens_over_quota = d->opens_over_quota;
+    dl->evictions = d->evictions;
     for (h = cdf_handles_at(&core->handles, d->first_handle); h != NULL;
          h = cdf_handles_at(&core->handles, h->next)) {
         cdf_LockOwner *o;
@@ -293,6 +300,7 @@ static void fill_drive_ledger(cdf_core *core, uint32_t id, cdf_DriveLedger *dl)
         o->mcn_count = h->mcn;
         o->since = h->since;
         o->exclusive = h->exclusive ? 1u : 0u;
+        o->closing = h->cleaned_up ? 1u : 0u;
     }
 }
 

@@ -38,7 +38,7 @@ uint32_t cdf_core_create(const cdf_config *cfg, cdf_core **out)
         cfg = &defaults;
     }
     if (cfg->max_drives == 0u || cfg->max_drives > CDF_MAX_DRIVES ||
-        cfg->max_handles == 0u || cfg->max_handles > 65536u ||
+        cfg->max_handles == 0u || cfg->max_handles > 65536u || cfg->max_handles_per_process > cfg->max_handles ||
         cfg->ring_bytes < CDF_RING_MIN_BYTES || cfg->ring_bytes > CDF_RING_MAX_BYTES ||
         cfg->host_kind > 3u || bounded_length(cfg->driver_version, CDF_VERSION_MAX) > CDF_VERSION_MAX)
         return CDF_STATUS_INVALID_PARAMETER;
@@ -49,6 +49,8 @@ uint32_t cdf_core_create(const cdf_config *cfg, cdf_core **out)
     core->max_drives = cfg->max_drives;
     core->host_kind = cfg->host_kind;
     core->ring_bytes = cfg->ring_bytes;
+    core->max_per_process = cfg->max_handles_per_process != 0u ? cfg->max_handles_per_process
+                          : cfg->max_handles / 4u != 0u ? cfg->max_handles / 4u : 1u;
     (void)cdf_utf8_copy(core->driver_version, CDF_VERSION_MAX, cfg->driver_version);
     cdf_filter_default(&core->filter);
     core->scratch_bytes = cdf_control_scratch_bytes();

@@ -30,13 +30,17 @@ typedef struct cdf_config {
     uint32_t ring_bytes;        /* trace ring size in bytes, default 1 MiB (1048576) */
     uint32_t host_kind;         /* CDF_HOST_KIND_KMDF / _SIMULATOR / _WINE (generated enum) */
     const char *driver_version; /* copied; at most 32 bytes of UTF-8 */
+    /* handle entries one process may hold over all drives (0..max_handles), default 0 =
+     * max_handles / 4 (at least 1): an open beyond it is not tracked (reason HANDLE_QUOTA) until
+     * it takes a lock, so one process cannot fill the table for everyone else */
+    uint32_t max_handles_per_process;
 } cdf_config;
 
 /* Fill *cfg with the defaults above. */
 void cdf_config_default(cdf_config *cfg);
 
 /* Reserve every byte the core will ever use. PASSIVE_LEVEL. cfg NULL = defaults.
- * Ranges: max_drives 1..16, max_handles 1..65536, ring_bytes 8192..268435456 (the ring holds
+ * Ranges: max_drives 1..16, max_handles 1..65536, max_handles_per_process 0..max_handles, ring_bytes 8192..268435456 (the ring holds
  * ring_bytes / sizeof(cdf_slot) = 440-byte records), host_kind 0..3, driver_version <= 32 bytes.
  * Returns STATUS_SUCCESS, STATUS_INVALID_PARAMETER (a config value out of range) or
  * STATUS_INSUFFICIENT_RESOURCES. */
@@ -101,19 +105,23 @@ typedef enum cdf_action {
 } cdf_action;
 
 /* What the core decided at dispatch. The host keeps it with the request (e.g. in the WDF
- * request context) and hands it back unchanged to cdf_core_complete. */
+ * request context) and hands it back unchanged to cdf_core_complete. Hosts read action, status
+ * and simple_unlocks only; the rest is the core's note to itself for the completion. */
 typedef struct cdf_verdict {
     cdf_action action;
     uint32_t status;              /* CDF_ACTION_COMPLETE: the NTSTATUS to complete with */
     uint32_t simple_unlocks;      /* IRP_MJ_CLOSE under enforce: send this many
                                      IOCTL_STORAGE_MEDIA_REMOVAL(FALSE) below before the close,
                                      then call cdf_core_simple_unlocks_done */
-    uint32_t op;                  /* core-private: ledger operation to apply at completion */
+    uint8_t op;                   /* core-private: ledger operation to apply at completion */
+    uint8_t decision;             /* core-private: trace.proto Decision of the dispatch record */
+    uint8_t reason;               /* core-private: trace.proto Reason of the dispatch record */
+    uint8_t flags;                /* core-private: how the completion finds the owner */
     uint64_t request_id;          /* pairs the dispatch and completion records */
     uint64_t dispatched_at;       /* 100 ns monotonic */
     uint64_t handle_id;           /* core-private */
     uint32_t handle_slot;         /* core-private: handle table hint for the completion */
-    uint32_t reserved_;           /* core-private */
+    uint32_t normalized;          /* core-private: the normalized code, for the completion record */
 } cdf_verdict;
 
 /* Decide what to do with a request reaching drive_id. Never fails: an unknown drive gives

@@ -106,6 +106,27 @@ void cdf_handles_remove(cdf_handles *t, cdf_drive *d, cdf_handle *h)
     t->count--;
 }
 
+uint32_t cdf_handles_count_pid(const cdf_handles *t, uint32_t pid)
+{
+    uint32_t i, n = 0u;
+    for (i = 0; i < t->max; i++) {
+        if (t->pool[i].in_use && t->pool[i].pid == pid) n++;
+    }
+    return n;
+}
+
+cdf_handle *cdf_handles_idle(cdf_handles *t, const cdf_drive *d, uint32_t pid)
+{
+    cdf_handle *h;
+    uint32_t guard = 0u;
+    for (h = cdf_handles_at(t, d->first_handle); h != NULL && guard < t->max;
+         h = cdf_handles_at(t, h->next), guard++) {
+        if (h->secure == 0u && h->simple == 0u && h->mcn == 0u && !h->exclusive && (pid == 0u || h->pid == pid))
+            return h;
+    }
+    return NULL;
+}
+
 int cdf_handles_check(const cdf_handles *t)
 {
     uint32_t i, used = 0, indexed = 0;

@@ -28,6 +28,14 @@ static inline int cdf_handles_full(const cdf_handles *t)
     return t->count >= t->max;
 }
 
+/* Entries held by process pid over every drive (a pool scan: call it only when the table holds
+ * at least as many entries as the quota it is compared with). */
+uint32_t cdf_handles_count_pid(const cdf_handles *t, uint32_t pid);
+
+/* An entry of drive d that holds nothing (no lock, no exclusive access), of process pid when
+ * pid is nonzero; NULL when there is none. */
+cdf_handle *cdf_handles_idle(cdf_handles *t, const cdf_drive *d, uint32_t pid);
+
 /* Remove h (which belongs to drive d). */
 void cdf_handles_remove(cdf_handles *t, cdf_drive *d, cdf_handle *h);
 

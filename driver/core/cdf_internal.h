@@ -46,7 +46,8 @@ enum {
     CDF_RSN_SHORT_INPUT = 7, CDF_RSN_NO_FILE_OBJECT = 8, CDF_RSN_LOWER_FAILED = 9,
     CDF_RSN_HANDLE_CLEANUP = 10, CDF_RSN_HANDLE_CLOSE = 11, CDF_RSN_PROCESS_EXIT = 12,
     CDF_RSN_SIMPLE_LOCK_LEAK = 13, CDF_RSN_FOREIGN_SIMPLE_UNLOCK = 14, CDF_RSN_WOULD_DENY = 15,
-    CDF_RSN_LEDGER_FULL = 16, CDF_RSN_EXCLUSIVE_ACCESS = 17, CDF_RSN_UNLOCK_AT_ZERO = 18
+    CDF_RSN_LEDGER_FULL = 16, CDF_RSN_EXCLUSIVE_ACCESS = 17, CDF_RSN_UNLOCK_AT_ZERO = 18,
+    CDF_RSN_HANDLE_QUOTA = 19, CDF_RSN_HANDLE_EVICTED = 20
 };
 
 /* One tracked file object. Lives at a stable index in the handle pool. */
@@ -83,10 +84,18 @@ typedef struct cdf_drive {
     char name[CDF_DRIVE_NAME_MAX + 1];
     int32_t policy;
     uint32_t secure_total, simple_total, mcn_total;
-    /* Locks cdrom.sys counts but no tracked handle owns: simple locks left at close under
-     * observe, locks taken by handles the table had no room for, and locks of a stale entry
-     * retired when a create reused its file object. Part of the totals. */
+    /* Locks cdrom.sys counts but no tracked handle owns. Part of the totals. Simple: left at
+     * close under observe, or by a stale entry retired when a create reused its file object.
+     * Secure and MCN: taken by file objects the table could not track (cdrom.sys releases them
+     * at those file objects' close, which the core cannot tell apart from other untracked
+     * closes): not counted against the eject rule, released when no untracked file object is
+     * left open on the drive (untracked_opens back to 0). */
     uint32_t orphan_secure, orphan_simple, orphan_mcn;
+    uint32_t untracked_opens; /* file objects open on the drive without an entry (over quota,
+                               * table full, evicted, or an adopted entry reaped), as the core
+                               * can count them */
+    uint64_t opens_over_quota;/* creates left untracked: the opener's process held its quota */
+    uint64_t evictions;       /* idle entries that gave their slot to a lock holder */
     uint32_t open_handles;
     uint32_t first_handle;    /* pool index + 1 */
     uint64_t exclusive_owner; /* handle id, 0 = none */
@@ -148,6 +157,7 @@ struct cdf_core {
     cdf_handles handles;
     cdf_ring ring;
     cdf_trace_filter filter;
+    uint32_t max_per_process; /* handle entries one process may hold over every drive */
     uint64_t next_request_id;
     uint64_t next_handle_id;
     uint64_t requests_seen;

@@ -82,7 +82,7 @@ cdf_handle *cdf_ledger_oldest_simple_holder(cdf_handles *t, cdf_drive *d)
 
 int cdf_ledger_sole_secure_owner(const cdf_drive *d, const cdf_handle *h)
 {
-    return h != NULL && h->secure != 0u && h->secure == d->secure_total;
+    return h != NULL && h->secure != 0u && h->secure == d->secure_total - d->orphan_secure;
 }
 
 int cdf_ledger_check(cdf_handles *t, const cdf_drive *d, uint32_t drive_id)

@@ -33,7 +33,8 @@ uint32_t cdf_ledger_release_all(cdf_drive *d, cdf_handle *h, cdf_lock_kind kind)
 uint32_t cdf_ledger_orphan_simple(cdf_drive *d, cdf_handle *h);
 /* The handle holding simple locks with the oldest `since` (ties: lowest handle id), or NULL. */
 cdf_handle *cdf_ledger_oldest_simple_holder(cdf_handles *t, cdf_drive *d);
-/* Whether h is the only secure-lock owner of d (h holds every secure lock counted). */
+/* Whether h is the only secure-lock owner of d (h holds every secure lock counted but the
+ * orphans, whose owners the core could not track). */
 int cdf_ledger_sole_secure_owner(const cdf_drive *d, const cdf_handle *h);
 /* Self-check of one drive: totals == sums + orphans, open_handles == chain length, no adopted
  * entry that holds nothing. 0 = ok. */

@@ -33,54 +33,75 @@ static cdf_scsi_effect classify_cdb(const uint8_t *cdb)
     }
 }
 
-cdf_scsi_effect cdf_scsi_classify(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
-                                  int caller_32bit, uint8_t *opcode)
+/* Sizes and offsets from the code and the caller's pointer width; header_bytes of an _EX
+ * header reads CdbLength when the input holds it (16 otherwise). */
+static void layout_of(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length, int caller_32bit,
+                      cdf_spt_layout *l)
 {
-    int ex = cdf_scsi_is_ex(ioctl_code);
-    uint32_t size, cdb_at;
-    int well_formed;
-    cdf_scsi_effect fx;
-
-    if (!cdf_scsi_is_passthrough(ioctl_code)) return CDF_SCSI_NOT_PASSTHROUGH;
-    if (ex) {
-        size = caller_32bit ? CDF_SPTEX32_SIZE : CDF_SPTEX64_SIZE;
-        cdb_at = caller_32bit ? CDF_SPTEX32_CDB_OFFSET : CDF_SPTEX64_CDB_OFFSET;
-    } else {
-        size = caller_32bit ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
-        cdb_at = caller_32bit ? CDF_SPT32_CDB_OFFSET : CDF_SPT64_CDB_OFFSET;
-    }
-    if (input == NULL || input_length < cdb_at + CDF_SCSI_CDB_INSPECT) return CDF_SCSI_MALFORMED;
-
-    if (input_length < size) {
-        well_formed = 0;
-    } else if (ex) {
-        uint32_t cdb_length = read_u32le(input + CDF_SPTEX_CDB_LENGTH_OFFSET);
-        well_formed = read_u32le(input) == CDF_SPTEX_VERSION &&
-                      read_u32le(input + CDF_SPTEX_LENGTH_OFFSET) == size &&
-                      cdb_length >= 1u && cdb_length <= input_length - cdb_at;
-    } else {
-        uint32_t length_field = (uint32_t)input[0] | ((uint32_t)input[1] << 8);
-        uint8_t cdb_length = input[CDF_SPT_CDB_LENGTH_OFFSET];
-        well_formed = length_field == size && cdb_length >= 1u && cdb_length <= 16u;
-    }
-    if (opcode != NULL) *opcode = input[cdb_at];
-    fx = classify_cdb(input + cdb_at);
-    if (!well_formed && fx == CDF_SCSI_OTHER) return CDF_SCSI_MALFORMED;
-    return fx;
-}
-
-uint32_t cdf_scsi_header_bytes(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
-                               int caller_32bit)
-{
+    l->pointer_bytes = caller_32bit ? 4u : 8u;
+    l->pointers = 0u;
+    l->well_formed = 0u;
+    l->pointer_at[0] = l->pointer_at[1] = 0u;
     if (cdf_scsi_is_ex(ioctl_code)) {
-        uint32_t cdb_at = caller_32bit ? CDF_SPTEX32_CDB_OFFSET : CDF_SPTEX64_CDB_OFFSET;
         uint32_t cdb_length = 16u;
+        l->kind = ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_EX ? CDF_SPT_EX : CDF_SPT_DIRECT_EX;
+        l->size = caller_32bit ? CDF_SPTEX32_SIZE : CDF_SPTEX64_SIZE;
+        l->cdb_at = caller_32bit ? CDF_SPTEX32_CDB_OFFSET : CDF_SPTEX64_CDB_OFFSET;
         if (input != NULL && input_length >= CDF_SPTEX_CDB_LENGTH_OFFSET + 4u) {
             cdb_length = read_u32le(input + CDF_SPTEX_CDB_LENGTH_OFFSET);
             if (cdb_length > 16u) cdb_length = 16u;
         }
-        return cdb_at + cdb_length;
+        l->header_bytes = (uint16_t)(l->cdb_at + cdb_length);
+        if (l->kind == CDF_SPT_DIRECT_EX) {
+            l->pointers = 2u;
+            l->pointer_at[0] = caller_32bit ? CDF_SPTDEX32_DATAOUT_OFFSET : CDF_SPTDEX64_DATAOUT_OFFSET;
+            l->pointer_at[1] = caller_32bit ? CDF_SPTDEX32_DATAIN_OFFSET : CDF_SPTDEX64_DATAIN_OFFSET;
+        }
+    } else {
+        l->kind = ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH ? CDF_SPT_BUFFERED : CDF_SPT_DIRECT;
+        l->size = caller_32bit ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
+        l->cdb_at = caller_32bit ? CDF_SPT32_CDB_OFFSET : CDF_SPT64_CDB_OFFSET;
+        l->header_bytes = l->size;
+        if (l->kind == CDF_SPT_DIRECT) {
+            l->pointers = 1u;
+            l->pointer_at[0] = caller_32bit ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET;
+        }
     }
-    if (cdf_scsi_is_passthrough(ioctl_code)) return caller_32bit ? CDF_SPT32_SIZE : CDF_SPT64_SIZE;
-    return 0u;
+}
+
+/* The port driver's checks (input at least l->size bytes). */
+static int well_formed(const cdf_spt_layout *l, const uint8_t *input, uint32_t input_length)
+{
+    if (l->kind == CDF_SPT_EX || l->kind == CDF_SPT_DIRECT_EX) {
+        uint32_t cdb_length = read_u32le(input + CDF_SPTEX_CDB_LENGTH_OFFSET);
+        return read_u32le(input) == CDF_SPTEX_VERSION &&
+               read_u32le(input + CDF_SPTEX_LENGTH_OFFSET) == l->size &&
+               cdb_length >= 1u && cdb_length <= input_length - l->cdb_at;
+    }
+    return ((uint32_t)input[0] | ((uint32_t)input[1] << 8)) == l->size &&
+           input[CDF_SPT_CDB_LENGTH_OFFSET] >= 1u && input[CDF_SPT_CDB_LENGTH_OFFSET] <= 16u;
+}
+
+cdf_scsi_effect cdf_scsi_parse(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
+                               int caller_32bit, cdf_spt_layout *l, uint8_t *opcode)
+{
+    cdf_scsi_effect fx;
+    if (!cdf_scsi_is_passthrough(ioctl_code)) {
+        l->kind = CDF_SPT_NONE;
+        return CDF_SCSI_NOT_PASSTHROUGH;
+    }
+    layout_of(ioctl_code, input, input_length, caller_32bit, l);
+    if (input == NULL || input_length < (uint32_t)l->cdb_at + CDF_SCSI_CDB_INSPECT) return CDF_SCSI_MALFORMED;
+    l->well_formed = input_length >= l->size && well_formed(l, input, input_length) ? 1u : 0u;
+    if (opcode != NULL) *opcode = input[l->cdb_at];
+    fx = classify_cdb(input + l->cdb_at);
+    if (!l->well_formed && fx == CDF_SCSI_OTHER) return CDF_SCSI_MALFORMED;
+    return fx;
+}
+
+cdf_scsi_effect cdf_scsi_classify(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
+                                  int caller_32bit, uint8_t *opcode)
+{
+    cdf_spt_layout l;
+    return cdf_scsi_parse(ioctl_code, input, input_length, caller_32bit, &l, opcode);
 }

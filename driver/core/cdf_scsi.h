@@ -73,14 +73,36 @@ static inline int cdf_scsi_is_ex(uint32_t ioctl_code)
     return ioctl_code == 0x0004D044u || ioctl_code == 0x0004D048u;
 }
 
-/* ioctl_code as sent; input _In_reads_bytes_opt_(input_length); caller_32bit from
- * CDF_RQ_CALLER_32BIT. *opcode (optional) receives CDB byte 0 when it could be read. */
+/* SCSI_PASS_THROUGH header kinds (cdf_spt_layout.kind). */
+#define CDF_SPT_NONE      0u  /* not a pass-through code */
+#define CDF_SPT_BUFFERED  1u  /* SCSI_PASS_THROUGH (data after the header, in the SystemBuffer) */
+#define CDF_SPT_DIRECT    2u  /* SCSI_PASS_THROUGH_DIRECT (DataBuffer: a pointer) */
+#define CDF_SPT_EX        3u  /* SCSI_PASS_THROUGH_EX */
+#define CDF_SPT_DIRECT_EX 4u  /* SCSI_PASS_THROUGH_DIRECT_EX (DataOutBuffer, DataInBuffer: pointers) */
+
+/* Where things are in one pass-through request's header (64-bit or WOW64 layout). */
+typedef struct cdf_spt_layout {
+    uint8_t kind;            /* CDF_SPT_* */
+    uint8_t pointer_bytes;   /* 8, or 4 for a WOW64 caller */
+    uint8_t pointers;        /* data buffer pointers in the header (0..2), at pointer_at[] */
+    uint8_t well_formed;     /* passes the port driver's checks (see the top of this file) */
+    uint16_t size;           /* sizeof the structure, bytes */
+    uint16_t cdb_at;         /* offsetof(Cdb), bytes */
+    uint16_t header_bytes;   /* the header through the CDB (at most 16 CDB bytes): pointer-free
+                              * apart from pointer_at[], no data */
+    uint16_t pointer_at[2];  /* offsets of DataBuffer (DIRECT) or DataOutBuffer, DataInBuffer
+                              * (DIRECT_EX) */
+} cdf_spt_layout;
+
+/* Parse a pass-through request once: fills *layout (kind CDF_SPT_NONE for other codes) and
+ * returns what its CDB does. ioctl_code as sent; input _In_reads_bytes_opt_(input_length);
+ * caller_32bit from CDF_RQ_CALLER_32BIT. *opcode (optional) receives CDB byte 0 when it could
+ * be read. */
+cdf_scsi_effect cdf_scsi_parse(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
+                               int caller_32bit, cdf_spt_layout *layout, uint8_t *opcode);
+
+/* cdf_scsi_parse without the layout. */
 cdf_scsi_effect cdf_scsi_classify(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
                                   int caller_32bit, uint8_t *opcode);
-
-/* Bytes of a pass-through input that hold no pointer and no data: the header through the CDB
- * (at most 16 CDB bytes). Used to bound what is captured from kernel-mode requestors. */
-uint32_t cdf_scsi_header_bytes(uint32_t ioctl_code, const uint8_t *input, uint32_t input_length,
-                               int caller_32bit);
 
 #endif /* CDF_SCSI_H */

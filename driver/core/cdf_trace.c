@@ -3,7 +3,6 @@
  */
 #include <string.h>
 #include "cdf_trace.h"
-#include "cdf_scsi.h"
 
 int cdf_ring_init(cdf_ring *r, uint32_t ring_bytes)
 {
@@ -79,27 +78,6 @@ int cdf_filter_wants_slow(const cdf_trace_filter *f, uint32_t drive_id, uint32_t
     return 1;
 }
 
-static int pointer_free_for_kernel(uint32_t code, uint32_t normalized)
-{
-    return normalized == CDF_IOCTL_STORAGE_EJECTION_CONTROL ||
-           normalized == CDF_IOCTL_STORAGE_MEDIA_REMOVAL ||
-           normalized == CDF_IOCTL_STORAGE_MCN_CONTROL ||
-           normalized == CDF_IOCTL_STORAGE_EJECT_MEDIA ||
-           code == CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS;
-}
-
-uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normalized, uint32_t n)
-{
-    int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
-    if (n == 0u || pointer_free_for_kernel(rq->ioctl_code, normalized)) return n;
-    if (cdf_scsi_is_passthrough(rq->ioctl_code)) {
-        /* the pass-through header (through the CDB) and never its data */
-        uint32_t header = cdf_scsi_header_bytes(rq->ioctl_code, rq->input, rq->input_length, caller32);
-        return n > header ? header : n;
-    }
-    return 0u;
-}
-
 void cdf_trace_capture_output(cdf_slot *slot, const cdf_request *rq, uint32_t status,
                               uint64_t information, uint32_t cap)
 {
@@ -127,14 +105,9 @@ static void zero_range(cdf_slot *slot, uint32_t at, uint32_t width, uint32_t n)
     for (i = at; i < at + width && i < n; i++) slot->head[i] = 0u;
 }
 
-void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_request *rq, uint32_t n)
+void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_class *cls, uint32_t n)
 {
-    int caller32 = (rq->flags & CDF_RQ_CALLER_32BIT) != 0u;
-    uint32_t w = caller32 ? 4u : 8u;
-    if (rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT) {
-        zero_range(slot, caller32 ? CDF_SPTD32_DATABUFFER_OFFSET : CDF_SPTD64_DATABUFFER_OFFSET, w, n);
-    } else if (rq->ioctl_code == CDF_IOCTL_SCSI_PASS_THROUGH_DIRECT_EX) {
-        zero_range(slot, caller32 ? CDF_SPTDEX32_DATAOUT_OFFSET : CDF_SPTDEX64_DATAOUT_OFFSET, w, n);
-        zero_range(slot, caller32 ? CDF_SPTDEX32_DATAIN_OFFSET : CDF_SPTDEX64_DATAIN_OFFSET, w, n);
-    }
+    uint32_t i;
+    for (i = 0; i < cls->spt.pointers && i < 2u; i++)
+        zero_range(slot, cls->spt.pointer_at[i], cls->spt.pointer_bytes, n);
 }

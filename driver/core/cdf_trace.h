@@ -12,6 +12,7 @@
 
 #include <string.h>
 #include "cdf_internal.h"
+#include "cdf_class.h"
 
 #define CDF_RING_MIN_BYTES 8192u
 #define CDF_RING_MAX_BYTES 268435456u  /* 256 MiB */
@@ -104,28 +105,27 @@ static inline void cdf_copy_small(uint8_t *dst, const uint8_t *src, uint32_t n)
     }
 }
 
-/* Kernel-mode requestors (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: how
- * many of the n bytes cdf_trace_capture may take from them (see below). */
-uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normalized, uint32_t n);
-/* Zero SCSI_PASS_THROUGH_DIRECT.DataBuffer (SCSI_PASS_THROUGH_DIRECT_EX.DataOutBuffer and
- * DataInBuffer) in a kernel-mode requestor's captured header. */
-void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_request *rq, uint32_t n);
+/* Zero the data buffer pointers of a SCSI_PASS_THROUGH_DIRECT[_EX] header among the n bytes
+ * captured in slot->head (cls->spt.pointer_at[]). */
+void cdf_trace_kernel_scrub(cdf_slot *slot, const cdf_class *cls, uint32_t n);
 
 /* Copy the head of rq's input into slot->head: at most capture_bytes, sets head_len and
  * truncated; only those head_len bytes are written. Kernel-mode requestors
- * (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: for them only pointer-free
- * inputs are captured (the media-lock IOCTLs, exclusive access, and the SCSI pass-through
- * header through the CDB, with the _DIRECT[_EX] data buffer pointers zeroed). Internal device
- * controls are never captured (their stack location holds an SRB pointer, not a buffer). */
-static inline void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint32_t normalized,
+ * (CDF_RQ_KERNEL_MODE) may pass buffers holding kernel addresses: for them at most
+ * cls->kernel_capture bytes are captured (the media-lock IOCTLs, eject and exclusive access
+ * whole, the SCSI pass-through header through the CDB with the _DIRECT[_EX] data buffer
+ * pointers zeroed, nothing else). Internal device controls are never captured (their stack
+ * location holds an SRB pointer, not a buffer). cls: the request's classification
+ * (cdf_classify). */
+static inline void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, const cdf_class *cls,
                                      uint32_t capture_bytes)
 {
     uint32_t n = rq->input_length < capture_bytes ? rq->input_length : capture_bytes;
     if (rq->input == NULL || rq->major != CDF_IRP_MJ_DEVICE_CONTROL) n = 0u;
     if (n > CDF_CAPTURE_MAX) n = CDF_CAPTURE_MAX;
-    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u) n = cdf_trace_kernel_capture_limit(rq, normalized, n);
+    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u && n > cls->kernel_capture) n = cls->kernel_capture;
     cdf_copy_small(slot->head, rq->input, n);
-    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u) cdf_trace_kernel_scrub(slot, rq, n);
+    if ((rq->flags & CDF_RQ_KERNEL_MODE) != 0u && cls->spt.pointers != 0u) cdf_trace_kernel_scrub(slot, cls, n);
     slot->head_len = (uint16_t)n;
     slot->truncated = rq->input_length > n ? 1u : 0u;
 }

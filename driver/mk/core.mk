@@ -7,12 +7,15 @@
 #   make check      core-unit-check (ASan+UBSan), core-stress-check (ThreadSanitizer),
 #                   core-kernel-check (mingw-w64 kernel mode, x64 + x86 layout checks),
 #                   core-warn-check (gcc and clang, warnings as errors, clang -Wpedantic)
-#   make fuzz-run   core-fuzz-run: core_control and core_request, FUZZ_SECONDS / 2 each
+#   make fuzz-run   core-fuzz-run: core_control, core_request and core_diff (the core against the
+#                   simulated cdrom.sys), FUZZ_SECONDS / 3 each
 #   make bench-c    $(BUILD)/core/core_bench (bench/core.ts runs it, with callgrind)
 #
 # A missing tool is an error, never a skip.
 
-CORE_SRCS := core/cdf_core.c core/cdf_handles.c core/cdf_ledger.c core/cdf_rules.c \
+CORE_SRCS := core/cdf_core.c core/cdf_handles.c core/cdf_ledger.c core/cdf_classify.c \
+             core/cdf_rules.c core/cdf_rules_file.c core/cdf_rules_lock.c core/cdf_rules_eject.c \
+             core/cdf_rules_exclusive.c \
              core/cdf_scsi.c core/cdf_text.c core/cdf_trace.c core/cdf_control.c \
              core/pb_wire.c core/gen/cdfilter.pb.c
 CORE_HOST_PLATFORM := core/platform_host.c
@@ -27,7 +30,7 @@ CORE_DDK32   ?= /usr/i686-w64-mingw32/include/ddk
 CORE_ASAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CORE_TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 CORE_TEST_CFLAGS := $(CSTD) $(WARN) -g -O1 $(CORE_INC) -D_POSIX_C_SOURCE=200809L
-CORE_FUZZ_NAMES  := core_control core_request
+CORE_FUZZ_NAMES  := core_control core_request core_diff
 CORE_FUZZ_BINS   := $(addprefix $(CORE_OUT)/fuzz/,$(CORE_FUZZ_NAMES))
 CORE_FUZZ_FLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -98,6 +101,13 @@ core-warn-check: $(CORE_GCC_OBJS) $(CORE_CLANG_OBJS)
 $(CORE_OUT)/fuzz/%: ../test/fuzz/%.c $(CORE_SRCS) $(CORE_HOST_PLATFORM) $(CORE_HDRS) | core-tools
 	@mkdir -p $(@D)
 	$(CORE_CLANG) $(CORE_TEST_CFLAGS) $(CORE_FUZZ_FLAGS) -pthread -o $@ $< $(CORE_SRCS) $(CORE_HOST_PLATFORM)
+
+# core_diff: the core over the simulated cdrom.sys (sim/simcd.c), the counts compared after every step
+$(CORE_OUT)/fuzz/core_diff: ../test/fuzz/core_diff.c $(CORE_SRCS) $(CORE_HOST_PLATFORM) $(CORE_HDRS) \
+                            sim/simcd.c sim/simcd.h | core-tools
+	@mkdir -p $(@D)
+	$(CORE_CLANG) $(CORE_TEST_CFLAGS) $(CORE_FUZZ_FLAGS) -Isim -pthread -o $@ $< sim/simcd.c $(CORE_SRCS) \
+	  $(CORE_HOST_PLATFORM)
 
 core-fuzz-build: $(CORE_FUZZ_BINS)
 

@@ -193,10 +193,10 @@ static void *worker(void *arg)
                 FAIL("short input not rejected");
             break;
         }
-        case 15: { /* cleanup only (close comes later) */
+        case 15: { /* cleanup only (close comes later): the secure locks stay until the close,
+                    * as cdrom.sys releases them at DeviceEvtFileClose */
             cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0u, h->fo, pid, NULL, 0u);
             (void)tl_run(g_core, h->drive, &rq, CDF_STATUS_SUCCESS, NULL);
-            h->secure = 0u;
             break;
         }
         default: { /* close (with or without cleanup, maybe as a process exit) */

@@ -293,7 +293,8 @@ static void test_secure_rules(void)
     st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v);
     CHECK_EQ(st, CDF_STATUS_SUCCESS);
 
-    /* two locks, cleanup releases both (AUTO_RELEASE with the count) */
+    /* two locks; cleanup releases nothing (cdrom.sys has no cleanup callback: the file object
+     * holds its secure locks until its close, DeviceEvtFileClose); the close releases both */
     (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
     (void)tl_lock(core, id[0], 0x00020940u /* CDROM alias */, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
     CHECK_EQ(ledger(core, id[0])->secure_total, 2u);
@@ -302,18 +303,19 @@ static void test_secure_rules(void)
         cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0, FO_A, PID_A, NULL, 0);
         (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
     }
-    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
-    CHECK(r != NULL && r->count_released == 2u && r->reason == CDF_REASON_HANDLE_CLEANUP &&
-          r->decision == CDF_DECISION_RELEASE && r->secure_total == 0u && r->request_id == 0u);
-    CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    CHECK(last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE) == NULL);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 2u);
+    CHECK(dl->owners_count == 1u && dl->owners[0].secure_count == 2u && dl->owners[0].closing);
     INVARIANTS(core);
-    /* close after cleanup: idempotent, no second release */
     mark = newest_seq(core);
     {
         cdf_request rq = tl_request(CDF_IRP_MJ_CLOSE, 0, FO_A, PID_A, NULL, 0);
         (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
     }
-    CHECK(last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE) == NULL);
+    r = last_record(core, mark, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->count_released == 2u && r->reason == CDF_REASON_HANDLE_CLOSE &&
+          r->decision == CDF_DECISION_RELEASE && r->secure_total == 0u && r->request_id == 0u);
     CHECK(last_record(core, mark, CDF_RECORD_KIND_HANDLE_CLOSE) != NULL);
     CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
 
@@ -447,10 +449,30 @@ static void test_ledger_full(void)
     st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 0, CDF_STATUS_SUCCESS, &v);
     CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
     set_policy(core, id[0], CDF_POLICY_ENFORCE);
+    /* every entry holds a lock: nothing to evict, a secure lock that could not be owned is refused */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_B, PID_B, 1, CDF_STATUS_SUCCESS, NULL);
     st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, &v);
     CHECK_EQ(st, CDF_STATUS_INSUFFICIENT_RESOURCES);
     CHECK_EQ(v.action, CDF_ACTION_COMPLETE);
     CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
+    INVARIANTS(core);
+    /* an idle entry gives its slot to a lock holder (HANDLE_CLOSE / PASS / HANDLE_EVICTED) */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_B, PID_B, 0, CDF_STATUS_SUCCESS, NULL);
+    st = tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    r = last_record(core, 0, CDF_RECORD_KIND_HANDLE_CLOSE);
+    CHECK(r != NULL && r->reason == CDF_REASON_HANDLE_EVICTED && r->decision == CDF_DECISION_PASS);
+    {
+        const cdf_DriveLedger *dl = ledger(core, id[0]);
+        CHECK_EQ(dl->secure_total, 1u);
+        CHECK_EQ(dl->orphan_secure, 0u);
+        CHECK_EQ(dl->evictions, 1u);
+        CHECK_EQ(dl->untracked_opens, 2u); /* FO_B evicted, FO_C (adopted): counted until their close */
+        CHECK(owner(dl, PID_C) != NULL && owner(dl, PID_C)->secure_count == 1u);
+    }
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 0, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_A, PID_A, 0, CDF_STATUS_SUCCESS, NULL);
     INVARIANTS(core);
     tl_close(core, id[0], FO_C, PID_C, 0, 1, NULL);
     tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
@@ -772,7 +794,13 @@ static void test_scsi_ex(void)
     n = tl_sptex(b, 0, 0x1B, 0x02);
     b[CDF_SPTEX_CDB_LENGTH_OFFSET] = 12;
     CHECK_EQ(cdf_scsi_classify(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0, NULL), CDF_SCSI_EJECT);
-    CHECK_EQ(cdf_scsi_header_bytes(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0), 68u);
+    {
+        cdf_spt_layout l;
+        CHECK_EQ(cdf_scsi_parse(CDF_IOCTL_SCSI_PASS_THROUGH_EX, b, n + 4u, 0, &l, NULL), CDF_SCSI_EJECT);
+        CHECK_EQ(l.header_bytes, 68u);
+        CHECK_EQ(l.cdb_at, CDF_SPTEX64_CDB_OFFSET);
+        CHECK_EQ(l.kind, CDF_SPT_EX);
+    }
 
     /* the rule: another handle's secure lock, enforce -> STATUS_DEVICE_BUSY */
     core = make_core(64, 65536, 1, id);
@@ -1132,6 +1160,8 @@ static void test_adopt_on_success_only(void)
         rq = tl_request(CDF_IRP_MJ_DEVICE_CONTROL, CDF_IOCTL_STORAGE_MEDIA_REMOVAL, FO_VOL, PID_V, &one, 1u);
         cdf_core_dispatch(core, id[0], &rq, &v);
         CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+        /* a lock holder: no idle entry to evict */
+        (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
         cdf_core_complete(core, id[0], &rq, &v, CDF_STATUS_SUCCESS, 0u);
         r = last_record(core, 0, CDF_RECORD_KIND_COMPLETION);
         CHECK(r != NULL && r->reason == CDF_REASON_LEDGER_FULL && r->handle_id == 0u);
@@ -1183,17 +1213,20 @@ static void test_adopted_reaped_when_idle(void)
     CHECK_EQ(ledger(core, id[0])->simple_total, 0u);
     INVARIANTS(core);
 
-    /* a cleanup (KMDF preprocess report) releases the secure lock: the entry goes at once */
+    /* a cleanup (KMDF preprocess report) keeps the secure lock (cdrom.sys releases it at the
+     * close); the close releases it and the adopted entry goes at once */
     (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_VOL, PID_V, 1, CDF_STATUS_SUCCESS, NULL);
     CHECK_EQ(core->handles.count, 2u);
     {
         cdf_request rq = tl_request(CDF_IRP_MJ_CLEANUP, 0u, FO_VOL, PID_V, NULL, 0u);
         (void)tl_run(core, id[0], &rq, CDF_STATUS_SUCCESS, NULL);
     }
+    CHECK_EQ(core->handles.count, 2u);
+    CHECK_EQ(ledger(core, id[0])->secure_total, 1u);
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_VOL, PID_V, 0, 0, NULL);
     CHECK_EQ(core->handles.count, 1u);
     CHECK_EQ(ledger(core, id[0])->secure_total, 0u);
-    INVARIANTS(core);
-    tl_close(core, id[0], FO_VOL, PID_V, 0, 0, NULL); /* finds nothing */
     INVARIANTS(core);
 
     /* enforce: a close that releases the adopted handle's simple locks reaps it too */
@@ -1324,6 +1357,96 @@ static void test_reuse_retires_stale_entry(void)
     cdf_core_destroy(core);
 }
 
+/* The stuck tray of a full handle table. One process opens 1024 handles (FILE_READ_ATTRIBUTES
+ * is enough) on drive 1; a burner opens drive 1, takes a secure lock and exits: cdrom.sys drops
+ * the lock at its close (DeviceEvtFileClose -> DeviceCleanupProtectedLocks). The ledger must
+ * drop it too, and enforce must still let the real lock holder eject and let other users lock
+ * other drives. Before the per-process quota the burner's handle was untracked and its lock an
+ * orphan kept forever: every later eject was refused with STATUS_DEVICE_BUSY. */
+static void test_full_table_no_stuck_tray(void)
+{
+    uint32_t id[2], i, st;
+    cdf_verdict v;
+    const cdf_DriveLedger *dl;
+    const cdf_TraceRecord *r;
+    cdf_core *core = make_core(1024, 1u << 20, 2, id);
+    enum { PID_HOG = 500, PID_BURNER = 600, FO_HOG = 0x100000, FO_BURNER = 0x9000, FO_OTHER = 0xA000 };
+    uint64_t mark;
+    for (i = 0; i < 1023u; i++)
+        CHECK_EQ(tl_open(core, id[0], FO_HOG + (uintptr_t)i * 0x40u, PID_HOG, "hog.exe"), CDF_STATUS_SUCCESS);
+    mark = newest_seq(core);
+    CHECK_EQ(tl_open(core, id[0], FO_HOG + (uintptr_t)i * 0x40u, PID_HOG, "hog.exe"), CDF_STATUS_SUCCESS);
+    r = last_record(core, mark, CDF_RECORD_KIND_COMPLETION);
+    CHECK(r != NULL && r->reason == CDF_REASON_HANDLE_QUOTA && r->handle_id == 0u);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->opens_over_quota, 1024u - 256u);
+    CHECK_EQ(dl->untracked_opens, 1024u - 256u);
+
+    CHECK_EQ(tl_open(core, id[0], FO_BURNER, PID_BURNER, "burner.exe"), CDF_STATUS_SUCCESS);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_BURNER, PID_BURNER, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK(owner(dl, PID_BURNER) != NULL && owner(dl, PID_BURNER)->secure_count == 1u);
+    tl_close(core, id[0], FO_BURNER, PID_BURNER, CDF_RQ_PROCESS_EXIT, 1, NULL);
+    dl = ledger(core, id[0]);
+    CHECK_EQ(dl->secure_total, 0u);
+    CHECK_EQ(dl->orphan_secure, 0u);
+
+    /* enforce: the only real lock holder ejects; a lock on the other drive is tracked */
+    set_policy(core, id[0], CDF_POLICY_ENFORCE);
+    set_policy(core, id[1], CDF_POLICY_ENFORCE);
+    CHECK_EQ(tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_HOG, PID_HOG, 1, CDF_STATUS_SUCCESS, NULL),
+             CDF_STATUS_SUCCESS);
+    st = tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_HOG, PID_HOG, NULL, 0, CDF_STATUS_SUCCESS, &v);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    CHECK_EQ(tl_open(core, id[1], FO_OTHER, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_lock(core, id[1], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_OTHER, PID_B, 1, CDF_STATUS_SUCCESS, &v),
+             CDF_STATUS_SUCCESS);
+    CHECK_EQ(ledger(core, id[1])->secure_total, 1u);
+    INVARIANTS(core);
+    cdf_core_destroy(core);
+}
+
+/* Every slot holds a lock: a lock from an untracked handle is an orphan (secure or MCN). It is
+ * not counted against the eject rule, and it goes when the last untracked handle of the drive
+ * closes (cdrom.sys released it at its holder's close). */
+static void test_untracked_orphans_released(void)
+{
+    uint32_t id[1];
+    cdf_verdict v;
+    const cdf_DriveLedger *dl;
+    const cdf_TraceRecord *r;
+    cdf_core *core = make_core(2, 1u << 20, 1, id);
+    CHECK_EQ(tl_open(core, id[0], FO_A, PID_A, "a.exe"), CDF_STATUS_SUCCESS);
+    CHECK_EQ(tl_open(core, id[0], FO_B, PID_B, "b.exe"), CDF_STATUS_SUCCESS);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_A, PID_A, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_B, PID_B, 1, CDF_STATUS_SUCCESS, NULL);
+    CHECK_EQ(tl_open(core, id[0], FO_C, PID_C, "c.exe"), CDF_STATUS_SUCCESS); /* table full */
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_EJECTION_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, NULL);
+    (void)tl_lock(core, id[0], CDF_IOCTL_STORAGE_MCN_CONTROL, FO_C, PID_C, 1, CDF_STATUS_SUCCESS, NULL);
+    dl = ledger(core, id[0]);
+    CHECK(dl->secure_total == 2u && dl->orphan_secure == 1u && dl->mcn_total == 2u && dl->orphan_mcn == 1u);
+    CHECK_EQ(dl->untracked_opens, 1u);
+    /* enforce: B holds every secure lock the core can attribute: its eject passes */
+    set_policy(core, id[0], CDF_POLICY_ENFORCE);
+    CHECK_EQ(tl_ioctl(core, id[0], CDF_IOCTL_STORAGE_EJECT_MEDIA, FO_B, PID_B, NULL, 0, CDF_STATUS_SUCCESS, &v),
+             CDF_STATUS_SUCCESS);
+    CHECK_EQ(v.action, CDF_ACTION_FORWARD_TRACK);
+    /* C exits: its locks go with the drive's last untracked handle */
+    tl_close(core, id[0], FO_C, PID_C, CDF_RQ_PROCESS_EXIT, 1, NULL);
+    r = last_record(core, 0, CDF_RECORD_KIND_AUTO_RELEASE);
+    CHECK(r != NULL && r->count_released == 1u && r->reason == CDF_REASON_HANDLE_CLOSE && r->handle_id == 0u);
+    dl = ledger(core, id[0]);
+    CHECK(dl->secure_total == 1u && dl->orphan_secure == 0u && dl->mcn_total == 1u && dl->orphan_mcn == 0u);
+    CHECK_EQ(dl->untracked_opens, 0u);
+    INVARIANTS(core);
+    tl_close(core, id[0], FO_A, PID_A, 0, 1, NULL);
+    tl_close(core, id[0], FO_B, PID_B, 0, 1, NULL);
+    dl = ledger(core, id[0]);
+    CHECK(dl->secure_total == 0u && dl->mcn_total == 0u);
+    cdf_core_destroy(core);
+}
+
 int main(void)
 {
     g_snap = (cdf_LedgerSnapshot *)malloc(sizeof(*g_snap));
@@ -1333,6 +1456,8 @@ int main(void)
     test_secure_rules();
     test_simple_rules();
     test_ledger_full();
+    test_full_table_no_stuck_tray();
+    test_untracked_orphans_released();
     test_trace();
     test_control();
     test_notify();

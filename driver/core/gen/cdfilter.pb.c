@@ -1374,6 +1374,10 @@ static int cdf_LockOwner_size_(const cdf_LockOwner *m, size_t *size)
     if (m->exclusive != 0u) {
         n += 1u + 1u;
     }
+    /* closing = 9, bool */
+    if (m->closing != 0u) {
+        n += 1u + 1u;
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -1422,6 +1426,11 @@ static uint8_t *cdf_LockOwner_write_(const cdf_LockOwner *m, uint8_t *p)
         *p++ = 0x40u;
         *p++ = (uint8_t)(m->exclusive != 0u);
     }
+    /* closing = 9, bool */
+    if (m->closing != 0u) {
+        *p++ = 0x48u;
+        *p++ = (uint8_t)(m->closing != 0u);
+    }
     return p;
 }
 
@@ -1462,8 +1471,11 @@ static int cdf_LockOwner_decode_(cdf_LockOwner *m, const uint8_t *p, const uint8
         case 0x40u: /* exclusive = 8, bool */
             err = cdf_pb_get_bool(&p, end, &m->exclusive);
             break;
+        case 0x48u: /* closing = 9, bool */
+            err = cdf_pb_get_bool(&p, end, &m->closing);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 8u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 9u));
             break;
         }
         if (err != CDF_PB_OK) {
@@ -1571,6 +1583,30 @@ static int cdf_DriveLedger_size_(const cdf_DriveLedger *m, size_t *size)
     if (m->owners_truncated != 0u) {
         n += 1u + 1u;
     }
+    /* orphan_secure = 9, uint32 */
+    if (m->orphan_secure != 0u) {
+        n += 1u + cdf_pb_varint32_size(m->orphan_secure);
+    }
+    /* orphan_simple = 10, uint32 */
+    if (m->orphan_simple != 0u) {
+        n += 1u + cdf_pb_varint32_size(m->orphan_simple);
+    }
+    /* orphan_mcn = 11, uint32 */
+    if (m->orphan_mcn != 0u) {
+        n += 1u + cdf_pb_varint32_size(m->orphan_mcn);
+    }
+    /* untracked_opens = 12, uint32 */
+    if (m->untracked_opens != 0u) {
+        n += 1u + cdf_pb_varint32_size(m->untracked_opens);
+    }
+    /* opens_over_quota = 13, uint64 */
+    if (m->opens_over_quota != 0u) {
+        n += 1u + cdf_pb_varint64_size(m->opens_over_quota);
+    }
+    /* evictions = 14, uint64 */
+    if (m->evictions != 0u) {
+        n += 1u + cdf_pb_varint64_size(m->evictions);
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -1620,6 +1656,36 @@ static uint8_t *cdf_DriveLedger_write_(const cdf_DriveLedger *m, uint8_t *p)
     if (m->owners_truncated != 0u) {
         *p++ = 0x40u;
         *p++ = (uint8_t)(m->owners_truncated != 0u);
+    }
+    /* orphan_secure = 9, uint32 */
+    if (m->orphan_secure != 0u) {
+        *p++ = 0x48u;
+        p = cdf_pb_put_varint32(p, m->orphan_secure);
+    }
+    /* orphan_simple = 10, uint32 */
+    if (m->orphan_simple != 0u) {
+        *p++ = 0x50u;
+        p = cdf_pb_put_varint32(p, m->orphan_simple);
+    }
+    /* orphan_mcn = 11, uint32 */
+    if (m->orphan_mcn != 0u) {
+        *p++ = 0x58u;
+        p = cdf_pb_put_varint32(p, m->orphan_mcn);
+    }
+    /* untracked_opens = 12, uint32 */
+    if (m->untracked_opens != 0u) {
+        *p++ = 0x60u;
+        p = cdf_pb_put_varint32(p, m->untracked_opens);
+    }
+    /* opens_over_quota = 13, uint64 */
+    if (m->opens_over_quota != 0u) {
+        *p++ = 0x68u;
+        p = cdf_pb_put_varint64(p, m->opens_over_quota);
+    }
+    /* evictions = 14, uint64 */
+    if (m->evictions != 0u) {
+        *p++ = 0x70u;
+        p = cdf_pb_put_varint64(p, m->evictions);
     }
     return p;
 }
@@ -1674,8 +1740,26 @@ static int cdf_DriveLedger_decode_(cdf_DriveLedger *m, const uint8_t *p, const u
         case 0x40u: /* owners_truncated = 8, bool */
             err = cdf_pb_get_bool(&p, end, &m->owners_truncated);
             break;
+        case 0x48u: /* orphan_secure = 9, uint32 */
+            err = cdf_pb_get_u32(&p, end, &m->orphan_secure);
+            break;
+        case 0x50u: /* orphan_simple = 10, uint32 */
+            err = cdf_pb_get_u32(&p, end, &m->orphan_simple);
+            break;
+        case 0x58u: /* orphan_mcn = 11, uint32 */
+            err = cdf_pb_get_u32(&p, end, &m->orphan_mcn);
+            break;
+        case 0x60u: /* untracked_opens = 12, uint32 */
+            err = cdf_pb_get_u32(&p, end, &m->untracked_opens);
+            break;
+        case 0x68u: /* opens_over_quota = 13, uint64 */
+            err = cdf_pb_get_u64(&p, end, &m->opens_over_quota);
+            break;
+        case 0x70u: /* evictions = 14, uint64 */
+            err = cdf_pb_get_u64(&p, end, &m->evictions);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 8u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 14u));
             break;
         }
         if (err != CDF_PB_OK) {

@@ -58,6 +58,8 @@ typedef int32_t cdf_Reason;
 #define CDF_REASON_LEDGER_FULL 16
 #define CDF_REASON_EXCLUSIVE_ACCESS 17
 #define CDF_REASON_UNLOCK_AT_ZERO 18
+#define CDF_REASON_HANDLE_QUOTA 19
+#define CDF_REASON_HANDLE_EVICTED 20
 
 /* enum cdfilter.HostKind (open: decode keeps unknown values) */
 typedef int32_t cdf_HostKind;
@@ -279,8 +281,9 @@ typedef struct cdf_LockOwner {
     uint32_t mcn_count;
     uint64_t since;
     uint8_t exclusive;
+    uint8_t closing;
 } cdf_LockOwner;
-#define cdf_LockOwner_MAX_SIZE 114u /* largest encoding, bytes */
+#define cdf_LockOwner_MAX_SIZE 116u /* largest encoding, bytes */
 #define cdf_LockOwner_handle_id_FIELD 1u
 #define cdf_LockOwner_pid_FIELD 2u
 #define cdf_LockOwner_image_name_FIELD 3u
@@ -290,6 +293,7 @@ typedef struct cdf_LockOwner {
 #define cdf_LockOwner_mcn_count_FIELD 6u
 #define cdf_LockOwner_since_FIELD 7u
 #define cdf_LockOwner_exclusive_FIELD 8u
+#define cdf_LockOwner_closing_FIELD 9u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_LockOwner_init(/* _Out_ */ cdf_LockOwner *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -310,8 +314,14 @@ typedef struct cdf_DriveLedger {
     uint32_t owners_count;
     cdf_LockOwner owners[64];
     uint8_t owners_truncated;
+    uint32_t orphan_secure;
+    uint32_t orphan_simple;
+    uint32_t orphan_mcn;
+    uint32_t untracked_opens;
+    uint64_t opens_over_quota;
+    uint64_t evictions;
 } cdf_DriveLedger;
-#define cdf_DriveLedger_MAX_SIZE 7472u /* largest encoding, bytes */
+#define cdf_DriveLedger_MAX_SIZE 7646u /* largest encoding, bytes */
 #define cdf_DriveLedger_drive_id_FIELD 1u
 #define cdf_DriveLedger_secure_total_FIELD 2u
 #define cdf_DriveLedger_simple_total_FIELD 3u
@@ -321,6 +331,12 @@ typedef struct cdf_DriveLedger {
 #define cdf_DriveLedger_owners_FIELD 7u
 #define cdf_DriveLedger_owners_MAX_COUNT 64u
 #define cdf_DriveLedger_owners_truncated_FIELD 8u
+#define cdf_DriveLedger_orphan_secure_FIELD 9u
+#define cdf_DriveLedger_orphan_simple_FIELD 10u
+#define cdf_DriveLedger_orphan_mcn_FIELD 11u
+#define cdf_DriveLedger_untracked_opens_FIELD 12u
+#define cdf_DriveLedger_opens_over_quota_FIELD 13u
+#define cdf_DriveLedger_evictions_FIELD 14u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_DriveLedger_init(/* _Out_ */ cdf_DriveLedger *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -352,7 +368,7 @@ typedef struct cdf_LedgerSnapshot {
     uint32_t drives_count;
     cdf_DriveLedger drives[16];
 } cdf_LedgerSnapshot;
-#define cdf_LedgerSnapshot_MAX_SIZE 119622u /* largest encoding, bytes */
+#define cdf_LedgerSnapshot_MAX_SIZE 122406u /* largest encoding, bytes */
 #define cdf_LedgerSnapshot_taken_at_FIELD 1u
 #define cdf_LedgerSnapshot_seq_FIELD 2u
 #define cdf_LedgerSnapshot_drives_FIELD 3u

@@ -53,9 +53,9 @@ export enum Reason {
   REASON_NO_FILE_OBJECT = 8,
   /** the lower driver failed it: ledger unchanged */
   REASON_LOWER_FAILED = 9,
-  /** released at IRP_MJ_CLEANUP */
+  /** not written: cdrom.sys releases nothing at IRP_MJ_CLEANUP */
   REASON_HANDLE_CLEANUP = 10,
-  /** released at IRP_MJ_CLOSE (no cleanup came) */
+  /** released at IRP_MJ_CLOSE (cdrom.sys DeviceEvtFileClose) */
   REASON_HANDLE_CLOSE = 11,
   /** released because the owning process exited */
   REASON_PROCESS_EXIT = 12,
@@ -71,6 +71,10 @@ export enum Reason {
   REASON_EXCLUSIVE_ACCESS = 17,
   /** simple unlock with no simple lock held: no-op success */
   REASON_UNLOCK_AT_ZERO = 18,
+  /** open not tracked: its process holds its quota of entries */
+  REASON_HANDLE_QUOTA = 19,
+  /** an idle entry gave its slot to a lock holder (untracked now) */
+  REASON_HANDLE_EVICTED = 20,
 }
 
 export enum HostKind {
@@ -2150,6 +2154,11 @@ export interface LockOwner {
   since: bigint;
   /** exclusive = 8, bool. owns IOCTL_CDROM_EXCLUSIVE_ACCESS */
   exclusive: boolean;
+  /**
+   * closing = 9, bool. IRP_MJ_CLEANUP came, IRP_MJ_CLOSE not yet: it still holds its secure locks and MCN disables,
+   * as cdrom.sys releases them at the close (DeviceEvtFileClose -> DeviceCleanupProtectedLocks)
+   */
+  closing: boolean;
 }
 
 function newLockOwner(): LockOwner {
@@ -2162,6 +2171,7 @@ function newLockOwner(): LockOwner {
     mcnCount: 0,
     since: 0n,
     exclusive: false,
+    closing: false,
   };
 }
 
@@ -2179,6 +2189,7 @@ function sizeLockOwner(m: LockOwner, s: number[]): number {
   if (m.mcnCount !== 0) n += 1 + pb.szU32(m.mcnCount);
   if (m.since !== 0n) n += 1 + pb.szU64(m.since);
   if (m.exclusive !== false) n += 1 + pb.szBool(m.exclusive);
+  if (m.closing !== false) n += 1 + pb.szBool(m.closing);
   return n;
 }
 
@@ -2217,6 +2228,10 @@ function writeLockOwner(m: LockOwner, w: pb.Writer): void {
   if (m.exclusive !== false) {
     w.b1(0x40);
     w.bool(m.exclusive);
+  }
+  if (m.closing !== false) {
+    w.b1(0x48);
+    w.bool(m.closing);
   }
 }
 
@@ -2311,6 +2326,16 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
     } else {
       pos = r.v64(pos, end);
       m.exclusive = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x48) { // closing
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.closing = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.closing = (r.lo | r.hi) !== 0;
     }
   }
   while (pos < end) {
@@ -2414,6 +2439,16 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
           m.exclusive = (r.lo | r.hi) !== 0;
         }
         break;
+      case 9: // closing
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.closing = b !== 0;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.closing = (r.lo | r.hi) !== 0;
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -2424,10 +2459,10 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
   return m;
 }
 
-/** Codec of cdfilter.LockOwner: at most 114 bytes encoded. */
+/** Codec of cdfilter.LockOwner: at most 116 bytes encoded. */
 export const LockOwner: pb.MessageType<LockOwner> = {
   typeName: "cdfilter.LockOwner",
-  maxSize: 114,
+  maxSize: 116,
   create: (init?: Partial<LockOwner>): LockOwner => (init === undefined ? newLockOwner() : Object.assign(newLockOwner(), init)),
   encode: (m: LockOwner): Uint8Array => pb.encodeMessage(m, sizeLockOwner, writeLockOwner, "cdfilter.LockOwner"),
   decode: (b: Uint8Array): LockOwner => pb.decodeMessage(b, decodeLockOwner, newLockOwner),
@@ -2450,6 +2485,23 @@ export interface DriveLedger {
   owners: LockOwner[];
   /** owners_truncated = 8, bool. more owners than the reply can carry */
   ownersTruncated: boolean;
+  /**
+   * orphan_secure = 9, uint32. Locks cdrom.sys counts that no owner above holds (part of the totals). Secure and MCN: taken
+   * by file objects the handle table could not track; not counted against the eject rule, and
+   * released when no untracked file object is left open on the drive. Simple: left at close
+   * under observe (cdrom.sys keeps them; anyone may release them).
+   */
+  orphanSecure: number;
+  /** orphan_simple = 10, uint32 */
+  orphanSimple: number;
+  /** orphan_mcn = 11, uint32 */
+  orphanMcn: number;
+  /** untracked_opens = 12, uint32. file objects open on the drive that have no handle entry */
+  untrackedOpens: number;
+  /** opens_over_quota = 13, uint64. opens left untracked: the process held its quota of entries */
+  opensOverQuota: bigint;
+  /** evictions = 14, uint64. idle handle entries that gave their slot to a lock holder */
+  evictions: bigint;
 }
 
 function newDriveLedger(): DriveLedger {
@@ -2462,6 +2514,12 @@ function newDriveLedger(): DriveLedger {
     denials: 0n,
     owners: [],
     ownersTruncated: false,
+    orphanSecure: 0,
+    orphanSimple: 0,
+    orphanMcn: 0,
+    untrackedOpens: 0,
+    opensOverQuota: 0n,
+    evictions: 0n,
   };
 }
 
@@ -2485,6 +2543,12 @@ function sizeDriveLedger(m: DriveLedger, s: number[]): number {
     }
   }
   if (m.ownersTruncated !== false) n += 1 + pb.szBool(m.ownersTruncated);
+  if (m.orphanSecure !== 0) n += 1 + pb.szU32(m.orphanSecure);
+  if (m.orphanSimple !== 0) n += 1 + pb.szU32(m.orphanSimple);
+  if (m.orphanMcn !== 0) n += 1 + pb.szU32(m.orphanMcn);
+  if (m.untrackedOpens !== 0) n += 1 + pb.szU32(m.untrackedOpens);
+  if (m.opensOverQuota !== 0n) n += 1 + pb.szU64(m.opensOverQuota);
+  if (m.evictions !== 0n) n += 1 + pb.szU64(m.evictions);
   return n;
 }
 
@@ -2524,6 +2588,30 @@ function writeDriveLedger(m: DriveLedger, w: pb.Writer): void {
   if (m.ownersTruncated !== false) {
     w.b1(0x40);
     w.bool(m.ownersTruncated);
+  }
+  if (m.orphanSecure !== 0) {
+    w.b1(0x48);
+    w.u32(m.orphanSecure);
+  }
+  if (m.orphanSimple !== 0) {
+    w.b1(0x50);
+    w.u32(m.orphanSimple);
+  }
+  if (m.orphanMcn !== 0) {
+    w.b1(0x58);
+    w.u32(m.orphanMcn);
+  }
+  if (m.untrackedOpens !== 0) {
+    w.b1(0x60);
+    w.u32(m.untrackedOpens);
+  }
+  if (m.opensOverQuota !== 0n) {
+    w.b1(0x68);
+    w.u64(m.opensOverQuota);
+  }
+  if (m.evictions !== 0n) {
+    w.b1(0x70);
+    w.u64(m.evictions);
   }
 }
 
@@ -2619,6 +2707,78 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
     } else {
       pos = r.v64(pos, end);
       m.ownersTruncated = (r.lo | r.hi) !== 0;
+    }
+  }
+  if (pos < end && buf[pos] === 0x48) { // orphan_secure
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.orphanSecure = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.orphanSecure = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.orphanSecure = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x50) { // orphan_simple
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.orphanSimple = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.orphanSimple = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.orphanSimple = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x58) { // orphan_mcn
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.orphanMcn = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.orphanMcn = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.orphanMcn = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x60) { // untracked_opens
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.untrackedOpens = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.untrackedOpens = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.untrackedOpens = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x68) { // opens_over_quota
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.opensOverQuota = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.opensOverQuota = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  if (pos < end && buf[pos] === 0x70) { // evictions
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.evictions = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.evictions = pb.u64Of(r.lo, r.hi);
     }
   }
   while (pos < end) {
@@ -2723,6 +2883,78 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
           m.ownersTruncated = (r.lo | r.hi) !== 0;
         }
         break;
+      case 9: // orphan_secure
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.orphanSecure = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.orphanSecure = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.orphanSecure = r.lo;
+        }
+        break;
+      case 10: // orphan_simple
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.orphanSimple = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.orphanSimple = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.orphanSimple = r.lo;
+        }
+        break;
+      case 11: // orphan_mcn
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.orphanMcn = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.orphanMcn = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.orphanMcn = r.lo;
+        }
+        break;
+      case 12: // untracked_opens
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.untrackedOpens = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.untrackedOpens = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.untrackedOpens = r.lo;
+        }
+        break;
+      case 13: // opens_over_quota
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.opensOverQuota = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.opensOverQuota = pb.u64Of(r.lo, r.hi);
+        }
+        break;
+      case 14: // evictions
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.evictions = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.evictions = pb.u64Of(r.lo, r.hi);
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -2733,10 +2965,10 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
   return m;
 }
 
-/** Codec of cdfilter.DriveLedger: at most 7472 bytes encoded. */
+/** Codec of cdfilter.DriveLedger: at most 7646 bytes encoded. */
 export const DriveLedger: pb.MessageType<DriveLedger> = {
   typeName: "cdfilter.DriveLedger",
-  maxSize: 7472,
+  maxSize: 7646,
   create: (init?: Partial<DriveLedger>): DriveLedger => (init === undefined ? newDriveLedger() : Object.assign(newDriveLedger(), init)),
   encode: (m: DriveLedger): Uint8Array => pb.encodeMessage(m, sizeDriveLedger, writeDriveLedger, "cdfilter.DriveLedger"),
   decode: (b: Uint8Array): DriveLedger => pb.decodeMessage(b, decodeDriveLedger, newDriveLedger),
@@ -2966,10 +3198,10 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
   return m;
 }
 
-/** Codec of cdfilter.LedgerSnapshot: at most 119622 bytes encoded. */
+/** Codec of cdfilter.LedgerSnapshot: at most 122406 bytes encoded. */
 export const LedgerSnapshot: pb.MessageType<LedgerSnapshot> = {
   typeName: "cdfilter.LedgerSnapshot",
-  maxSize: 119622,
+  maxSize: 122406,
   create: (init?: Partial<LedgerSnapshot>): LedgerSnapshot => (init === undefined ? newLedgerSnapshot() : Object.assign(newLedgerSnapshot(), init)),
   encode: (m: LedgerSnapshot): Uint8Array => pb.encodeMessage(m, sizeLedgerSnapshot, writeLedgerSnapshot, "cdfilter.LedgerSnapshot"),
   decode: (b: Uint8Array): LedgerSnapshot => pb.decodeMessage(b, decodeLedgerSnapshot, newLedgerSnapshot),
