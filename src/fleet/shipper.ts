@@ -29,6 +29,8 @@ export interface ShipperOptions {
   anchors?: Anchors;
   /** Records per message (default 256). */
   recordsPerMessage?: number;
+  /** A partly filled message is sent this long after its first record, ms (default 50). */
+  lingerMs?: number;
   /** Publishes awaiting their ack at once (default 32). */
   window?: number;
   /** A publish without an ack after this long is spooled, ms (default 5000). */
@@ -87,6 +89,8 @@ export class Shipper {
   private deadline = Number.POSITIVE_INFINITY;
   private readonly inflight = new Set<Promise<void>>();
   private batch: TraceRecord[] = [];
+  private linger: NodeJS.Timeout | undefined;
+  private lingerFlush: Promise<void> | undefined;
   private draining: Promise<void> | undefined;
   private connecting: Promise<void> | undefined;
   /** The spool-full drop streak being counted (one notice per run of refused messages). */
@@ -182,6 +186,17 @@ export class Shipper {
     this.stats.records++;
     this.batch.push(r);
     if (this.batch.length >= this.perMessage) await this.flushBatch();
+    else if (this.batch.length === 1 && !this.linger) {
+      // A slow trace still reaches the store promptly.
+      this.linger = setTimeout(() => {
+        this.linger = undefined;
+        this.lingerFlush = this.flushBatch()
+          .catch((e: unknown) => this.o.log?.(`flush failed: ${(e as Error).message}`))
+          .finally(() => {
+            this.lingerFlush = undefined;
+          });
+      }, this.o.lingerMs ?? 50);
+    }
   }
 
   /** Records left the source before they could be read (ring overflow, unreadable file lines). */
@@ -198,6 +213,10 @@ export class Shipper {
   }
 
   private async flushBatch(): Promise<void> {
+    if (this.linger) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+    }
     if (this.batch.length === 0) return;
     const env = recordsEnvelope(this.o.host, this.o.instance, this.batch, this.anchors);
     const first = this.batch[0]!.seq;
@@ -331,6 +350,7 @@ export class Shipper {
    * (default: forever). Returns the number of messages still in the spool (sent by the next run).
    */
   async close(drainTimeoutMs = Number.POSITIVE_INFINITY): Promise<number> {
+    await this.lingerFlush;
     await this.flushBatch();
     this.closing = true;
     this.deadline = Date.now() + drainTimeoutMs;

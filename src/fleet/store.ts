@@ -130,26 +130,38 @@ export interface WriteResult {
   audits: number;
 }
 
-const STAGING = `CREATE TEMP TABLE IF NOT EXISTS cdfilter_staging (
-  host text, instance text, seq bigint, kind integer, request_id numeric(20,0), ts bigint, drive_id bigint,
-  handle_id numeric(20,0), pid bigint, tid bigint, requestor_pid bigint, opener_pid bigint, opener_image text,
-  major bigint, minor bigint, ioctl_code bigint, normalized_code bigint, input_length bigint, output_length bigint,
-  input_head bytea, truncated boolean, status bigint, information numeric(20,0), duration bigint, decision integer,
-  reason integer, secure_total bigint, simple_total bigint, count_released bigint,
-  wall bigint, mono bigint, fallback timestamptz
-) ON COMMIT DELETE ROWS`;
+/** Same columns as cdfilter_trace, no keys: where a batch with already stored rows is merged from. */
+const STAGING = "CREATE TEMP TABLE IF NOT EXISTS cdfilter_staging (LIKE cdfilter_trace) ON COMMIT DELETE ROWS";
 
 const COLUMNS =
-  "host, instance, seq, kind, request_id, ts, drive_id, handle_id, pid, tid, requestor_pid, opener_pid, opener_image, major, minor, ioctl_code, normalized_code, input_length, output_length, input_head, truncated, status, information, duration, decision, reason, secure_total, simple_total, count_released";
+  "host, instance, seq, kind, request_id, ts, drive_id, handle_id, pid, tid, requestor_pid, opener_pid, opener_image, major, minor, ioctl_code, normalized_code, input_length, output_length, input_head, truncated, status, information, duration, decision, reason, secure_total, simple_total, count_released, time";
 
 /** FILETIME of 1970-01-01 (100 ns units since 1601-01-01). */
-const UNIX_EPOCH_FILETIME = "116444736000000000";
+const UNIX_EPOCH_FILETIME = 116_444_736_000_000_000n;
 
-const INSERT_TRACE = `INSERT INTO cdfilter_trace (${COLUMNS}, time)
-SELECT ${COLUMNS},
-  CASE WHEN wall IS NOT NULL THEN to_timestamp(((wall - ${UNIX_EPOCH_FILETIME}) + (ts - mono))::double precision / 1e7) ELSE fallback END
-FROM cdfilter_staging ORDER BY host, instance, seq
+const MERGE = `INSERT INTO cdfilter_trace (${COLUMNS})
+SELECT ${COLUMNS} FROM cdfilter_staging ORDER BY host, instance, seq
 ON CONFLICT DO NOTHING`;
+
+/** Microseconds since 1970 as a timestamptz literal, "2026-12-03 08:00:00.123456+00" (the second's text cached). */
+class TimeText {
+  private sec = Number.NaN;
+  private prefix = "";
+  format(us: bigint): string {
+    const sec = Number(us / 1_000_000n);
+    let frac = Number(us % 1_000_000n);
+    let s = sec;
+    if (frac < 0) {
+      frac += 1_000_000;
+      s -= 1;
+    }
+    if (s !== this.sec) {
+      this.sec = s;
+      this.prefix = new Date(s * 1000).toISOString().slice(0, 19).replace("T", " ");
+    }
+    return `${this.prefix}.${String(frac).padStart(6, "0")}+00`;
+  }
+}
 
 /** COPY text format: backslash, tab, newline and carriage return escaped (PostgreSQL "COPY", "Text Format"). */
 function copyText(s: string): string {
@@ -158,8 +170,11 @@ function copyText(s: string): string {
 
 function* copyRows(groups: RecordGroup[]): Generator<string> {
   let chunk = "";
+  const times = new TimeText();
   for (const g of groups) {
-    const tail = g.anchors ? `\t${g.anchors.wall}\t${g.anchors.mono}\t\\N\n` : `\t\\N\t\\N\t${g.fallbackTime.toISOString()}\n`;
+    // Row time: the driver clock through its anchors, else when JetStream stored the message.
+    const base = g.anchors ? g.anchors.wall - UNIX_EPOCH_FILETIME - g.anchors.mono : undefined;
+    const fallback = `\t${g.fallbackTime.toISOString()}\n`;
     const head = `${copyText(g.host)}\t${copyText(g.instance)}\t`;
     let lastImage = "";
     let lastImageText = "";
@@ -174,7 +189,7 @@ function* copyRows(groups: RecordGroup[]): Generator<string> {
         `${r.seq}\t${r.kind}\t${r.requestId}\t${r.timestamp}\t${r.driveId}\t${r.handleId}\t${r.pid}\t${r.tid}\t${r.requestorPid}\t${r.openerPid}\t` +
         `${lastImageText}\t${r.major}\t${r.minor}\t${r.ioctlCode >>> 0}\t${r.normalizedCode >>> 0}\t${r.inputLength}\t${r.outputLength}\t\\\\x${ih}\t` +
         `${r.truncated ? "t" : "f"}\t${r.status >>> 0}\t${r.information}\t${r.duration}\t${r.decision}\t${r.reason}\t${r.secureTotal}\t${r.simpleTotal}\t${r.countReleased}` +
-        tail;
+        (base === undefined ? fallback : `\t${times.format((base + r.timestamp) / 10n)}\n`);
       if (chunk.length > 256 * 1024) {
         yield chunk;
         chunk = "";
@@ -199,8 +214,19 @@ export async function writeBatch(client: pg.ClientBase, b: Batch): Promise<Write
   await client.query("BEGIN");
   try {
     if (res.offered > 0) {
-      await pipeline(Readable.from(copyRows(b.groups)), client.query(copyFrom("COPY cdfilter_staging FROM STDIN")));
-      res.inserted = (await client.query(INSERT_TRACE)).rowCount ?? 0;
+      // Usually none of the rows is stored yet: COPY them straight in. When some are (a
+      // redelivery, a replay), the COPY fails on the key; then merge through the staging table.
+      await client.query("SAVEPOINT direct");
+      try {
+        await pipeline(Readable.from(copyRows(b.groups)), client.query(copyFrom(`COPY cdfilter_trace (${COLUMNS}) FROM STDIN`)));
+        await client.query("RELEASE SAVEPOINT direct");
+        res.inserted = res.offered;
+      } catch (e) {
+        if ((e as { code?: string }).code !== "23505") throw e;
+        await client.query("ROLLBACK TO SAVEPOINT direct");
+        await pipeline(Readable.from(copyRows(b.groups)), client.query(copyFrom(`COPY cdfilter_staging (${COLUMNS}) FROM STDIN`)));
+        res.inserted = (await client.query(MERGE)).rowCount ?? 0;
+      }
     }
     if (b.drops.length > 0) {
       const r = await client.query(
