@@ -13,7 +13,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import type { TraceRecord } from "../client/index.ts";
 import { STREAM_NAME, decodeDrop, decodeRecords, findingsFromAudit, isValidName } from "./envelope.ts";
-import { CONSUMER_NAME, ensureConsumer, ensureStream, natsConnect } from "./nats.ts";
+import { CONSUMER_NAME, type StreamOptions, ensureConsumer, ensureStream, natsConnect } from "./nats.ts";
 import type { NatsTarget, Secrets } from "./secrets.ts";
 import { type Batch, migrate, prepareSession, refreshNames, writeBatch } from "./store.ts";
 
@@ -30,6 +30,8 @@ export interface IngesterOptions {
   /** Ingesters expected to share the consumer (sizes max_ack_pending). */
   ingesters?: number;
   durable?: string;
+  /** Stream settings used when this ingester creates the stream. */
+  stream?: StreamOptions;
   log?: (line: string) => void;
 }
 
@@ -89,7 +91,7 @@ export class Ingester {
       await this.connectDb();
       this.nc = await natsConnect(this.o.target, "cdfilter-ingest");
       this.jsm = await jetstreamManager(this.nc);
-      await ensureStream(this.jsm);
+      await ensureStream(this.jsm, this.o.stream);
       await ensureConsumer(this.jsm, {
         durable: this.o.durable,
         batch: this.batchSize,

@@ -40,6 +40,8 @@ interface ShipOpts {
   window: string;
   drainTimeout: string;
   publishTimeout: string;
+  replicas: string;
+  maxAge: string;
 }
 
 function defaultSpoolDir(host: string): string {
@@ -86,7 +88,9 @@ export function registerFleet(program: Command, globals: () => GlobalOptions): v
       .option("--batch <n>", "records per message", "256")
       .option("--window <n>", "messages awaiting their ack at once", "32")
       .option("--drain-timeout <s>", "at the end, wait this long for the spool to drain (it is resent by the next run otherwise)", "30")
-      .option("--publish-timeout <ms>", "a publish not acknowledged in this time goes to the spool", "5000"),
+      .option("--publish-timeout <ms>", "a publish not acknowledged in this time goes to the spool", "5000")
+      .option("--replicas <n>", "stream replicas when this command creates the stream (a 3-node NATS cluster: 3)", "1")
+      .option("--max-age <hours>", "how long the stream keeps messages when this command creates it (0 = no limit)", "168"),
   ).action(async (o: ShipOpts) => {
     const g = globals();
     const out = makeOutput(g);
@@ -120,6 +124,7 @@ export function registerFleet(program: Command, globals: () => GlobalOptions): v
           recordsPerMessage: batch,
           window,
           publishTimeoutMs: publishTimeout,
+          stream: streamOpts(o),
           log: (s) => out.note(secrets.scrub(s)),
         });
       if (o.file) {
@@ -200,54 +205,68 @@ export function registerFleet(program: Command, globals: () => GlobalOptions): v
     .option("--ack-wait <ms>", "redelivery of unacknowledged messages after this long", "30000")
     .option("--ingesters <n>", "ingesters sharing the consumer (sizes max_ack_pending)", "8")
     .option("--idle-exit <ms>", "exit after this long without messages (default: run until Ctrl-C)")
-    .action(async (o: { nats?: string; pg?: string; batch: string; ackWait: string; ingesters: string; idleExit?: string }) => {
-      const g = globals();
-      const out = makeOutput(g);
-      const secrets = new Secrets();
-      const target = parseNatsUrl(natsUrl(o.nats), secrets);
-      const pgShown = registerPgUrl(pgUrl(o.pg), secrets);
-      const idleExit = o.idleExit === undefined ? undefined : parseCount(o.idleExit, "--idle-exit", 1);
-      const ing = new Ingester({
-        target,
-        pgUrl: pgUrl(o.pg),
-        secrets,
-        batch: parseCount(o.batch, "--batch", 1, 10_000),
-        ackWaitMs: parseCount(o.ackWait, "--ack-wait", 1000),
-        ingesters: parseCount(o.ingesters, "--ingesters", 1, 1000),
-        log: (s) => out.note(s),
-      });
-      try {
-        await ing.start();
-      } catch (e) {
-        throw new CliError(
-          `cannot start ingesting: ${secrets.scrub((e as Error).message)}`,
-          ExitCode.UNAVAILABLE,
-          `check that NATS (${target.display}) and PostgreSQL (${pgShown}) are reachable and the credentials are right`,
-        );
-      }
-      out.note(`ingesting from ${target.display} into ${pgShown}`);
-      const started = Date.now();
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearInterval(t);
-          process.off("SIGINT", done);
-          process.off("SIGTERM", done);
-          resolve();
-        };
-        const t = setInterval(() => {
-          if (idleExit !== undefined && Date.now() - Math.max(ing.stats.lastMessageAt, started) > idleExit) done();
-        }, 100);
-        process.once("SIGINT", done);
-        process.once("SIGTERM", done);
-      });
-      await ing.stop();
-      const s = ing.stats;
-      if (out.json) out.jsonDoc(s);
-      else
-        out.note(
-          `${s.messages} message(s) in ${s.batches} transaction(s): ${s.inserted} record(s) stored, ${s.duplicates} already there, ${s.drops} drop notice(s), ${s.audits} audit report(s), ${s.rejects} rejected`,
-        );
-    });
+    .option("--replicas <n>", "stream replicas when this command creates the stream (a 3-node NATS cluster: 3)", "1")
+    .option("--max-age <hours>", "how long the stream keeps messages when this command creates it (0 = no limit)", "168")
+    .action(
+      async (o: {
+        nats?: string;
+        pg?: string;
+        batch: string;
+        ackWait: string;
+        ingesters: string;
+        idleExit?: string;
+        replicas: string;
+        maxAge: string;
+      }) => {
+        const g = globals();
+        const out = makeOutput(g);
+        const secrets = new Secrets();
+        const target = parseNatsUrl(natsUrl(o.nats), secrets);
+        const pgShown = registerPgUrl(pgUrl(o.pg), secrets);
+        const idleExit = o.idleExit === undefined ? undefined : parseCount(o.idleExit, "--idle-exit", 1);
+        const ing = new Ingester({
+          target,
+          pgUrl: pgUrl(o.pg),
+          secrets,
+          batch: parseCount(o.batch, "--batch", 1, 10_000),
+          ackWaitMs: parseCount(o.ackWait, "--ack-wait", 1000),
+          ingesters: parseCount(o.ingesters, "--ingesters", 1, 1000),
+          stream: streamOpts(o),
+          log: (s) => out.note(s),
+        });
+        try {
+          await ing.start();
+        } catch (e) {
+          throw new CliError(
+            `cannot start ingesting: ${secrets.scrub((e as Error).message)}`,
+            ExitCode.UNAVAILABLE,
+            `check that NATS (${target.display}) and PostgreSQL (${pgShown}) are reachable and the credentials are right`,
+          );
+        }
+        out.note(`ingesting from ${target.display} into ${pgShown}`);
+        const started = Date.now();
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearInterval(t);
+            process.off("SIGINT", done);
+            process.off("SIGTERM", done);
+            resolve();
+          };
+          const t = setInterval(() => {
+            if (idleExit !== undefined && Date.now() - Math.max(ing.stats.lastMessageAt, started) > idleExit) done();
+          }, 100);
+          process.once("SIGINT", done);
+          process.once("SIGTERM", done);
+        });
+        await ing.stop();
+        const s = ing.stats;
+        if (out.json) out.jsonDoc(s);
+        else
+          out.note(
+            `${s.messages} message(s) in ${s.batches} transaction(s): ${s.inserted} record(s) stored, ${s.duplicates} already there, ${s.drops} drop notice(s), ${s.audits} audit report(s), ${s.rejects} rejected`,
+          );
+      },
+    );
 
   const fleet = program.command("fleet").description("the lab's questions from the PostgreSQL store: hosts, findings, gaps");
   const withDb = async <T>(url: string | undefined, f: (db: pg.Client) => Promise<T>): Promise<T> => {
@@ -354,6 +373,13 @@ export function registerFleet(program: Command, globals: () => GlobalOptions): v
         ),
       );
     });
+}
+
+function streamOpts(o: { replicas: string; maxAge: string }): { replicas: number; maxAgeMs: number } {
+  return {
+    replicas: parseCount(o.replicas, "--replicas", 1, 5),
+    maxAgeMs: parseCount(o.maxAge, "--max-age", 0, 24 * 365 * 100) * 3600 * 1000,
+  };
 }
 
 function hostList(hosts: string[]): string {
