@@ -4,17 +4,19 @@
 // behaviour is the point (a killed ingester, secrets in output).
 // Under CI=true a missing server binary fails the file; elsewhere it is skipped with a message.
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FilterClient, type TraceRecord } from "../src/client/index.ts";
-import { burst } from "../src/cli/context.ts";
+import { burst, loadScenario } from "../src/cli/context.ts";
+import { recordJsonLine } from "../src/cli/records.ts";
 import { findingsFromAudit } from "../src/fleet/envelope.ts";
 import { Ingester } from "../src/fleet/ingester.ts";
 import { Secrets, parseNatsUrl } from "../src/fleet/secrets.ts";
 import { Shipper } from "../src/fleet/shipper.ts";
+import { fileInstance, liveInstance, shipJsonLines, shipLive } from "../src/fleet/sources.ts";
 import { Spool } from "../src/fleet/spool.ts";
 import { NatsServer, PgServer, findServers } from "./support/servers.ts";
 
@@ -343,6 +345,60 @@ describe.skipIf(skip)("fleet: ship -> NATS JetStream -> ingest -> PostgreSQL", (
     expect(g).toHaveLength(1);
     expect(g[0]!.records + g[0]!.spoolDropped).toBe(10_000);
     for (const r of [hosts, findings, gaps]) expect(r.stdout + r.stderr).not.toContain(pgs.password);
+  });
+
+  it("sources: a JSON Lines trace file (same file twice = same instance, nothing added) and the simulator playing a scenario", async () => {
+    await startIngester();
+    // A file with a ring drop in the middle; shipped twice.
+    const file = join(tmp, "night.jsonl");
+    const lines = records.slice(0, 3000).map(recordJsonLine);
+    lines.splice(1000, 0, `{"type":"dropped","count":"7","afterSeq":"${records[999]!.seq}"}`);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const instance = fileInstance(file);
+    expect(instance).toMatch(/^f[0-9a-f]{24}$/);
+    for (let i = 0; i < 2; i++) {
+      const s = shipper("f01", { instance, anchors: undefined });
+      await s.start();
+      const r = await shipJsonLines(file, s);
+      expect(r).toMatchObject({ records: 3000, dropped: 7n });
+      expect(await s.close()).toBe(0);
+    }
+    // The simulator playing the demo scenario: its records and its audit report.
+    const scenario = loadScenario(join(ROOT, "scenarios", "demo.yaml"));
+    const client = await FilterClient.connect({ transport: "simulator", simulator: { drives: scenario.drives } });
+    let live: Awaited<ReturnType<typeof shipLive>>;
+    try {
+      const info = client.connectInfo;
+      const s = shipper("sim01", { instance: liveInstance(client), anchors: { wall: info.wallClockAnchor, mono: info.monotonicAnchor } });
+      await s.start();
+      live = await shipLive(client, s, { activity: { scenario: scenario.file }, scenario, follow: false });
+      expect(await s.close()).toBe(0);
+    } finally {
+      await client.close();
+    }
+    expect(live.records).toBeGreaterThan(20);
+    await waitFor("the file and the scenario stored", async () => {
+      const f = await count("SELECT count(*) FROM cdfilter_trace WHERE host = 'f01'");
+      const d = await count("SELECT count(*) FROM cdfilter_drops WHERE host = 'f01'");
+      const a = await count("SELECT count(*) FROM cdfilter_audits WHERE host = 'sim01'");
+      const t = await count("SELECT count(*) FROM cdfilter_trace WHERE host = 'sim01'");
+      return f >= 3000 && d >= 1 && a >= 1 && t >= live.records;
+    });
+    await sleep(300);
+    expect(await count("SELECT count(*) FROM cdfilter_trace WHERE host = 'f01' AND instance = $1", [instance])).toBe(3000);
+    expect(await count("SELECT dropped FROM cdfilter_gaps WHERE host = 'f01'")).toBe(7);
+    // Without anchors (a file), a row's time is when JetStream stored its message.
+    expect(await count("SELECT count(*) FROM cdfilter_trace WHERE host = 'f01' AND abs(extract(epoch from now() - time)) > 600")).toBe(0);
+    expect(await count("SELECT count(*) FROM cdfilter_trace WHERE host = 'sim01'")).toBe(live.records);
+    const f = (await db.query("SELECT image, rule, verdict FROM cdfilter_findings WHERE host = 'sim01' ORDER BY image, rule")).rows;
+    expect(f).toContainEqual({ image: "player.exe", rule: "WOULD_DENY", verdict: "pass" });
+    expect(f).toContainEqual({ image: "ripper.exe", rule: "SIMPLE_LOCK_LEAK", verdict: "pass" });
+    // The scenario's refused eject is in the store with its names.
+    expect(
+      await count(
+        "SELECT count(*) FROM cdfilter_records WHERE host = 'sim01' AND ioctl_name = 'IOCTL_STORAGE_EJECT_MEDIA' AND status_name = 'STATUS_DEVICE_BUSY' AND opener_image = 'player.exe'",
+      ),
+    ).toBeGreaterThan(0);
   });
 
   it("passwords and tokens in the URLs never appear in output or errors", async () => {
