@@ -15,7 +15,7 @@ import type { TraceRecord } from "../client/index.ts";
 import { STREAM_NAME, decodeDrop, decodeRecords, findingsFromAudit, isValidName } from "./envelope.ts";
 import { CONSUMER_NAME, type StreamOptions, ensureConsumer, ensureStream, natsConnect } from "./nats.ts";
 import type { NatsTarget, Secrets } from "./secrets.ts";
-import { type Batch, migrate, prepareSession, refreshNames, writeBatch } from "./store.ts";
+import { type Batch, migrate, prepareCopy, prepareSession, refreshNames, writeBatch } from "./store.ts";
 
 export interface IngesterOptions {
   target: NatsTarget;
@@ -76,6 +76,7 @@ export class Ingester {
   private space: (() => void) | undefined;
   private readonly batchSize: number;
   private loop: Promise<void> | undefined;
+  private backoff = 100;
 
   constructor(private readonly o: IngesterOptions) {
     this.batchSize = o.batch ?? 64;
@@ -135,8 +136,12 @@ export class Ingester {
     }
   }
 
+  /**
+   * Take batches off the queue and write them. The next batch is decoded and its COPY text built
+   * while the previous one is still being written (one database connection: writes stay in order).
+   */
   private async work(): Promise<void> {
-    let backoff = 100;
+    let writing: Promise<void> | undefined;
     while (!this.stopping) {
       if (this.queue.length === 0) {
         await new Promise<void>((r) => {
@@ -151,30 +156,38 @@ export class Ingester {
       this.space?.();
       this.space = undefined;
       const batch = this.decode(msgs);
-      try {
-        if (!this.db) await this.connectDb();
-        const r = await writeBatch(this.db!, batch);
-        for (const m of msgs) m.ack();
-        this.stats.batches++;
-        this.stats.messages += msgs.length;
-        this.stats.records += r.offered;
-        this.stats.inserted += r.inserted;
-        this.stats.duplicates += r.offered - r.inserted;
-        this.stats.drops += r.drops;
-        this.stats.audits += r.audits;
-        this.stats.rejects += batch.rejects.length;
-        this.stats.lastMessageAt = Date.now();
-        backoff = 100;
-      } catch (e) {
-        this.stats.failures++;
-        for (const m of msgs) m.nak(500);
-        this.log(`batch of ${msgs.length} message(s) not stored (${(e as Error).message}); retrying`);
-        const db = this.db;
-        this.db = undefined;
-        await db?.end().catch(() => undefined);
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 5000);
-      }
+      prepareCopy(batch);
+      await writing;
+      writing = this.commit(msgs, batch);
+    }
+    await writing;
+  }
+
+  /** Write one batch and ack its messages after COMMIT; on failure NAK them and reconnect after a backoff. */
+  private async commit(msgs: JsMsg[], batch: Batch): Promise<void> {
+    try {
+      if (!this.db) await this.connectDb();
+      const r = await writeBatch(this.db!, batch);
+      for (const m of msgs) m.ack();
+      this.stats.batches++;
+      this.stats.messages += msgs.length;
+      this.stats.records += r.offered;
+      this.stats.inserted += r.inserted;
+      this.stats.duplicates += r.offered - r.inserted;
+      this.stats.drops += r.drops;
+      this.stats.audits += r.audits;
+      this.stats.rejects += batch.rejects.length;
+      this.stats.lastMessageAt = Date.now();
+      this.backoff = 100;
+    } catch (e) {
+      this.stats.failures++;
+      for (const m of msgs) m.nak(500);
+      this.log(`batch of ${msgs.length} message(s) not stored (${(e as Error).message}); retrying`);
+      const db = this.db;
+      this.db = undefined;
+      await db?.end().catch(() => undefined);
+      await sleep(this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 5000);
     }
   }
 

@@ -117,6 +117,8 @@ export interface RejectRow {
 
 export interface Batch {
   groups: RecordGroup[];
+  /** The groups as COPY text, when prepared ahead (prepareCopy) while another batch was written. */
+  copy?: string[];
   drops: DropRow[];
   audits: AuditRow[];
   rejects: RejectRow[];
@@ -199,6 +201,11 @@ function* copyRows(groups: RecordGroup[]): Generator<string> {
   if (chunk) yield chunk;
 }
 
+/** Build the COPY text of a batch ahead of its write (the ingester does it while the previous batch commits). */
+export function prepareCopy(b: Batch): void {
+  b.copy = [...copyRows(b.groups)];
+}
+
 /** Per connection, once: the staging table. */
 export async function prepareSession(client: pg.ClientBase): Promise<void> {
   await client.query(STAGING);
@@ -218,13 +225,16 @@ export async function writeBatch(client: pg.ClientBase, b: Batch): Promise<Write
       // redelivery, a replay), the COPY fails on the key; then merge through the staging table.
       await client.query("SAVEPOINT direct");
       try {
-        await pipeline(Readable.from(copyRows(b.groups)), client.query(copyFrom(`COPY cdfilter_trace (${COLUMNS}) FROM STDIN`)));
+        await pipeline(Readable.from(b.copy ?? copyRows(b.groups)), client.query(copyFrom(`COPY cdfilter_trace (${COLUMNS}) FROM STDIN`)));
         await client.query("RELEASE SAVEPOINT direct");
         res.inserted = res.offered;
       } catch (e) {
         if ((e as { code?: string }).code !== "23505") throw e;
         await client.query("ROLLBACK TO SAVEPOINT direct");
-        await pipeline(Readable.from(copyRows(b.groups)), client.query(copyFrom(`COPY cdfilter_staging (${COLUMNS}) FROM STDIN`)));
+        await pipeline(
+          Readable.from(b.copy ?? copyRows(b.groups)),
+          client.query(copyFrom(`COPY cdfilter_staging (${COLUMNS}) FROM STDIN`)),
+        );
         res.inserted = (await client.query(MERGE)).rowCount ?? 0;
       }
     }
