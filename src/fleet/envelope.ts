@@ -70,20 +70,21 @@ function baseHeaders(kind: EnvelopeKind, host: string, instance: string, anchors
 
 /** A batch of records (consecutive in the shipper's order) as one message. */
 export function recordsEnvelope(host: string, instance: string, records: readonly TraceRecord[], anchors?: Anchors): Envelope {
-  const parts: Uint8Array[] = [];
+  const encoded: Uint8Array[] = new Array(records.length);
   let total = 0;
-  for (const r of records) {
-    const b = TraceRecordType.encode(r);
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, b.length, true);
-    parts.push(len, b);
+  for (let i = 0; i < records.length; i++) {
+    const b = TraceRecordType.encode(records[i]!);
+    encoded[i] = b;
     total += 4 + b.length;
   }
+  // One buffer, lengths written in place (no per-record allocation beyond the encoder's own).
   const body = new Uint8Array(total);
+  const dv = new DataView(body.buffer);
   let off = 0;
-  for (const p of parts) {
-    body.set(p, off);
-    off += p.length;
+  for (const b of encoded) {
+    dv.setUint32(off, b.length, true);
+    body.set(b, off + 4);
+    off += 4 + b.length;
   }
   const first = records[0]?.seq ?? 0n;
   const last = records[records.length - 1]?.seq ?? 0n;
