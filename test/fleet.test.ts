@@ -12,12 +12,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FilterClient, type TraceRecord } from "../src/client/index.ts";
 import { burst, loadScenario } from "../src/cli/context.ts";
 import { recordJsonLine } from "../src/cli/records.ts";
-import { findingsFromAudit } from "../src/fleet/envelope.ts";
+import { decodeRecords, findingsFromAudit, recordsEnvelope } from "../src/fleet/envelope.ts";
 import { Ingester } from "../src/fleet/ingester.ts";
 import { findingsReport, gapsReport, hostsReport } from "../src/fleet/queries.ts";
 import { Secrets, parseNatsUrl } from "../src/fleet/secrets.ts";
 import { Shipper } from "../src/fleet/shipper.ts";
 import { fileInstance, liveInstance, shipJsonLines, shipLive } from "../src/fleet/sources.ts";
+import { fastRows, recordRowText } from "../src/fleet/rowtext.ts";
 import { Spool } from "../src/fleet/spool.ts";
 import { NatsServer, PgServer, findServers } from "./support/servers.ts";
 
@@ -122,6 +123,22 @@ describe.skipIf(skip)("fleet: ship -> NATS JetStream -> ingest -> PostgreSQL", (
     await nats?.destroy();
     await pgs?.destroy();
     rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("the ingester's fast row path (protobuf bytes -> COPY text) equals the decoder's for every record; unusual encodings fall back", () => {
+    for (let i = 0; i < records.length; i += 256) {
+      const part = records.slice(i, i + 256);
+      const fast = fastRows(recordsEnvelope("h", "i", part).body);
+      expect(fast).toBeDefined();
+      expect(fast!.rows).toEqual(part.map(recordRowText));
+      expect(fast!.timestamps).toEqual(part.map((r) => Number(r.timestamp)));
+    }
+    const odd = { ...records[0]!, openerImage: "brûleur.exe", inputHead: new Uint8Array([9, 0, 255]), status: 0xc0000001, kind: -1 };
+    const env = recordsEnvelope("h", "i", [odd]);
+    expect(fastRows(env.body)).toBeUndefined();
+    expect(decodeRecords(env.body).map(recordRowText)).toEqual([recordRowText(odd)]);
+    const plain = { ...records[0]!, inputHead: new Uint8Array([9, 0, 255]), status: 0xc0000001, information: 1n << 63n, truncated: true };
+    expect(fastRows(recordsEnvelope("h", "i", [plain]).body)!.rows).toEqual([recordRowText(plain)]);
   });
 
   it("50 hosts x 10,000 records ship at once and every record lands exactly once, with typed columns and names", async () => {

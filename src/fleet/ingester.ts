@@ -15,6 +15,7 @@ import type { TraceRecord } from "../client/index.ts";
 import { STREAM_NAME, decodeDrop, decodeRecords, findingsFromAudit, isValidName } from "./envelope.ts";
 import { CONSUMER_NAME, type StreamOptions, ensureConsumer, ensureStream, natsConnect } from "./nats.ts";
 import type { NatsTarget, Secrets } from "./secrets.ts";
+import { fastRows } from "./rowtext.ts";
 import { type Batch, migrate, prepareCopy, prepareSession, refreshNames, writeBatch } from "./store.ts";
 
 export interface IngesterOptions {
@@ -216,14 +217,16 @@ export class Ingester {
       const time = new Date(Math.floor(Number(m.info.timestampNanos) / 1e6));
       try {
         if (parts[2] === "trace" && kind === "records") {
-          const records = decodeRecords(m.data);
+          // Fast path (no record objects); the generated decoder for anything unusual.
+          const fast = fastRows(m.data);
+          const records = fast ? [] : decodeRecords(m.data);
           const bad = records.find((r: TraceRecord) => r.seq >= TWO_63 || r.timestamp >= TWO_63 || r.duration >= TWO_63);
           if (bad) throw new Error(`record seq ${bad.seq}: seq, timestamp and duration must be below 2^63`);
           const wall = h("Cdf-Wall-Anchor");
           const mono = h("Cdf-Mono-Anchor");
           const anchors =
             wall && mono && /^\d{1,19}$/.test(wall) && /^\d{1,19}$/.test(mono) ? { wall: BigInt(wall), mono: BigInt(mono) } : undefined;
-          b.groups.push({ host, instance, anchors, fallbackTime: time, records });
+          b.groups.push({ host, instance, anchors, fallbackTime: time, records, fast });
         } else if (parts[2] === "trace" && kind === "dropped") {
           const d = decodeDrop(m.data);
           if (d.afterSeq >= TWO_63 || d.count >= TWO_63) throw new Error("drop notice values must be below 2^63");

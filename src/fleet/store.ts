@@ -13,6 +13,7 @@ import { Decision, IOCTL_CATALOG, NTSTATUS, Reason, RecordKind, type TraceRecord
 import { IRP_MJ_NAMES } from "../cli/records.ts";
 import type { DropNotice, Finding } from "./envelope.ts";
 import { MIGRATIONS, MIGRATION_LOCK } from "./migrations.ts";
+import { type FastRows, copyText, recordRowText } from "./rowtext.ts";
 
 /** Apply the missing migrations; returns the versions applied now. */
 export async function migrate(client: pg.ClientBase): Promise<number[]> {
@@ -87,7 +88,15 @@ export interface RecordGroup {
   anchors?: { wall: bigint; mono: bigint };
   /** Row time when there are no anchors: the message's JetStream timestamp. */
   fallbackTime: Date;
+  /** Decoded records (the general path) ... */
   records: TraceRecord[];
+  /** ... or, from the fast path (rowtext.ts), each record's COPY columns and timestamp. */
+  fast?: FastRows;
+}
+
+/** Records of a group. */
+export function groupSize(g: RecordGroup): number {
+  return g.fast ? g.fast.rows.length : g.records.length;
 }
 
 export interface DropRow extends DropNotice {
@@ -157,6 +166,16 @@ class TimeText {
       frac += 1_000_000;
       s -= 1;
     }
+    return this.text(s, frac);
+  }
+
+  /** The same for a number of microseconds (exact below 2^53). */
+  formatNumber(us: number): string {
+    const s = Math.floor(us / 1_000_000);
+    return this.text(s, us - s * 1_000_000);
+  }
+
+  private text(s: number, frac: number): string {
     if (s !== this.sec) {
       this.sec = s;
       this.prefix = new Date(s * 1000).toISOString().slice(0, 19).replace("T", " ");
@@ -165,33 +184,35 @@ class TimeText {
   }
 }
 
-/** COPY text format: backslash, tab, newline and carriage return escaped (PostgreSQL "COPY", "Text Format"). */
-function copyText(s: string): string {
-  return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
-}
-
 function* copyRows(groups: RecordGroup[]): Generator<string> {
   let chunk = "";
   const times = new TimeText();
   for (const g of groups) {
     // Row time: the driver clock through its anchors, else when JetStream stored the message.
     const base = g.anchors ? g.anchors.wall - UNIX_EPOCH_FILETIME - g.anchors.mono : undefined;
+    const baseUs = base !== undefined && base >= 0n ? Number(base / 10n) : undefined;
+    const baseRem = base !== undefined && base >= 0n ? Number(base % 10n) : 0;
     const fallback = `\t${g.fallbackTime.toISOString()}\n`;
     const head = `${copyText(g.host)}\t${copyText(g.instance)}\t`;
-    let lastImage = "";
-    let lastImageText = "";
-    for (const r of g.records) {
-      if (r.openerImage !== lastImage) {
-        lastImage = r.openerImage;
-        lastImageText = copyText(r.openerImage);
+    const n = groupSize(g);
+    for (let i = 0; i < n; i++) {
+      let row: string;
+      let time: string;
+      if (g.fast) {
+        row = g.fast.rows[i]!;
+        const ts = g.fast.timestamps[i]!;
+        time =
+          base === undefined
+            ? fallback
+            : baseUs !== undefined
+              ? `\t${times.formatNumber(baseUs + Math.floor((baseRem + ts) / 10))}\n`
+              : `\t${times.format((base + BigInt(ts)) / 10n)}\n`;
+      } else {
+        const r = g.records[i]!;
+        row = recordRowText(r);
+        time = base === undefined ? fallback : `\t${times.format((base + r.timestamp) / 10n)}\n`;
       }
-      const ih = r.inputHead.length ? Buffer.from(r.inputHead.buffer, r.inputHead.byteOffset, r.inputHead.byteLength).toString("hex") : "";
-      chunk +=
-        head +
-        `${r.seq}\t${r.kind}\t${r.requestId}\t${r.timestamp}\t${r.driveId}\t${r.handleId}\t${r.pid}\t${r.tid}\t${r.requestorPid}\t${r.openerPid}\t` +
-        `${lastImageText}\t${r.major}\t${r.minor}\t${r.ioctlCode >>> 0}\t${r.normalizedCode >>> 0}\t${r.inputLength}\t${r.outputLength}\t\\\\x${ih}\t` +
-        `${r.truncated ? "t" : "f"}\t${r.status >>> 0}\t${r.information}\t${r.duration}\t${r.decision}\t${r.reason}\t${r.secureTotal}\t${r.simpleTotal}\t${r.countReleased}` +
-        (base === undefined ? fallback : `\t${times.format((base + r.timestamp) / 10n)}\n`);
+      chunk += head + row + time;
       if (chunk.length > 256 * 1024) {
         yield chunk;
         chunk = "";
@@ -217,7 +238,7 @@ export async function prepareSession(client: pg.ClientBase): Promise<void> {
  */
 export async function writeBatch(client: pg.ClientBase, b: Batch): Promise<WriteResult> {
   const res: WriteResult = { offered: 0, inserted: 0, drops: 0, audits: 0 };
-  for (const g of b.groups) res.offered += g.records.length;
+  for (const g of b.groups) res.offered += groupSize(g);
   await client.query("BEGIN");
   try {
     if (res.offered > 0) {
