@@ -2,7 +2,7 @@
  * The `cdfilter` command line (bin/cdfilter.js runs this file through tsx).
  *
  * Commands (docs/cli.md): info, drives, locks, trace, lock, unlock, eject, policy, decode,
- * audit, export, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
+ * audit, export, ship, ingest, fleet, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
  * `cdfilter: <what went wrong>`, followed by `hint: <what to do>`.
  */
 import { Command, CommanderError, Option } from "commander";
@@ -18,6 +18,7 @@ import { registerAudit } from "./commands/audit.ts";
 import { registerConfig } from "./commands/config.ts";
 import { registerDecode } from "./commands/decode.ts";
 import { registerExport } from "./commands/export.ts";
+import { registerFleet } from "./commands/fleet.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTrace } from "./commands/trace.ts";
 import { type GlobalOptions, parseCount } from "./context.ts";
@@ -74,6 +75,7 @@ export function buildProgram(captureError?: (s: string) => void): Command {
   registerAudit(program, globals);
   registerExport(program, globals);
   registerConfig(program, globals);
+  registerFleet(program, globals);
   registerDemo(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError(captureError ? false : "(run with --help for usage)");
