@@ -11,8 +11,7 @@ import { type FilterClient, OperationAbortedError } from "../client/index.ts";
 import { type ActivityOptions, hasActivity, playActivity } from "../cli/context.ts";
 import { inputError } from "../cli/errors.ts";
 import { parseTraceJsonLine } from "../cli/records.ts";
-import { auditJson } from "../cli/runner.ts";
-import type { Scenario } from "../cli/scenario.ts";
+import { auditJson, type Scenario } from "../scenario/index.ts";
 import type { Shipper } from "./shipper.ts";
 
 export interface SourceResult {
