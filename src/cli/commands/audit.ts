@@ -13,6 +13,7 @@ import { jsonReplacer, renderTable } from "../output.ts";
 import { eventJsonLine } from "../records.ts";
 import { type AuditResult, auditJson, auditJunit, runScenario, verdictSummary } from "../runner.ts";
 import { chromeTrace } from "../timeline.ts";
+import { jsonContextOf } from "./trace.ts";
 
 interface AuditOpts {
   jsonOut?: string;
@@ -50,7 +51,10 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
         if (o.junitOut) writeOut(out, o.junitOut, auditJunit(res), "verdicts (JUnit XML)");
         if (o.traceOut || o.chromeOut) {
           const events = await recordedTrace(client);
-          if (o.traceOut) writeOut(out, o.traceOut, events.map(eventJsonLine).join("\n") + "\n", "trace (JSON Lines)");
+          if (o.traceOut) {
+            const ctx = await jsonContextOf(client);
+            writeOut(out, o.traceOut, events.map((ev) => eventJsonLine(ev, ctx)).join("\n") + "\n", "trace (JSON Lines)");
+          }
           if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events)) + "\n", "trace (Chrome trace-event JSON)");
         }
         if (res.failed > 0) process.exitCode = ExitCode.CHECK_FAILED;

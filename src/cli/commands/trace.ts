@@ -6,6 +6,7 @@
  * activity comes from --scenario/--burst, played while tracing; the trace ends once every record
  * of that activity is printed (--follow keeps waiting).
  */
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import { type FilterClient, OperationAbortedError, type TraceEvent } from "../../client/index.ts";
 import { ExitCode, usageError } from "../errors.ts";
@@ -20,7 +21,16 @@ import {
   playActivity,
 } from "../context.ts";
 import type { Output } from "../output.ts";
-import { HumanFormatter, type TraceFilter, eventJsonLine, filterIsEmpty, matchesFilter, parseFilter } from "../records.ts";
+import {
+  HumanFormatter,
+  type JsonLineContext,
+  type TraceFilter,
+  eventJsonLine,
+  filterIsEmpty,
+  jsonLineContext,
+  matchesFilter,
+  parseFilter,
+} from "../records.ts";
 import type { Scenario } from "../scenario.ts";
 import { activityFrom, addActivityOptions } from "./status.ts";
 
@@ -93,6 +103,12 @@ function parseSeq(s: string): bigint {
   return v;
 }
 
+/** host + ISO time for JSON Lines, from the driver's anchors (InfoReply). */
+export async function jsonContextOf(client: FilterClient): Promise<JsonLineContext> {
+  const info = await client.info();
+  return jsonLineContext(hostname(), info);
+}
+
 export interface StreamOptions {
   filter: TraceFilter;
   from?: bigint;
@@ -103,8 +119,12 @@ export interface StreamOptions {
   scenario?: Scenario;
   /** Called for every event that passes the filter (export --live collects them). */
   onEvent?: (ev: TraceEvent) => void;
-  /** Do not print (export). */
+  /** Do not print (export, record). */
   silent?: boolean;
+  /** Called whenever the stream has nothing more buffered (record flushes its file here). */
+  onIdle?: () => void;
+  /** Ends the stream like the end of the activity (not an interruption): record --duration. */
+  stop?: AbortSignal;
 }
 
 /** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
@@ -120,6 +140,8 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     ctl.abort();
   };
   process.once("SIGINT", onSigint);
+  const onStop = () => ctl.abort();
+  o.stop?.addEventListener("abort", onStop, { once: true });
   // --from N includes record N: the client's cursor is "after".
   const stream = client.trace({
     from: o.from === undefined ? undefined : o.from > 0n ? o.from - 1n : 0n,
@@ -127,6 +149,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     highWaterMark: 8192,
   });
   const human = out.json ? undefined : new HumanFormatter(out.c, o.completed);
+  const jsonCtx = human || o.silent ? undefined : await jsonContextOf(client);
   let lastSeq = o.from ?? 0n;
   let endSeq: bigint | undefined;
   let printed = 0;
@@ -151,12 +174,12 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
         if (!filtered || matchesFilter(ev.record, o.filter)) {
           o.onEvent?.(ev);
           if (!o.silent) {
-            const line = human ? human.format(ev) : eventJsonLine(ev);
+            const line = human ? human.format(ev) : eventJsonLine(ev, jsonCtx);
             if (line !== undefined) {
               chunk += line + "\n";
               printed++;
             }
-          }
+          } else printed++;
         }
       } else {
         dropped += ev.count;
@@ -164,6 +187,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
         o.onEvent?.(ev);
         if (!o.silent) chunk += (human ? human.format(ev) : eventJsonLine(ev)) + "\n";
       }
+      if (o.onIdle && stream.buffered === 0) o.onIdle();
       if (chunk.length > 65536 || (chunk && stream.buffered === 0)) {
         await out.write(chunk);
         chunk = "";
@@ -179,6 +203,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     activityCtl.abort();
     clearInterval(idleCheck);
     process.off("SIGINT", onSigint);
+    o.stop?.removeEventListener("abort", onStop);
     if (chunk) await out.write(chunk);
   }
   await stream.return();
