@@ -113,7 +113,7 @@ function writePcapng(out: Output, file: string, src: TraceSource): void {
   out.note(`wrote ${st.records} record(s) as pcapng to ${file}`);
 }
 
-async function liveSource(g: GlobalOptions, out: Output, activity: ReturnType<typeof activityFrom>): Promise<TraceSource> {
+export async function liveSource(g: GlobalOptions, out: Output, activity: ReturnType<typeof activityFrom>): Promise<TraceSource> {
   const scenario = activity.scenario ? loadScenario(activity.scenario) : undefined;
   const client = await connect(g, out, { simulator: hasActivity(activity), drives: scenario?.drives });
   const events: TraceEvent[] = [];
