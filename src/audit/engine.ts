@@ -32,6 +32,20 @@ import { requestName } from "../cli/records.ts";
 import { type Timeline, lockTimeline } from "../cli/timeline.ts";
 import { RULE_IDS, type RuleId, type RulesConfig, type Severity, rulesFor } from "./rules.ts";
 
+/** File-system controls Windows programs send to a CD volume (winioctl.h), which the IOCTL
+ * catalog does not list (they arrive as IRP_MJ_DEVICE_CONTROL under Wine, docs/wine.md). */
+const FSCTL_NAMES: Record<number, string> = {
+  589848: "FSCTL_LOCK_VOLUME",
+  589852: "FSCTL_UNLOCK_VOLUME",
+  589856: "FSCTL_DISMOUNT_VOLUME",
+  589864: "FSCTL_IS_VOLUME_MOUNTED",
+};
+
+function nameOf(r: Pick<TraceRecord, "major" | "ioctlCode">, head?: Uint8Array): string {
+  if ((r.major === 0x0d || r.major === 0x0e) && FSCTL_NAMES[r.ioctlCode >>> 0]) return FSCTL_NAMES[r.ioctlCode >>> 0]!;
+  return requestName(r, head);
+}
+
 const IOCTL_STORAGE_EJECT_MEDIA = 0x2d4808;
 const IOCTL_STORAGE_LOAD_MEDIA = 0x2d480c;
 const IRP_MJ_CREATE = 0;
@@ -182,7 +196,7 @@ export function auditTrace(events: readonly TraceEvent[], cfg: RulesConfig, ledg
 
     if (r.kind === RecordKind.RECORD_KIND_DISPATCH) {
       if (r.inputHead.length) heads.set(r.requestId, r.inputHead);
-      const name = requestName(r, r.inputHead);
+      const name = nameOf(r, r.inputHead);
       names.set(r.requestId, name);
       if (heads.size > 65536) heads.delete(heads.keys().next().value as bigint);
       if (names.size > 65536) names.delete(names.keys().next().value as bigint);
@@ -195,7 +209,7 @@ export function auditTrace(events: readonly TraceEvent[], cfg: RulesConfig, ledg
       const done = `req:${r.requestId}`;
       if (r.requestId === 0n || !counted.has(done)) {
         if (r.requestId !== 0n) counted.add(done);
-        const name = names.get(r.requestId) ?? requestName(r, heads.get(r.requestId));
+        const name = names.get(r.requestId) ?? nameOf(r, heads.get(r.requestId));
         let s = p.requests.get(name);
         if (!s) {
           s = { name, count: 0, statuses: {} };
@@ -207,7 +221,7 @@ export function auditTrace(events: readonly TraceEvent[], cfg: RulesConfig, ledg
       }
     }
 
-    const name = names.get(r.requestId) ?? requestName(r, heads.get(r.requestId) ?? r.inputHead);
+    const name = names.get(r.requestId) ?? nameOf(r, heads.get(r.requestId) ?? r.inputHead);
     const code = normalizeIoctl(r.ioctlCode);
     switch (r.reason) {
       case Reason.REASON_FOREIGN_SECURE_UNLOCK:
