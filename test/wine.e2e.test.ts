@@ -36,6 +36,7 @@ import { join, relative } from "node:path";
 
 const IOCTL_STORAGE_EJECTION_CONTROL = 0x2d0940;
 const IOCTL_STORAGE_EJECT_MEDIA = 0x2d4808;
+const IOCTL_STORAGE_LOAD_MEDIA = 0x2d480c;
 const IOCTL_SCSI_PASS_THROUGH = 0x04d004;
 const IRP_MJ_CREATE = 0x00;
 const IRP_MJ_CLOSE = 0x02;
@@ -321,6 +322,15 @@ describe("Windows end to end under Wine", () => {
     await holder.call({ op: "connect" });
     await holder.call({ op: "set-policy", policy: "enforce", drive: DRIVE });
     await holder.call({ op: "open", drive: DRIVE });
+    // B ejected the disc earlier: load it again (IOCTL_STORAGE_LOAD_MEDIA) before locking.
+    const load = await holder.call<IoResult>({
+      op: "raw-ioctl",
+      target: "drive:CdFilterSim0",
+      code: IOCTL_STORAGE_LOAD_MEDIA,
+      input: new Uint8Array(0),
+      outCap: 0,
+    });
+    expect(load.status).toBe(0);
     expect(await holder.call<ActionResult>({ op: "action", verb: "lock" })).toMatchObject({ ok: true });
 
     const eject = await session.runProgram("eject", ["eject", "R:"]);

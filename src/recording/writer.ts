@@ -112,7 +112,9 @@ export class RecordingWriter {
     private readonly path: string,
     private readonly header: RecordingHeader,
     private readonly opts: WriterOptions,
-  ) {}
+  ) {
+    this.offset = unixTicks(0n, header) ?? 0n;
+  }
 
   /**
    * Create part 0 (truncating `path`; stale parts 1.. of an earlier recording at the same path
@@ -126,8 +128,11 @@ export class RecordingWriter {
     return w;
   }
 
+  /** Driver ticks to 100 ns since 1970 (header.ts unixTicks), the offset computed once. */
+  private readonly offset: bigint;
+
   private ticks(ts: bigint): bigint {
-    return unixTicks(ts, this.header) ?? ts;
+    return ts + this.offset;
   }
 
   private openPart(part: number): void {

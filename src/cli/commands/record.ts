@@ -10,6 +10,7 @@
  */
 import { hostname, type } from "node:os";
 import type { Command } from "commander";
+import { encodedRecord } from "../../client/trace-stream.ts";
 import { RecordingWriter, type WriterStats } from "../../recording/writer.ts";
 import { hostKindName, instanceId, RECORDING_FORMAT, RECORDING_VERSION } from "../../recording/header.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
@@ -117,7 +118,12 @@ export function registerRecord(program: Command, globals: () => GlobalOptions): 
         activity,
         scenario,
         silent: true,
-        onEvent: (ev) => w.event(ev),
+        keepEncoded: true,
+        onEvent: (ev) => {
+          const raw = ev.type === "record" ? encodedRecord(ev.record) : undefined;
+          if (raw && ev.type === "record") w.recordEncoded(ev.record.seq, ev.record.timestamp, raw);
+          else w.event(ev);
+        },
         onIdle: () => w.flush(),
         stop: stop.signal,
       });

@@ -125,6 +125,8 @@ export interface StreamOptions {
   onIdle?: () => void;
   /** Ends the stream like the end of the activity (not an interruption): record --duration. */
   stop?: AbortSignal;
+  /** Keep each record's encoding (TraceOptions.keepEncoded): the recorder writes it as is. */
+  keepEncoded?: boolean;
 }
 
 /** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
@@ -147,6 +149,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     from: o.from === undefined ? undefined : o.from > 0n ? o.from - 1n : 0n,
     signal: ctl.signal,
     highWaterMark: 8192,
+    keepEncoded: o.keepEncoded === true,
   });
   const human = out.json ? undefined : new HumanFormatter(out.c, o.completed);
   const jsonCtx = human || o.silent ? undefined : await jsonContextOf(client);
