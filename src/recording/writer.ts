@@ -45,6 +45,8 @@ export const DROPS_IFACE = 1;
 const WRITER_VERSION = "0.1.0";
 /** Bytes buffered before a write(2) even when the recorder does not ask for a flush. */
 const BUFFER_BYTES = 1 << 20;
+/** Size of the Interface Statistics Block finishPart writes (4 options of 8 bytes). */
+const ISB_BYTES = 76;
 
 export interface WriterOptions {
   /** Largest part in bytes (0 = no rotation). At least one record always goes into a part. */
@@ -100,6 +102,7 @@ export class RecordingWriter {
   private partBytes = 0;
   private partRecords = 0n;
   private partDropped = 0n;
+  private partHasDrops = false;
   private firstTs = 0n;
   private lastTs = 0n;
   private lastSeq = 0n;
@@ -142,6 +145,7 @@ export class RecordingWriter {
     this.partBytes = 0;
     this.partRecords = 0n;
     this.partDropped = 0n;
+    this.partHasDrops = false;
     this.stats.parts++;
     this.stats.files.push(file);
     const h = this.header;
@@ -199,7 +203,8 @@ export class RecordingWriter {
   /** Room for a block of `size` bytes in this part, else the next part. */
   private reserve(size: number): void {
     const max = this.opts.maxSize ?? 0;
-    if (max > 0 && this.partRecords + this.partDropped > 0n && this.partBytes + this.used + size > max) this.rotate();
+    // Room for the block and the Interface Statistics Block that closes the part.
+    if (max > 0 && (this.partRecords > 0n || this.partHasDrops) && this.partBytes + this.used + size + ISB_BYTES > max) this.rotate();
     if (this.used + size > this.buf.length) this.flush();
   }
 
@@ -218,7 +223,7 @@ export class RecordingWriter {
     const size = epbSize(data.length);
     this.reserve(size);
     const ts = this.ticks(timestamp);
-    if (this.partRecords === 0n && this.partDropped === 0n) this.firstTs = ts;
+    if (this.partRecords === 0n && !this.partHasDrops) this.firstTs = ts;
     this.lastTs = ts;
     if (size > this.buf.length) {
       const b = new Uint8Array(size);
@@ -236,9 +241,10 @@ export class RecordingWriter {
   dropped(count: bigint, afterSeq: bigint, reset = false): void {
     const data = TraceBatch.encode(TraceBatch.create({ dropped: count, nextCursor: afterSeq + count, reset }));
     this.reserve(epbSize(data.length));
-    if (this.partRecords === 0n && this.partDropped === 0n) this.firstTs = this.lastTs;
+    if (this.partRecords === 0n && !this.partHasDrops) this.firstTs = this.lastTs;
     this.used = writeEpb(this.view, this.used, DROPS_IFACE, this.lastTs, data, this.buf);
     this.partDropped += count > 0n ? count : 0n;
+    this.partHasDrops = true;
     this.stats.dropped += count;
     this.lastSeq = afterSeq + count;
   }
