@@ -25,7 +25,11 @@ const DESCRIPTOR_DIR = "/usr/include";
 const haveTshark = spawnSync("tshark", ["--version"], { stdio: "ignore" }).status === 0;
 const haveDescriptor = existsSync(join(DESCRIPTOR_DIR, "google", "protobuf", "descriptor.proto"));
 const ci = process.env.CI === "true";
-const missing = !haveTshark ? "tshark (Debian: tshark)" : !haveDescriptor ? "google/protobuf/descriptor.proto (Debian: libprotobuf-dev)" : undefined;
+const missing = !haveTshark
+  ? "tshark (Debian: tshark)"
+  : !haveDescriptor
+    ? "google/protobuf/descriptor.proto (Debian: libprotobuf-dev)"
+    : undefined;
 if (missing && !ci) console.warn(`recording.tshark.test.ts: skipped, ${missing} not installed (a failure under CI=true)`);
 
 const dir = mkdtempSync(join(tmpdir(), "cdfilter-tshark-"));
@@ -40,7 +44,19 @@ function tsharkConfig(): string {
   return cfg;
 }
 
-const FIELDS = ["seq", "kind", "request_id", "timestamp", "pid", "opener_image", "ioctl_code", "status", "input_head", "decision", "reason"] as const;
+const FIELDS = [
+  "seq",
+  "kind",
+  "request_id",
+  "timestamp",
+  "pid",
+  "opener_image",
+  "ioctl_code",
+  "status",
+  "input_head",
+  "decision",
+  "reason",
+] as const;
 
 describe.skipIf(missing !== undefined && !ci)("Wireshark (tshark + cdfilter.lua)", () => {
   it("tshark decodes every record and drop notice of a recording by name, equal to our decode", async () => {
@@ -63,9 +79,40 @@ describe.skipIf(missing !== undefined && !ci)("Wireshark (tshark + cdfilter.lua)
       traceConfig: TraceConfig.create(),
     });
     const records = [
-      TraceRecord.create({ seq: 1n, kind: RecordKind.RECORD_KIND_DISPATCH, requestId: 9n, timestamp: 6000n, pid: 4100, openerImage: "burner.exe", major: 14, ioctlCode: 0x2d0940, inputHead: Uint8Array.of(1), decision: 2 }),
-      TraceRecord.create({ seq: 2n, kind: RecordKind.RECORD_KIND_COMPLETION, requestId: 9n, timestamp: 6100n, pid: 4100, openerImage: "burner.exe", major: 14, ioctlCode: 0x2d0940, status: 0x80000011, decision: 3, reason: 4 }),
-      TraceRecord.create({ seq: 5n, kind: RecordKind.RECORD_KIND_AUTO_RELEASE, timestamp: 99_999_999_999n, pid: 4294967295, openerImage: "é.exe", reason: 12, countReleased: 2 }),
+      TraceRecord.create({
+        seq: 1n,
+        kind: RecordKind.RECORD_KIND_DISPATCH,
+        requestId: 9n,
+        timestamp: 6000n,
+        pid: 4100,
+        openerImage: "burner.exe",
+        major: 14,
+        ioctlCode: 0x2d0940,
+        inputHead: Uint8Array.of(1),
+        decision: 2,
+      }),
+      TraceRecord.create({
+        seq: 2n,
+        kind: RecordKind.RECORD_KIND_COMPLETION,
+        requestId: 9n,
+        timestamp: 6100n,
+        pid: 4100,
+        openerImage: "burner.exe",
+        major: 14,
+        ioctlCode: 0x2d0940,
+        status: 0x80000011,
+        decision: 3,
+        reason: 4,
+      }),
+      TraceRecord.create({
+        seq: 5n,
+        kind: RecordKind.RECORD_KIND_AUTO_RELEASE,
+        timestamp: 99_999_999_999n,
+        pid: 4294967295,
+        openerImage: "é.exe",
+        reason: 12,
+        countReleased: 2,
+      }),
     ];
     w.record(records[0]!);
     w.record(records[1]!);
@@ -100,7 +147,10 @@ describe.skipIf(missing !== undefined && !ci)("Wireshark (tshark + cdfilter.lua)
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/Lua: Error|aren't valid/);
-    const rows = r.stdout.trim().split("\n").map((l) => l.split("|"));
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split("|"));
     expect(rows).toHaveLength(4);
 
     const src = await openTraceSource(file);
