@@ -182,7 +182,7 @@ describe("reader", () => {
       writeFileSync(join(dir, "cut.pcapng"), full.subarray(0, cut));
       const src = await openTraceSource(join(dir, "cut.pcapng"));
       const seqs = src.events.flatMap((e) => (e.type === "record" ? [e.record.seq] : []));
-      seqs.forEach((s, i) => expect(s).toBe(BigInt(i + 1)));
+      for (const [i, s] of seqs.entries()) expect(s).toBe(BigInt(i + 1));
       // A cut on a block boundary reads as a shorter file; anywhere else it is one torn tail.
       expect(src.torn.length).toBeLessThanOrEqual(1);
       if (src.torn[0]) expect(src.torn[0].torn.offset + src.torn[0].torn.bytes).toBe(cut);

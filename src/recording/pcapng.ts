@@ -295,6 +295,6 @@ export function optionString(opts: readonly PcapOption[], code: number): string 
 
 export function optionU64(opts: readonly PcapOption[], code: number): bigint | undefined {
   const o = opts.find((x) => x.code === code);
-  if (!o || o.value.length !== 8) return undefined;
+  if (o?.value.length !== 8) return undefined;
   return new DataView(o.value.buffer, o.value.byteOffset, 8).getBigUint64(0, true);
 }
