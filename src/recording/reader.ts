@@ -16,7 +16,7 @@ import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSy
 import { createInterface } from "node:readline";
 import { TraceBatch, type TraceEvent, TraceRecord } from "../client/index.ts";
 import { parseTraceJsonLine } from "../cli/records.ts";
-import { type RecordingHeader, decodeHeader } from "./header.ts";
+import { FILETIME_UNIX_EPOCH, type RecordingHeader, decodeHeader } from "./header.ts";
 import {
   CDFILTER_PEN,
   LINKTYPE_USER0,
@@ -33,8 +33,16 @@ export class TraceSourceError extends Error {
   override name = "TraceSourceError";
 }
 
+/** Host and clock anchors recovered from JSON Lines (`host`, `time` beside `timestamp`). */
+export interface JsonlContext {
+  host: string;
+  wallClockAnchor: bigint;
+  monotonicAnchor: bigint;
+}
+
 export type SourceItem =
   | { type: "header"; file: string; header: RecordingHeader }
+  | { type: "context"; file: string; context: JsonlContext }
   | TraceEvent
   | { type: "torn"; file: string; torn: TornTail }
   | { type: "warning"; file: string; message: string };
@@ -52,6 +60,34 @@ export interface TraceSource {
   torn: { file: string; torn: TornTail }[];
   /** Missing parts, packets that do not decode, another driver instance's part left out. */
   warnings: string[];
+  /** JSON Lines: host and anchors recovered from the first record carrying `host`/`time`. */
+  context?: JsonlContext;
+}
+
+/**
+ * `host` and the anchors a JSON Lines record's `time` (ISO-8601, up to 7 fraction digits) and
+ * `timestamp` imply: FILETIME of `time` at monotonic `timestamp`. Undefined without them.
+ */
+export function jsonlContextOf(line: string): JsonlContext | undefined {
+  if (!line.includes('"host"')) return undefined;
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof o.host !== "string") return undefined;
+  const ctx: JsonlContext = { host: o.host, wallClockAnchor: 0n, monotonicAnchor: 0n };
+  const m = typeof o.time === "string" ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z$/.exec(o.time) : null;
+  if (m && typeof o.timestamp === "string" && /^\d{1,20}$/.test(o.timestamp)) {
+    const secs = Date.parse(`${m[1]}Z`);
+    if (Number.isFinite(secs)) {
+      const unix100ns = BigInt(secs) * 10_000n + BigInt((m[2] ?? "").padEnd(7, "0"));
+      ctx.wallClockAnchor = unix100ns + FILETIME_UNIX_EPOCH;
+      ctx.monotonicAnchor = BigInt(o.timestamp);
+    }
+  }
+  return ctx;
 }
 
 /** The files of the recording `path` names: itself, or every part of its rotated set. */
@@ -194,10 +230,17 @@ export async function* readTraceSource(path: string): AsyncGenerator<SourceItem>
 
 function* jsonlText(text: string, file: string): Generator<SourceItem> {
   let lineNo = 0;
+  let context = false;
   for (const line of text.split("\n")) {
     lineNo++;
     if (line.trim() === "") continue;
-    yield parseJsonl(line, file, lineNo);
+    const ev = parseJsonl(line, file, lineNo);
+    if (!context && ev.type === "record") {
+      context = true;
+      const c = jsonlContextOf(line);
+      if (c) yield { type: "context", file, context: c };
+    }
+    yield ev;
   }
 }
 
@@ -211,11 +254,18 @@ function parseJsonl(line: string, file: string, lineNo: number): TraceEvent {
 
 async function* jsonlFile(path: string): AsyncGenerator<SourceItem> {
   let lineNo = 0;
+  let context = false;
   try {
     for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
       lineNo++;
       if (line.trim() === "") continue;
-      yield parseJsonl(line, path, lineNo);
+      const ev = parseJsonl(line, path, lineNo);
+      if (!context && ev.type === "record") {
+        context = true;
+        const c = jsonlContextOf(line);
+        if (c) yield { type: "context", file: path, context: c };
+      }
+      yield ev;
     }
   } catch (e) {
     if (e instanceof TraceSourceError) throw e;
@@ -251,6 +301,9 @@ export async function openTraceSource(path: string): Promise<TraceSource> {
         break;
       case "warning":
         src.warnings.push(`${item.file}: ${item.message}`);
+        break;
+      case "context":
+        src.context ??= item.context;
         break;
     }
   }

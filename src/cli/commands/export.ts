@@ -50,8 +50,9 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
     const src = input === undefined ? await liveSource(g, out, activity) : await readSource(input, out);
     const events = src.events;
     const timeline = lockTimeline(events);
-    const anchors = src.header ?? { wallClockAnchor: 0n, monotonicAnchor: 0n };
-    const ctx = src.header ? jsonLineContext(src.header.host, anchors) : undefined;
+    // host and time: from the recording's header, or recovered from JSON Lines that had them.
+    const known = src.header ?? src.context;
+    const ctx = known ? jsonLineContext(known.host, known) : undefined;
     if (o.jsonl)
       writeOut(
         out,
