@@ -109,8 +109,12 @@ export class RulesError extends Error {
   override name = "RulesError";
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validate = ajv.compile(RULES_SCHEMA);
+/** Compiled on first use: every CLI start imports this module, few parse a rules file. */
+let validator: ReturnType<Ajv["compile"]> | undefined;
+function validate(data: unknown): boolean {
+  validator ??= new Ajv({ allErrors: true, strict: true }).compile(RULES_SCHEMA);
+  return validator(data) as boolean;
+}
 
 function explain(e: ErrorObject): { path: (string | number)[]; text: string } {
   const path = e.instancePath
@@ -146,7 +150,7 @@ export function parseRules(text: string, file: string): RulesConfig {
   }
   const data: unknown = doc.toJS();
   if (!validate(data)) {
-    const msgs = (validate.errors ?? []).map((err) => {
+    const msgs = (validator?.errors ?? []).map((err) => {
       const { path, text } = explain(err);
       // The deepest node of the path that exists: the key itself when it is there.
       let line = 1;

@@ -9,9 +9,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { FilterClient, TraceEvent } from "../../client/index.ts";
-import { auditTrace } from "../../audit/engine.ts";
-import { type ReportContext, auditReportJson, auditReportJunit, renderAudit } from "../../audit/report.ts";
-import { type RulesConfig, RulesError, defaultRules, parseRules } from "../../audit/rules.ts";
+import type { ReportContext } from "../../audit/report.ts";
+import type { RulesConfig } from "../../audit/rules.ts";
 import { CliError, ExitCode, inputError, usageError } from "../errors.ts";
 import { type GlobalOptions, connect, loadScenario, makeOutput } from "../context.ts";
 import type { Output } from "../output.ts";
@@ -106,7 +105,9 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
   });
 }
 
-function loadRules(file: string | undefined): RulesConfig {
+/** The rules engine (and ajv) load only for --recording/--live: other commands start faster. */
+async function loadRules(file: string | undefined): Promise<RulesConfig> {
+  const { RulesError, defaultRules, parseRules } = await import("../../audit/rules.ts");
   if (file === undefined) return defaultRules();
   let text: string;
   try {
@@ -136,7 +137,9 @@ function out0(line: string): void {
 
 /** audit --recording FILE / --live: the rules over what really happened. */
 async function auditRecording(g: GlobalOptions, out: Output, o: AuditOpts): Promise<void> {
-  const rules = loadRules(o.rules);
+  const rules = await loadRules(o.rules);
+  const { auditTrace } = await import("../../audit/engine.ts");
+  const { auditReportJson, auditReportJunit, renderAudit } = await import("../../audit/report.ts");
   const startedAt = new Date();
   const t0 = performance.now();
   const src = o.recording !== undefined ? await readSource(o.recording, out) : await liveSource(g, out, activityFrom(o));
