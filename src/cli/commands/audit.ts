@@ -44,7 +44,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
       )
       .argument("[scenario]", 'YAML scenario file (see docs/cli.md, "Scenario format")')
       .option("--recording <file>", "audit a recording (`cdfilter record`, any part of a rotated set) or JSON Lines")
-      .option("--live", "audit the live trace (the driver until Ctrl-C; the simulator with --scenario/--burst)")
+      .option("--live", "audit the live trace: what the driver's ring holds now, or the simulator's --scenario/--burst activity")
       .option("--rules <file>", "YAML rules file: fail/warn/ignore per rule and image, thresholds (docs/audit.md)")
       .option("--timeline", "also print the lock ownership timeline")
       .option("--json-out <file>", "write the verdicts as JSON")
