@@ -94,6 +94,24 @@ describe("cdfilter record (simulator)", () => {
     expect(ha.instance).not.toBe(hb.instance);
   });
 
+  it("carries the ring's drops in-band: every sequence number is recorded or counted", async () => {
+    const out = join(dir, "drops.pcapng");
+    const r = cli(["--sim-ring", "8192", "record", "--out", out, "--burst", "5000", "--no-pace"]);
+    expect(r.status, r.stderr).toBe(0);
+    const src = await openTraceSource(out);
+    expect(src.dropped).toBeGreaterThan(0n);
+    let next = 1n;
+    for (const e of src.events) {
+      if (e.type === "record") {
+        expect(e.record.seq).toBe(next);
+        next++;
+      } else {
+        expect(e.afterSeq).toBe(next - 1n);
+        next += e.count;
+      }
+    }
+  });
+
   it("survives being killed: every flushed record reads back, a torn tail is reported, never fatal", async () => {
     const out = join(dir, "killed.pcapng");
     const child = spawn(process.execPath, [BIN, "--quiet", "record", "--out", out, "--burst", "2000000"], { stdio: "ignore" });
