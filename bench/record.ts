@@ -149,7 +149,7 @@ const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileUR
 if (isMain) {
   const r = runRecordBench(arg("--records", 1_000_000));
   const f = (n: number): string => Math.round(n).toLocaleString("en-US");
-  console.log("record: TraceRecords -> pcapng recording (encode + Enhanced Packet Blocks + write(2) per 256 records)");
+  console.log("record: TraceRecords -> pcapng recording (Enhanced Packet Blocks of the encodings as read, one write(2) per 256 records)");
   console.log(`  records written      ${f(r.records)}`);
   console.log(`  writer rate          ${f(r.writerRecordsPerSecond)} records/s (${(1e9 / r.writerRecordsPerSecond).toFixed(0)} ns/record)`);
   console.log(
