@@ -207,6 +207,16 @@ describe("reader", () => {
     }
   });
 
+  it("JSON Lines -> export --pcapng -> export --jsonl gives the same lines back (host and time kept)", () => {
+    const a = join(dir, "rt.jsonl");
+    const t = cli(["--quiet", "trace", "--json", "--burst", "20"]);
+    expect(t.status, t.stderr).toBe(0);
+    writeFileSync(a, t.stdout);
+    expect(cli(["--quiet", "export", a, "--pcapng", join(dir, "rt.pcapng")]).status).toBe(0);
+    expect(cli(["--quiet", "export", join(dir, "rt.pcapng"), "--jsonl", join(dir, "rt2.jsonl")]).status).toBe(0);
+    expect(readFileSync(join(dir, "rt2.jsonl"), "utf8")).toBe(t.stdout);
+  });
+
   it("reads JSON Lines, and names file and line of a bad one", async () => {
     const f = join(dir, "t.jsonl");
     writeFileSync(f, '{"type":"record","seq":"1","kind":"RECORD_KIND_DISPATCH"}\n\n{"type":"dropped","count":"2","afterSeq":"1"}\n');
