@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { auditTrace } from "../src/audit/engine.ts";
 import { defaultRules, parseRules } from "../src/audit/rules.ts";
-import { Decision, LedgerSnapshot, Reason, RecordKind, type TraceEvent, TraceRecord } from "../src/client/gen/cdfilter.ts";
+import { Decision, DriveLedger, LedgerSnapshot, LockOwner, Reason, RecordKind, TraceRecord } from "../src/client/gen/cdfilter.ts";
+import type { TraceEvent } from "../src/client/trace-stream.ts";
 
 const SPT = 0x04d004;
 const EJECTION_CONTROL = 0x2d0940;
@@ -29,7 +30,13 @@ describe("auditTrace", () => {
     seq = 100n;
     const ledger = LedgerSnapshot.create({
       seq: 100n,
-      drives: [{ driveId: 1, secureTotal: 1, owners: [{ handleId: 7n, pid: 900, imageName: "burner.exe", secureCount: 1 }] }],
+      drives: [
+        DriveLedger.create({
+          driveId: 1,
+          secureTotal: 1,
+          owners: [LockOwner.create({ handleId: 7n, pid: 900, imageName: "burner.exe", secureCount: 1 })],
+        }),
+      ],
     });
     const events: TraceEvent[] = [
       ...req(500, "player.exe", 8n, { ioctlCode: MEDIA_REMOVAL, inputHead: Uint8Array.of(0), reason: Reason.REASON_FOREIGN_SIMPLE_UNLOCK }),
