@@ -362,7 +362,7 @@ describe.skipIf(skip)("fleet: ship -> NATS JetStream -> ingest -> PostgreSQL", (
     await startIngester();
     // A file with a ring drop in the middle; shipped twice.
     const file = join(tmp, "night.jsonl");
-    const lines = records.slice(0, 3000).map(recordJsonLine);
+    const lines = records.slice(0, 3000).map((r) => recordJsonLine(r));
     lines.splice(1000, 0, `{"type":"dropped","count":"7","afterSeq":"${records[999]!.seq}"}`);
     writeFileSync(file, `${lines.join("\n")}\n`);
     const instance = fileInstance(file);

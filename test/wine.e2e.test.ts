@@ -28,10 +28,15 @@ import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
 import { WIN32_ERROR } from "../src/client/ntstatus.ts";
 import type { IoResult } from "../src/client/transport.ts";
 import type { ActorEvent } from "../src/wine/protocol.ts";
-import { runWineSetup, type WineActor, WineSession } from "../src/wine/session.ts";
+import { REPO_ROOT, runWineSetup, type WineActor, WineSession } from "../src/wine/session.ts";
+import { openTraceSource } from "../src/recording/reader.ts";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 
 const IOCTL_STORAGE_EJECTION_CONTROL = 0x2d0940;
 const IOCTL_STORAGE_EJECT_MEDIA = 0x2d4808;
+const IOCTL_STORAGE_LOAD_MEDIA = 0x2d480c;
 const IOCTL_SCSI_PASS_THROUGH = 0x04d004;
 const IRP_MJ_CREATE = 0x00;
 const IRP_MJ_CLOSE = 0x02;
@@ -72,7 +77,7 @@ describe("Windows end to end under Wine", () => {
   beforeAll(async () => {
     runWineSetup();
     log("setup done (node.exe, koffi win32 binary, cdfilter_wine.sys, actor bundle)");
-    session = await WineSession.start({ log });
+    session = await WineSession.start({ log, cdromLetter: "R" });
     [c, a, b, d] = await Promise.all([session.actor("C"), session.actor("A"), session.actor("B"), session.actor("D")]);
     log(`actors up: C=${c.pid} A=${a.pid} B=${b.pid} D=${d.pid}`);
   }, 300_000);
@@ -292,4 +297,119 @@ describe("Windows end to end under Wine", () => {
     expect(r.ejectFree).toMatchObject({ ok: true, status: 0 });
     log(`suite: ${((Date.now() - started) / 1000).toFixed(1)} s so far`);
   });
+
+  it("real Windows programs on R: (eject.exe, MCI cdaudio, cmd's vol), recorded by `cdfilter record` and audited", async () => {
+    // The recorder is the CLI itself as a Windows process (node.exe cli.mjs record) on \\.\CdFilter.
+    const recording = join(session.logDir, "programs.pcapng");
+    const recorder = session.startNode("recorder", [
+      "build\\wine\\cli.mjs",
+      "record",
+      "--out",
+      relative(REPO_ROOT, recording).replaceAll("/", "\\"),
+    ]);
+    const until = async (what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
+      const end = Date.now() + timeoutMs;
+      while (!(await pred())) {
+        if (Date.now() > end)
+          throw new Error(`timed out waiting for ${what} (recorder log: ${readFileSync(recorder.logFile, "utf8").slice(-500)})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await until("the recording's header", async () => existsSync(recording) && (await openTraceSource(recording)).header !== undefined);
+
+    // A node.exe actor takes the secure lock on drive 1 (= R:) under enforce.
+    const holder = await session.actor("holder");
+    await holder.call({ op: "connect" });
+    await holder.call({ op: "set-policy", policy: "enforce", drive: DRIVE });
+    await holder.call({ op: "open", drive: DRIVE });
+    // B ejected the disc earlier: load it again (IOCTL_STORAGE_LOAD_MEDIA) before locking.
+    const load = await holder.call<IoResult>({
+      op: "raw-ioctl",
+      target: "drive:CdFilterSim0",
+      code: IOCTL_STORAGE_LOAD_MEDIA,
+      input: new Uint8Array(0),
+      outCap: 0,
+    });
+    expect(load.status).toBe(0);
+    expect(await holder.call<ActionResult>({ op: "action", verb: "lock" })).toMatchObject({ ok: true });
+
+    const eject = await session.runProgram("eject", ["eject", "R:"]);
+    const vol = await session.runProgram("vol", ["cmd", "/c", "vol", "R:"]);
+    const mci = await session.runProgram("mcidoor", ["build\\wine\\mcidoor.exe", "R:"]);
+    log(`eject.exe exit ${eject.code}; vol exit ${vol.code}: ${vol.output.trim()}; mcidoor: ${mci.output.trim().replaceAll("\n", " | ")}`);
+    // Wine's mcicda ignores the refused IOCTL_STORAGE_EJECT_MEDIA: MCI reports success.
+    expect(mci.output).toMatch(/set cd door open wait -> 0/);
+
+    // The holder exits with its lock held; Wine closes its handle and the filter releases the lock.
+    const holderPid = holder.pid;
+    await holder.call({ op: "exit" }).catch(() => undefined);
+    await until("the holder's auto-release in the recording", async () =>
+      (await openTraceSource(recording)).events.some(
+        (e) => e.type === "record" && e.record.kind === RecordKind.RECORD_KIND_AUTO_RELEASE && e.record.openerPid === holderPid,
+      ),
+    );
+    // Killed like a lab would stop it: everything it flushed reads back.
+    recorder.kill();
+    await recorder.exited;
+    const src = await openTraceSource(recording);
+    expect(src.header?.hostKind).toBe("HOST_KIND_WINE");
+    expect(src.dropped).toBe(0n);
+    const seqs = src.events.flatMap((e) => (e.type === "record" ? [e.record.seq] : []));
+    for (const [i, q] of seqs.entries()) expect(q).toBe(seqs[0]! + BigInt(i));
+
+    const jsonOut = join(session.logDir, "programs-audit.json");
+    const junitOut = join(session.logDir, "programs-audit.xml");
+    const audit = spawnSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, "bin", "cdfilter.js"),
+        "--no-color",
+        "audit",
+        "--recording",
+        recording,
+        "--rules",
+        join(REPO_ROOT, "test", "wine", "audit-rules.yaml"),
+        "--timeline",
+        "--json-out",
+        jsonOut,
+        "--junit-out",
+        junitOut,
+      ],
+      { encoding: "utf8" },
+    );
+    log(`audit of the Wine run (exit ${audit.status}):\n${audit.stdout}`);
+    expect(audit.status, audit.stderr).toBe(1);
+    type Rule = { rule: string; verdict: string; findings: { text: string }[] };
+    type Proc = { image: string; pid: number; requests: { name: string; statuses: Record<string, number> }[]; rules: Rule[] };
+    const report = JSON.parse(readFileSync(jsonOut, "utf8")) as { processes: Proc[] };
+    const proc = (image: string) => {
+      const p = report.processes.find((x) => x.image === image);
+      expect(p, `${image} in the audit`).toBeDefined();
+      return p!;
+    };
+    const verdict = (p: Proc, rule: string) => p.rules.find((r) => r.rule === rule)!;
+    const names = (p: Proc) => p.requests.map((q) => q.name);
+
+    // eject.exe: open (access 0), FSCTL_DISMOUNT_VOLUME (as IRP_MJ_DEVICE_CONTROL), close. Its
+    // IOCTL_STORAGE_MEDIA_REMOVAL and IOCTL_STORAGE_EJECT_MEDIA need FILE_READ_ACCESS: wineserver
+    // refused them before any IRP, so the driver never saw them.
+    const ej = proc("eject.exe");
+    expect(names(ej)).toEqual(["CREATE", "FSCTL_DISMOUNT_VOLUME", "CLOSE"]);
+    expect(ej.rules.every((r) => r.verdict === "pass")).toBe(true);
+    // cmd /c vol R:: IRP_MJ_QUERY_VOLUME_INFORMATION.
+    expect(names(proc("cmd.exe"))).toContain("QUERY_VOLUME_INFORMATION");
+    // MCI cdaudio: IOCTL_STORAGE_EJECT_MEDIA refused under the holder's lock, named in the finding.
+    const m = proc("mcidoor.exe");
+    expect(names(m)).toContain("IOCTL_STORAGE_EJECT_MEDIA");
+    expect(verdict(m, "eject-under-lock").verdict).toBe("fail");
+    expect(verdict(m, "eject-under-lock").findings[0]!.text).toContain(`node.exe (pid ${holderPid})`);
+    expect(verdict(m, "denied").verdict).toBe("warn");
+    // The holder never unlocked: released by the filter when Wine closed its handle.
+    const h = report.processes.find((x) => x.pid === holderPid)!;
+    expect(h.image).toBe("node.exe");
+    expect(verdict(h, "secure-lock-not-released").verdict).toBe("fail");
+    // JUnit: one testcase per process x rule.
+    const junit = readFileSync(junitOut, "utf8");
+    expect(junit.match(/<testcase /g)?.length).toBe(report.processes.reduce((n, p) => n + p.rules.length, 0));
+  }, 180_000);
 });

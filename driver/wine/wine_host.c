@@ -65,6 +65,8 @@ typedef struct cdfw_file {
 
 static cdf_core *g_core;
 static PDEVICE_OBJECT g_devices[CDFW_DRIVES + 1u]; /* [0] control, [1..] drives */
+static UNICODE_STRING g_letter_link;               /* \DosDevices\X: of drive 0 (claim_drive_letter) */
+static WCHAR g_letter_chars[16];
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD cdfw_unload;
@@ -141,6 +143,8 @@ static NTSTATUS new_file_context(PIO_STACK_LOCATION stack, cdfw_file **ctx)
     *ctx = c;
     return STATUS_SUCCESS;
 }
+
+static NTSTATUS drive_other(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack);
 
 static NTSTATUS drive_create(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
 {
@@ -336,6 +340,30 @@ static NTSTATUS drive_read(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
     return complete_irp(irp, (NTSTATUS)status, information);
 }
 
+/*
+ * Every other major function (e.g. IRP_MJ_QUERY_VOLUME_INFORMATION, sent by `cmd /c vol R:`):
+ * the simulated drive implements none of them, so after the core has seen (and traced) the
+ * request it completes with STATUS_INVALID_DEVICE_REQUEST, as a CD-ROM device object without a
+ * mounted file system answers. Lengths and buffers are not handed to the core: their meaning
+ * depends on the major function.
+ */
+static NTSTATUS drive_other(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
+{
+    cdf_request rq;
+    cdf_verdict verdict;
+    uint32_t status = CDF_STATUS_INVALID_DEVICE_REQUEST;
+
+    fill_request(&rq, irp, stack);
+    cdf_core_dispatch(g_core, dev->drive_id, &rq, &verdict);
+    if (verdict.action == CDF_ACTION_COMPLETE) {
+        status = verdict.status;
+    }
+    if (verdict.action != CDF_ACTION_FORWARD) {
+        cdf_core_complete(g_core, dev->drive_id, &rq, &verdict, status, 0);
+    }
+    return complete_irp(irp, (NTSTATUS)status, 0);
+}
+
 /* ---- control device ---- */
 
 static NTSTATUS control_create(PIRP irp, PIO_STACK_LOCATION stack)
@@ -428,7 +456,7 @@ static NTSTATUS cdfw_dispatch(PDEVICE_OBJECT device, PIRP irp)
     case IRP_MJ_READ:
         return drive_read(dev, irp, stack);
     default:
-        return complete_irp(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+        return drive_other(dev, irp, stack);
     }
 }
 
@@ -488,6 +516,10 @@ static VOID cdfw_unload(PDRIVER_OBJECT driver)
         cdf_core_set_notify(g_core, NULL, NULL);
     }
     cdfw_waits_cancel_file(NULL);
+    if (g_letter_link.Buffer != NULL) {
+        IoDeleteSymbolicLink(&g_letter_link);
+        g_letter_link.Buffer = NULL;
+    }
     destroy_devices();
     if (g_core != NULL) {
         cdf_core_destroy(g_core);
@@ -551,13 +583,68 @@ static NTSTATUS create_device(PDRIVER_OBJECT driver, uint32_t slot, int index)
     return STATUS_SUCCESS;
 }
 
+/* ---- DOS drive letter (optional) ---- */
+
+/*
+ * Service key value "DosDrive" (REG_SZ, e.g. "R:"): drive 0 also answers as \\.\R:, so that
+ * Windows programs that take a drive letter (eject.exe, MCI cdaudio, cmd's vol) reach it.
+ * Wine 8 (docs/wine.md): mountmgr owns \??\R: when the prefix has a dosdevices/r: entry and
+ * HKLM\Software\Wine\Drives "r:"="cdrom" when it starts (GetDriveTypeW then answers
+ * DRIVE_CDROM); the host deletes that link and creates its own to its drive device.
+ */
+static void claim_drive_letter(PUNICODE_STRING registry_path)
+{
+    OBJECT_ATTRIBUTES oa;
+    HANDLE key;
+    UNICODE_STRING value_name;
+    UNICODE_STRING target;
+    WCHAR target_chars[48];
+    union {
+        KEY_VALUE_PARTIAL_INFORMATION info;
+        UCHAR raw[sizeof(KEY_VALUE_PARTIAL_INFORMATION) + 16];
+    } buf;
+    ULONG got = 0;
+    WCHAR letter;
+    NTSTATUS status;
+
+    if (registry_path == NULL) {
+        return;
+    }
+    InitializeObjectAttributes(&oa, registry_path, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    if (!NT_SUCCESS(ZwOpenKey(&key, KEY_READ, &oa))) {
+        return;
+    }
+    RtlInitUnicodeString(&value_name, L"DosDrive");
+    RtlZeroMemory(&buf, sizeof(buf));
+    status = ZwQueryValueKey(key, &value_name, KeyValuePartialInformation, &buf, sizeof(buf), &got);
+    ZwClose(key);
+    if (!NT_SUCCESS(status) || buf.info.Type != REG_SZ || buf.info.DataLength < 2u * sizeof(WCHAR)) {
+        return;
+    }
+    letter = (WCHAR)(buf.info.Data[0] | (buf.info.Data[1] << 8));
+    if (letter >= L'a' && letter <= L'z') {
+        letter = (WCHAR)(letter - L'a' + L'A');
+    }
+    if (letter < L'A' || letter > L'Z') {
+        return;
+    }
+    build_name(g_letter_chars, sizeof(g_letter_chars) / sizeof(g_letter_chars[0]), L"\\DosDevices\\", L"?:", -1);
+    g_letter_chars[12] = letter; /* "\DosDevices\" is 12 characters */
+    RtlInitUnicodeString(&g_letter_link, g_letter_chars);
+    (void)IoDeleteSymbolicLink(&g_letter_link); /* mountmgr's link, if any */
+    build_name(target_chars, sizeof(target_chars) / sizeof(target_chars[0]), L"\\Device\\", L"CdFilterSim", 0);
+    RtlInitUnicodeString(&target, target_chars);
+    if (!NT_SUCCESS(IoCreateSymbolicLink(&g_letter_link, &target))) {
+        g_letter_link.Buffer = NULL;
+    }
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     cdf_config cfg;
     NTSTATUS status;
     uint32_t i;
 
-    UNREFERENCED_PARAMETER(registry_path);
     cdf_config_default(&cfg);
     cfg.max_drives = CDFW_DRIVES;
     cfg.host_kind = CDF_HOST_KIND_WINE;
@@ -581,6 +668,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
         cdfw_unload(driver);
         return status;
     }
+    claim_drive_letter(registry_path);
     cdf_core_set_notify(g_core, cdfw_waits_notify, NULL);
     return STATUS_SUCCESS;
 }

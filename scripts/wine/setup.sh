@@ -6,7 +6,9 @@
 #   - node_modules/@koromix/koffi-win32-x64   koffi's Windows binary, same version as koffi
 #   - build/wine/cdfilter_wine.sys    the WDM kernel host (make -C driver wine-sys)
 #   - build/wine/actor.mjs            src/wine/actor.ts bundled for node.exe (esbuild)
-#   - build/wine/cli.mjs              src/cli/main.ts bundled the same way (npm start -- --wine)
+#   - build/wine/cli.mjs              src/cli/main.ts bundled the same way (npm start -- --wine,
+#                                     and the recorder of the Wine suite: cli.mjs record)
+#   - build/wine/mcidoor.exe          test/wine/mcidoor.c: MCI cdaudio through winmm (mingw-w64)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -72,6 +74,9 @@ bundle() {
 }
 bundle "$root/src/wine/actor.ts" "$out/actor.mjs"
 bundle "$root/src/cli/main.ts" "$out/cli.mjs"
+# A real MCI client (winmm mciSendString, Wine's mcicda), run by test/wine.e2e.test.ts.
+x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -o "$out/mcidoor.exe.tmp.$$" "$root/test/wine/mcidoor.c" -lwinmm
+mv -f "$out/mcidoor.exe.tmp.$$" "$out/mcidoor.exe"
 # A Windows-side check of ActorWorld, run by test/wine.e2e.test.ts.
 bundle "$root/test/wine/world-check.ts" "$out/world-check.mjs"
 

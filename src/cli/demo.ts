@@ -17,6 +17,7 @@ import { HumanFormatter, eventJsonLine } from "./records.ts";
 import { chromeTrace, lockTimeline, renderTimeline } from "./timeline.ts";
 import { runDemoOnWine } from "../wine/demo-runner.ts";
 import { printVerdicts, writeOut } from "./commands/audit.ts";
+import { jsonContextOf } from "./commands/trace.ts";
 
 export const DEMO_SCENARIO = fileURLToPath(new URL("../../scenarios/demo.yaml", import.meta.url));
 
@@ -110,7 +111,10 @@ async function runDemo(g: GlobalOptions, out: Output, o: DemoOpts): Promise<numb
     }
     if (o.jsonOut) writeOut(out, o.jsonOut, JSON.stringify(doc, jsonReplacer, 2) + "\n", "verdicts (JSON)");
     if (o.junitOut) writeOut(out, o.junitOut, auditJunit(res), "verdicts (JUnit XML)");
-    if (o.traceOut) writeOut(out, o.traceOut, events.map(eventJsonLine).join("\n") + "\n", "trace (JSON Lines)");
+    if (o.traceOut) {
+      const ctx = await jsonContextOf(client);
+      writeOut(out, o.traceOut, events.map((ev) => eventJsonLine(ev, ctx)).join("\n") + "\n", "trace (JSON Lines)");
+    }
     if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events, timeline)) + "\n", "trace (Chrome trace-event JSON)");
     return res.failed > 0 ? ExitCode.CHECK_FAILED : ExitCode.OK;
   } finally {

@@ -1,8 +1,8 @@
 /**
  * The `cdfilter` command line (bin/cdfilter.js runs this file through tsx).
  *
- * Commands (docs/cli.md): info, drives, locks, trace, lock, unlock, eject, policy, decode,
- * audit, export, ship, ingest, fleet, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
+ * Commands (docs/cli.md): info, drives, locks, trace, record, lock, unlock, eject, policy, config,
+ * clear, decode, audit, export, ship, ingest, fleet, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
  * `cdfilter: <what went wrong>`, followed by `hint: <what to do>`.
  */
 import { Command, CommanderError, Option } from "commander";
@@ -19,6 +19,7 @@ import { registerConfig } from "./commands/config.ts";
 import { registerDecode } from "./commands/decode.ts";
 import { registerExport } from "./commands/export.ts";
 import { registerFleet } from "./commands/fleet.ts";
+import { registerRecord } from "./commands/record.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTrace } from "./commands/trace.ts";
 import { type GlobalOptions, parseCount } from "./context.ts";
@@ -70,6 +71,7 @@ export function buildProgram(captureError?: (s: string) => void): Command {
   };
   registerStatus(program, globals);
   registerTrace(program, globals);
+  registerRecord(program, globals);
   registerActions(program, globals);
   registerDecode(program, globals);
   registerAudit(program, globals);
@@ -90,6 +92,8 @@ Examples:
   cdfilter demo                                   the built-in scenario, traced live
   cdfilter audit scenarios/demo.yaml --junit-out verdicts.xml
   cdfilter trace --burst 10000 --json > trace.jsonl
+  cdfilter record --out run.pcapng --max-size 64M --max-files 8
+  cdfilter audit --recording run.pcapng --rules rules.yaml --junit-out audit.xml
   cdfilter export trace.jsonl --chrome trace.json
   cdfilter decode 0x2D4808`,
   );

@@ -5,7 +5,9 @@
  * JSON Lines (docs/cli.md, "Trace JSON Lines"): one object per line.
  *   {"type":"record", ...every TraceRecord field in the proto3 JSON mapping: lowerCamelCase names,
  *    64-bit integers as decimal strings, enums by their proto names, bytes as base64...,
- *    "majorName", "ioctlName", "statusName" (convenience, ignored on input)}
+ *    "majorName", "ioctlName", "statusName" (convenience, ignored on input),
+ *    "host" (host name of the recorded driver) and "time" (ISO-8601 UTC, 100 ns precision, from
+ *    the driver's clock anchors) when known (ignored on input)}
  *   {"type":"dropped","count":"N","afterSeq":"S"}   N records after seq S left the ring unread
  * Times are the driver's monotonic clock in 100 ns units (`timestamp`, `duration`).
  */
@@ -30,6 +32,7 @@ import {
   passThroughCdb,
 } from "../client/scsi-decode.ts";
 import { FilterSyntaxError, type RecordFilter, compileFilter, parseRules } from "../filter/index.ts";
+import { type Anchors, IsoClock } from "../recording/header.ts";
 import { inputError, usageError } from "./errors.ts";
 import type { Colors } from "./output.ts";
 
@@ -156,7 +159,21 @@ export function matchesFilter(r: TraceRecord, f: RecordFilter): boolean {
 let lastImage = "";
 let lastImageJson = '""';
 
-export function recordJsonLine(r: TraceRecord): string {
+/**
+ * Where records came from, for the `host` and `time` fields of JSON Lines: the host name and a
+ * clock built from the driver's anchors (src/recording/header.ts IsoClock).
+ */
+export interface JsonLineContext {
+  /** JSON-quoted host name (computed once). */
+  hostJson: string;
+  clock: IsoClock;
+}
+
+export function jsonLineContext(host: string, anchors: Anchors): JsonLineContext {
+  return { hostJson: JSON.stringify(host), clock: new IsoClock(anchors) };
+}
+
+export function recordJsonLine(r: TraceRecord, ctx?: JsonLineContext): string {
   if (r.openerImage !== lastImage) {
     lastImage = r.openerImage;
     lastImageJson = JSON.stringify(r.openerImage);
@@ -176,6 +193,7 @@ export function recordJsonLine(r: TraceRecord): string {
     (ioctl ? `,"ioctlName":"${ioctl}"` : "") +
     `,"statusName":"${ntStatusName(r.status)}"` +
     scsiJson(r) +
+    (ctx ? contextFields(r, ctx) : "") +
     "}"
   );
 }
@@ -212,12 +230,17 @@ function scsiJson(r: TraceRecord): string {
   return s;
 }
 
+function contextFields(r: TraceRecord, ctx: JsonLineContext): string {
+  const t = ctx.clock.format(r.timestamp);
+  return `,"host":${ctx.hostJson}${t ? `,"time":"${t}"` : ""}`;
+}
+
 export function droppedJsonLine(count: bigint, afterSeq: bigint): string {
   return `{"type":"dropped","count":"${count}","afterSeq":"${afterSeq}"}`;
 }
 
-export function eventJsonLine(ev: TraceEvent): string {
-  return ev.type === "record" ? recordJsonLine(ev.record) : droppedJsonLine(ev.count, ev.afterSeq);
+export function eventJsonLine(ev: TraceEvent, ctx?: JsonLineContext): string {
+  return ev.type === "record" ? recordJsonLine(ev.record, ctx) : droppedJsonLine(ev.count, ev.afterSeq);
 }
 
 type Json = Record<string, unknown>;

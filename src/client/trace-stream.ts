@@ -54,6 +54,58 @@ export interface TraceOptions {
   highWaterMark?: number;
   /** true (default): wait for new records forever. false: drain what is in the ring now and end. */
   follow?: boolean;
+  /**
+   * Keep each record's protobuf encoding as the driver sent it, readable with
+   * `encodedRecord(record)` (a recorder writes it without encoding it again). Default false.
+   */
+  keepEncoded?: boolean;
+}
+
+const encodings = new WeakMap<TraceRecord, Uint8Array>();
+
+/**
+ * The TraceRecord encoding (bytes) a record was decoded from, when its stream was created with
+ * `keepEncoded: true`; else undefined.
+ */
+export function encodedRecord(r: TraceRecord): Uint8Array | undefined {
+  return encodings.get(r);
+}
+
+/**
+ * The encodings of `repeated TraceRecord records = 1` in a TraceBatch (views into `batch`, in
+ * order); other fields are skipped. Protobuf wire format: tag varint, length-delimited payload.
+ * Returns undefined for bytes that are not a well-formed message.
+ */
+export function splitBatchRecords(batch: Uint8Array): Uint8Array[] | undefined {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  const varint = (): number | undefined => {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 10 && at < batch.length; i++) {
+      const b = batch[at++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 128;
+    }
+    return undefined;
+  };
+  while (at < batch.length) {
+    const tag = varint();
+    if (tag === undefined) return undefined;
+    const wire = tag % 8;
+    if (wire === 0) {
+      if (varint() === undefined) return undefined;
+    } else if (wire === 2) {
+      const len = varint();
+      if (len === undefined || at + len > batch.length) return undefined;
+      if (tag === 0x0a) out.push(batch.subarray(at, at + len));
+      at += len;
+    } else if (wire === 1) at += 8;
+    else if (wire === 5) at += 4;
+    else return undefined;
+  }
+  return at === batch.length ? out : undefined;
 }
 
 export interface TraceStreamStats {
@@ -121,7 +173,10 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
     this.signal = opts.signal;
     this.onAbort = () => this.abort();
     this.fromOption = opts.from;
+    this.keepEncoded = opts.keepEncoded === true;
   }
+
+  private readonly keepEncoded: boolean;
 
   private readonly fromOption: bigint | undefined;
 
@@ -296,7 +351,12 @@ export class TraceStream implements AsyncIterableIterator<TraceEvent> {
       throw statusError(`${spec.name} after seq ${cursor}`, r);
     }
     try {
-      return TraceBatch.decode(r.output);
+      const batch = TraceBatch.decode(r.output);
+      if (this.keepEncoded && batch.records.length) {
+        const raw = splitBatchRecords(r.output.slice());
+        if (raw && raw.length === batch.records.length) for (let i = 0; i < raw.length; i++) encodings.set(batch.records[i]!, raw[i]!);
+      }
+      return batch;
     } catch (e) {
       throw new ProtocolError(`${spec.name}: malformed TraceBatch (${(e as Error).message})`, { cause: e });
     }

@@ -16,7 +16,18 @@
  * silent skip).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ActorChannel, WineActor } from "./actors.ts";
@@ -95,6 +106,13 @@ export interface WineSessionOptions {
   keepPrefix?: boolean;
   /** Install and start the cdfilter driver (default true); false: a Windows with no cdfilter. */
   driver?: boolean;
+  /**
+   * Give drive 0 this DOS drive letter too (e.g. "R"), so Windows programs that take a drive
+   * letter reach it (docs/wine.md, "Drive letters"): a dosdevices entry and
+   * HKLM\Software\Wine\Drives "r:"="cdrom" before the prefix restarts (mountmgr then answers
+   * DRIVE_CDROM), and the service value DosDrive that makes the driver take \??\R: over.
+   */
+  cdromLetter?: string;
 }
 
 export class WineSession {
@@ -121,6 +139,8 @@ export class WineSession {
     this.log = opts.log ?? (() => undefined);
     this.keepPrefix = opts.keepPrefix ?? false;
     this.withDriver = opts.driver ?? true;
+    if (opts.cdromLetter !== undefined && !/^[D-Zd-z]$/.test(opts.cdromLetter)) throw new Error(`bad drive letter "${opts.cdromLetter}"`);
+    this.cdromLetter = opts.cdromLetter?.toUpperCase();
     this.env = {
       ...process.env,
       WINEPREFIX: this.prefix,
@@ -135,6 +155,7 @@ export class WineSession {
 
   private readonly keepPrefix: boolean;
   private readonly withDriver: boolean;
+  readonly cdromLetter: string | undefined;
 
   /** Check the prerequisites, boot a fresh prefix and load the driver. */
   static async start(opts: WineSessionOptions = {}): Promise<WineSession> {
@@ -209,6 +230,15 @@ export class WineSession {
     // Create the prefix first (wine refuses to initialise a directory that already exists), then
     // restart its server as a persistent one and boot again.
     await this.wineCommand("wineboot-init", ["-i"], "wineboot", 180_000);
+    if (this.cdromLetter) {
+      // mountmgr reads both when the prefix starts (the restart below): GetDriveTypeW("R:\\")
+      // then answers DRIVE_CDROM. The dosdevices entry may point at any folder.
+      const letter = this.cdromLetter.toLowerCase();
+      const target = join(this.prefix, "cdrom-folder");
+      mkdirSync(target, { recursive: true });
+      symlinkSync(target, join(this.prefix, "dosdevices", `${letter}:`));
+      await this.wineCommand("reg-drives", ["reg", "add", "HKLM\\Software\\Wine\\Drives", "/v", `${letter}:`, "/d", "cdrom", "/f"]);
+    }
     await this.wineCommand("wineserver-kill", ["-k"], "wineserver", 30_000).catch(() => undefined);
     await this.wineCommand("wineserver-wait", ["-w"], "wineserver", 30_000);
     await this.wineCommand("wineserver-start", ["-p"], "wineserver");
@@ -235,6 +265,18 @@ export class WineSession {
       "binPath=",
       `C:\\windows\\system32\\drivers\\${WINE_DRIVER_FILE}`,
     ]);
+    if (this.cdromLetter) {
+      await this.wineCommand("reg-dosdrive", [
+        "reg",
+        "add",
+        `HKLM\\System\\CurrentControlSet\\Services\\${WINE_SERVICE}`,
+        "/v",
+        "DosDrive",
+        "/d",
+        `${this.cdromLetter}:`,
+        "/f",
+      ]);
+    }
     const started = await this.wineCommand("net-start", ["net", "start", WINE_SERVICE]);
     if (!/started successfully/i.test(started)) {
       throw new WineUnavailableError(`net start ${WINE_SERVICE} did not start the driver: ${started.trim()}`);
@@ -327,6 +369,53 @@ export class WineSession {
       clearInterval(timer);
       pump();
     }
+  }
+
+  /**
+   * Run a Windows program (`wine <args>`, e.g. ["eject", "R:"] or ["cmd", "/c", "vol", "R:"])
+   * to completion; output through a log file. Never throws for a non-zero exit code.
+   */
+  async runProgram(label: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; output: string }> {
+    mkdirSync(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${label}.log`);
+    const fd = openSync(logFile, "w");
+    try {
+      const child = spawn("wine", args, { env: this.env, cwd: REPO_ROOT, stdio: ["ignore", fd, fd] });
+      const code = await new Promise<number | null>((res, rej) => {
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          rej(new Error(`wine ${args.join(" ")} did not finish in ${timeoutMs} ms (log: ${logFile})`));
+        }, timeoutMs);
+        child.on("error", (e) => {
+          clearTimeout(timer);
+          rej(e);
+        });
+        child.on("exit", (c) => {
+          clearTimeout(timer);
+          res(c);
+        });
+      });
+      return { code, output: readFileSync(logFile, "utf8") };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Start node.exe with `args` in the background (output to <logDir>/<label>.log). `kill()` ends
+   * it at once (SIGKILL to its Wine process: like TerminateProcess, nothing of it runs after).
+   */
+  startNode(label: string, args: string[]): { exited: Promise<number | null>; kill: () => void; logFile: string } {
+    mkdirSync(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${label}.log`);
+    const fd = openSync(logFile, "w");
+    const child = spawn("wine", [WINE_ARTIFACTS.nodeExe, ...args], { env: this.env, cwd: REPO_ROOT, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    const exited = new Promise<number | null>((res) => {
+      child.on("exit", (c) => res(c));
+      child.on("error", () => res(null));
+    });
+    return { exited, kill: () => child.kill("SIGKILL"), logFile };
   }
 
   /** TerminateProcess from another Windows process: `wine taskkill /F /PID <pid>`. */

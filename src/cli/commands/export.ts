@@ -1,20 +1,23 @@
 /**
- * `export`: a recorded trace (JSON Lines from `trace --json`, a file or stdin) or a live one (from
- * the client; on the simulator with --scenario/--burst) to normalized JSON Lines, CSV and a
- * Chrome/Perfetto trace-event JSON where each lock is a span per owner and each request an event.
+ * `export`: a recorded trace (a pcapng recording from `record`, a rotated set, or JSON Lines from
+ * `trace --json`; a file or stdin) or a live one (from the client; on the simulator with
+ * --scenario/--burst) to normalized JSON Lines, CSV, a pcapng recording, and a Chrome/Perfetto
+ * trace-event JSON where each lock is a span per owner and each request an event.
  * The filter options (--include/--exclude, docs/filters.md) select the records exported; drop
  * notices are always kept.
  */
-import { createReadStream, statSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { hostname } from "node:os";
 import type { Command } from "commander";
-import type { TraceEvent } from "../../client/index.ts";
-import { inputError, usageError } from "../errors.ts";
+import { LedgerSnapshot, PROTOCOL_VERSION, TraceConfig, type TraceEvent } from "../../client/index.ts";
+import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader, hostKindName, instanceId } from "../../recording/header.ts";
+import { type TraceSource, TraceSourceError, openTraceSource } from "../../recording/reader.ts";
+import { RecordingWriter } from "../../recording/writer.ts";
+import { CliError, ExitCode, inputError, usageError } from "../errors.ts";
 import { type GlobalOptions, connect, hasActivity, loadScenario, makeOutput } from "../context.ts";
 import type { Output } from "../output.ts";
 import type { RecordFilter } from "../../filter/index.ts";
 import { CsvFormatter } from "../csv.ts";
-import { type FilterOptions, eventJsonLine, parseFilter, parseTraceJsonLine } from "../records.ts";
+import { type FilterOptions, eventJsonLine, jsonLineContext, parseFilter } from "../records.ts";
 import { chromeTrace, lockTimeline, renderTimeline } from "../timeline.ts";
 import { writeOut } from "./audit.ts";
 import { activityFrom, addActivityOptions } from "./status.ts";
@@ -24,6 +27,7 @@ interface ExportOpts extends FilterOptions {
   jsonl?: string;
   csv?: string;
   chrome?: string;
+  pcapng?: string;
   scenario?: string;
   burst?: string;
 }
@@ -32,9 +36,10 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
   addActivityOptions(
     program
       .command("export")
-      .description("convert a recorded trace (JSON Lines) or a live one to JSON Lines and Chrome/Perfetto trace-event JSON")
-      .argument("[input]", 'JSON Lines from `cdfilter trace --json` ("-" = stdin); absent: the live trace')
-      .option("--jsonl <file>", "write the trace as JSON Lines")
+      .description("convert a recording, a rotated set or JSON Lines (or the live trace) to JSON Lines, pcapng and Chrome/Perfetto JSON")
+      .argument("[input]", 'a recording (`cdfilter record`, any part of a rotated set) or JSON Lines ("-" = stdin); absent: the live trace')
+      .option("--jsonl <file>", "write the trace as JSON Lines (with host and ISO time when the source has clock anchors)")
+      .option("--pcapng <file>", "write the trace as a pcapng recording (open it in Wireshark with the cdfilter plugin)")
       .option("--chrome <file>", "write a Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev or chrome://tracing)")
       .option("--csv <file>", "write the trace as CSV (RFC 4180, header row; safe to open in a spreadsheet)")
       .option("--drive <id>", "only these drives (same as --include drive=ID)", collect)
@@ -46,20 +51,29 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
   ).action(async (input: string | undefined, o: ExportOpts) => {
     const g = globals();
     const out = makeOutput(g);
-    if (!o.jsonl && !o.chrome && !o.csv)
+    if (!o.jsonl && !o.chrome && !o.pcapng && !o.csv)
       throw usageError(
-        "export needs an output: --jsonl FILE, --csv FILE and/or --chrome FILE",
-        "cdfilter export trace.jsonl --chrome trace.json",
+        "export needs an output: --jsonl FILE, --csv FILE, --pcapng FILE and/or --chrome FILE",
+        "cdfilter export run.pcapng --chrome trace.json",
       );
     const filter = parseFilter(o);
     const activity = activityFrom(o);
     if (input !== undefined && hasActivity(activity))
       throw usageError("--scenario/--burst play live activity: give them without an input file");
-    const all = input === undefined ? await liveEvents(g, out, activity) : await readJsonLines(input, out);
+    const src = input === undefined ? await liveSource(g, out, activity) : await readSource(input, out);
+    const all = src.events;
     const events = filterEvents(all, filter);
     const timeline = lockTimeline(events);
+    // host and time: from the recording's header, or recovered from JSON Lines that had them.
+    const known = src.header ?? src.context;
+    const ctx = known ? jsonLineContext(known.host, known) : undefined;
     if (o.jsonl)
-      writeOut(out, o.jsonl, events.map(eventJsonLine).join("\n") + (events.length ? "\n" : ""), `${events.length} event(s) as JSON Lines`);
+      writeOut(
+        out,
+        o.jsonl,
+        events.map((ev) => eventJsonLine(ev, ctx)).join("\n") + (events.length ? "\n" : ""),
+        `${events.length} event(s) as JSON Lines`,
+      );
     if (o.csv) {
       // `seconds` from the trace's first record, as relative `time` rules count
       const first = all.find((e) => e.type === "record");
@@ -74,6 +88,7 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
       }
       writeOut(out, o.csv, text, `${events.length} event(s) as CSV`);
     }
+    if (o.pcapng) writePcapng(out, o.pcapng, src, events);
     if (o.chrome)
       writeOut(out, o.chrome, JSON.stringify(chromeTrace(events, timeline)) + "\n", `Chrome trace (${timeline.spans.length} lock span(s))`);
     if (out.json) {
@@ -81,6 +96,8 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
         records: timeline.records,
         dropped: timeline.dropped,
         spans: timeline.spans,
+        ...(src.torn.length ? { torn: src.torn } : {}),
+        ...(src.warnings.length ? { warnings: src.warnings } : {}),
       });
     } else {
       out.line(out.c.bold("Lock ownership"));
@@ -99,10 +116,47 @@ export function filterEvents(events: TraceEvent[], filter: RecordFilter): TraceE
   return events.filter((e) => e.type === "dropped" || filter.matches(e.record));
 }
 
-async function liveEvents(g: GlobalOptions, out: Output, activity: ReturnType<typeof activityFrom>): Promise<TraceEvent[]> {
+/** A JSON Lines source has no header: the pcapng gets one that says what is unknown. */
+function writePcapng(out: Output, file: string, src: TraceSource, events: TraceEvent[]): void {
+  const first = src.events.find((e) => e.type === "record");
+  const h: Omit<RecordingHeader, "part"> = src.header
+    ? { ...src.header }
+    : {
+        format: RECORDING_FORMAT,
+        version: RECORDING_VERSION,
+        host: src.context?.host ?? "",
+        instance: "unknown",
+        hostKind: "HOST_KIND_UNSPECIFIED",
+        driverVersion: "",
+        protocolVersion: PROTOCOL_VERSION,
+        transport: "jsonl",
+        wallClockAnchor: src.context?.wallClockAnchor ?? 0n,
+        monotonicAnchor: src.context?.monotonicAnchor ?? 0n,
+        startedAt: new Date().toISOString(),
+        afterSeq: first && first.type === "record" && first.record.seq > 0n ? first.record.seq - 1n : 0n,
+        ledger: LedgerSnapshot.create(),
+        traceConfig: TraceConfig.create(),
+      };
+  let w: RecordingWriter;
+  try {
+    w = RecordingWriter.create(file, h);
+  } catch (e) {
+    throw new CliError(
+      `cannot write pcapng to ${file}: ${(e as Error).message}`,
+      ExitCode.OUTPUT_FAILED,
+      "give a file path in an existing, writable directory",
+    );
+  }
+  for (const ev of events) w.event(ev);
+  const st = w.close();
+  out.note(`wrote ${st.records} record(s) as pcapng to ${file}`);
+}
+
+export async function liveSource(g: GlobalOptions, out: Output, activity: ReturnType<typeof activityFrom>): Promise<TraceSource> {
   const scenario = activity.scenario ? loadScenario(activity.scenario) : undefined;
   const client = await connect(g, out, { simulator: hasActivity(activity), drives: scenario?.drives });
   const events: TraceEvent[] = [];
+  let header: RecordingHeader | undefined;
   try {
     if (client.transportKind === "simulator" && !hasActivity(activity)) {
       throw usageError(
@@ -110,6 +164,25 @@ async function liveEvents(g: GlobalOptions, out: Output, activity: ReturnType<ty
         "give a recorded trace file, or add --scenario FILE or --burst N",
       );
     }
+    const info = await client.info();
+    const host = hostname();
+    header = {
+      format: RECORDING_FORMAT,
+      version: RECORDING_VERSION,
+      host,
+      instance: instanceId(host, info),
+      hostKind: hostKindName(info.host),
+      driverVersion: info.driverVersion,
+      protocolVersion: info.protocolVersion,
+      transport: client.transportKind,
+      wallClockAnchor: info.wallClockAnchor,
+      monotonicAnchor: info.monotonicAnchor,
+      startedAt: new Date().toISOString(),
+      part: 0,
+      afterSeq: 0n,
+      ledger: client.initialLedger,
+      traceConfig: await client.traceConfig(),
+    };
     const code = await streamTrace(client, out, {
       filter: parseFilter({}),
       completed: false,
@@ -123,49 +196,28 @@ async function liveEvents(g: GlobalOptions, out: Output, activity: ReturnType<ty
   } finally {
     await client.close();
   }
-  return events;
+  let records = 0;
+  let dropped = 0n;
+  for (const e of events)
+    if (e.type === "record") records++;
+    else dropped += e.count;
+  return { format: "pcapng", files: [], header, headers: header ? [header] : [], events, records, dropped, torn: [], warnings: [] };
 }
 
-/** Read JSON Lines line by line (progress on a TTY for big files); errors name file and line. */
-async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> {
-  const name = input === "-" ? "(stdin)" : input;
-  let size = 0;
-  if (input !== "-") {
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(input);
-    } catch (e) {
-      throw inputError(
-        `cannot read ${input}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
-        "record one with `cdfilter trace --json ... > trace.jsonl`",
-      );
-    }
-    if (st.isDirectory())
-      throw inputError(
-        `cannot read ${input}: it is a directory`,
-        "give a JSON Lines file written by `cdfilter trace --json`, or - for stdin",
-      );
-    size = st.size;
-  }
-  const stream = input === "-" ? process.stdin : createReadStream(input);
-  const bar = size > 4 * 1024 * 1024 ? out.progress(`reading ${name}`, Math.ceil(size / 1024), "KiB") : undefined;
-  const events: TraceEvent[] = [];
-  let lineNo = 0;
+/** Any trace source (recording, rotated set, JSON Lines, stdin); torn tails and warnings as notes. */
+export async function readSource(input: string, out: Output): Promise<TraceSource> {
+  let src: TraceSource;
   try {
-    for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-      lineNo++;
-      if (line.trim() === "") continue;
-      events.push(parseTraceJsonLine(line, name, lineNo));
-      if (bar && (lineNo & 0xfff) === 0) bar.update(Math.floor((stream as { bytesRead?: number }).bytesRead ?? 0) / 1024);
-    }
+    src = await openTraceSource(input);
   } catch (e) {
-    // The file went away, is a FIFO that failed, ... (a parse error is already a CliError).
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === "string" && code.startsWith("E"))
-      throw inputError(`cannot read ${name}: ${(e as Error).message}`, "give a readable JSON Lines file, or - for stdin");
+    if (e instanceof TraceSourceError || e instanceof CliError)
+      throw inputError(e.message, "give a recording from `cdfilter record`, JSON Lines from `cdfilter trace --json`, or - for stdin");
     throw e;
-  } finally {
-    bar?.stop();
   }
-  return events;
+  for (const t of src.torn)
+    out.note(
+      `${t.file}: torn tail at byte ${t.torn.offset} (${t.torn.bytes} byte(s) not read: ${t.torn.reason}); every record before it was read`,
+    );
+  for (const w of src.warnings) out.note(w);
+  return src;
 }

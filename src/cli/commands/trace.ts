@@ -7,6 +7,7 @@
  * activity comes from --scenario/--burst, played while tracing; the trace ends once every record
  * of that activity is printed (--follow keeps waiting).
  */
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import { type FilterClient, OperationAbortedError, RecordKind, type TraceEvent } from "../../client/index.ts";
 import { ExitCode, usageError } from "../errors.ts";
@@ -23,7 +24,7 @@ import {
 import type { Output } from "../output.ts";
 import type { RecordFilter } from "../../filter/index.ts";
 import { CsvFormatter } from "../csv.ts";
-import { HumanFormatter, eventJsonLine, parseFilter } from "../records.ts";
+import { HumanFormatter, type JsonLineContext, eventJsonLine, jsonLineContext, parseFilter } from "../records.ts";
 import type { Scenario } from "../../scenario/index.ts";
 import { activityFrom, addActivityOptions } from "./status.ts";
 
@@ -111,6 +112,12 @@ const HIDDEN_WHEN_COMPLETED: ReadonlySet<RecordKind> = new Set([
   RecordKind.RECORD_KIND_HANDLE_CLOSE,
 ]);
 
+/** host + ISO time for JSON Lines, from the driver's anchors (InfoReply). */
+export async function jsonContextOf(client: FilterClient): Promise<JsonLineContext> {
+  const info = await client.info();
+  return jsonLineContext(hostname(), info);
+}
+
 export interface StreamOptions {
   filter: RecordFilter;
   /** Print CSV rows (header first) instead of human or JSON lines. */
@@ -123,8 +130,14 @@ export interface StreamOptions {
   scenario?: Scenario;
   /** Called for every event that passes the filter (export --live collects them). */
   onEvent?: (ev: TraceEvent) => void;
-  /** Do not print (export). */
+  /** Do not print (export, record). */
   silent?: boolean;
+  /** Called whenever the stream has nothing more buffered (record flushes its file here). */
+  onIdle?: () => void;
+  /** Ends the stream like the end of the activity (not an interruption): record --duration. */
+  stop?: AbortSignal;
+  /** Keep each record's encoding (TraceOptions.keepEncoded): the recorder writes it as is. */
+  keepEncoded?: boolean;
 }
 
 /** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
@@ -140,14 +153,18 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     ctl.abort();
   };
   process.once("SIGINT", onSigint);
+  const onStop = () => ctl.abort();
+  o.stop?.addEventListener("abort", onStop, { once: true });
   // --from N includes record N: the client's cursor is "after".
   const stream = client.trace({
     from: o.from === undefined ? undefined : o.from > 0n ? o.from - 1n : 0n,
     signal: ctl.signal,
     highWaterMark: 8192,
+    keepEncoded: o.keepEncoded === true,
   });
   const csv = o.csv ? new CsvFormatter() : undefined;
   const human = out.json || csv ? undefined : new HumanFormatter(out.c, o.completed);
+  const jsonCtx = human || csv || o.silent ? undefined : await jsonContextOf(client);
   let chunk = csv && !o.silent ? csv.header() : "";
   let lastSeq = o.from ?? 0n;
   let endSeq: bigint | undefined;
@@ -192,12 +209,12 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
                 printed++;
               }
             }
-            const line = csv ? undefined : human ? human.format(ev) : eventJsonLine(ev);
+            const line = csv ? undefined : human ? human.format(ev) : eventJsonLine(ev, jsonCtx);
             if (line !== undefined) {
               chunk += line + "\n";
               printed++;
             }
-          }
+          } else printed++;
         }
       } else {
         dropped += ev.count;
@@ -205,6 +222,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
         o.onEvent?.(ev);
         if (!o.silent) chunk += csv ? csv.format(ev) : (human ? human.format(ev) : eventJsonLine(ev)) + "\n";
       }
+      if (o.onIdle && stream.buffered === 0) o.onIdle();
       if (chunk.length > 65536 || (chunk && stream.buffered === 0)) {
         await out.write(chunk);
         chunk = "";
@@ -220,6 +238,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     activityCtl.abort();
     clearInterval(idleCheck);
     process.off("SIGINT", onSigint);
+    o.stop?.removeEventListener("abort", onStop);
     if (chunk) await out.write(chunk);
   }
   await stream.return();
