@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LedgerSnapshot, RecordKind, TraceConfig, TraceRecord } from "../src/client/gen/cdfilter.ts";
+import { PROTOCOL_VERSION } from "../src/client/gen/cdfilter_ioctl.ts";
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from "../src/recording/header.ts";
 import { openTraceSource, recordingParts } from "../src/recording/reader.ts";
 import { RecordingWriter, partPath } from "../src/recording/writer.ts";
@@ -84,7 +85,7 @@ describe("cdfilter record (simulator)", () => {
     expect(ha).toMatchObject({
       format: RECORDING_FORMAT,
       hostKind: "HOST_KIND_SIMULATOR",
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       transport: "simulator",
       part: 0,
     });
