@@ -57,7 +57,13 @@ describe("the packed tarball", () => {
     expect(files).toContain("package/bin/cdfilter.js");
     expect(files).toContain(`package/prebuilds/${process.platform}-${process.arch}/libcdfsim.so`);
     expect(files).toContain("package/driver/sim/cdfsim.c");
-    expect(files.some((f) => f.startsWith("package/test/") || f.startsWith("package/bench/") || f.startsWith("package/src/"))).toBe(false);
+    expect(files).toContain("package/src/recording/wireshark/cdfilter.lua");
+    expect(files).toContain("package/proto/cdfilter/trace.proto");
+    expect(
+      files.some(
+        (f) => f.startsWith("package/test/") || f.startsWith("package/bench/") || (f.endsWith(".ts") && f.startsWith("package/src/")),
+      ),
+    ).toBe(false);
     expect(files.some((f) => f.startsWith("package/dist/codegen/"))).toBe(false);
     const installed = readdirSync(join(consumer, "node_modules"));
     expect(installed).not.toContain("tsx");
