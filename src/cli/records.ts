@@ -63,21 +63,25 @@ export function majorName(major: number): string {
   return IRP_MJ_NAMES[major] ?? `0x${major.toString(16).toUpperCase()}`;
 }
 
-/** Parse "DEVICE_CONTROL", "irp_mj_read", "read", "14" or "0xE" into an IRP_MJ_* code. */
+/**
+ * Parse "DEVICE_CONTROL", "irp_mj_read", "read", "14" or "0xE" into an IRP_MJ_* code, 0..27
+ * (IRP_MJ_MAXIMUM_FUNCTION = IRP_MJ_PNP, wdm.h); anything else is a usage error.
+ */
 export function parseMajor(text: string): number {
   const t = text
     .trim()
     .toUpperCase()
     .replace(/^IRP_MJ_/, "");
-  if (/^0X[0-9A-F]{1,2}$/.test(t)) return Number.parseInt(t.slice(2), 16);
-  if (/^\d{1,2}$/.test(t)) return Number(t);
-  const i = IRP_MJ_NAMES.indexOf(t);
-  if (i < 0) {
-    throw usageError(
-      `unknown IRP major function "${text}"`,
-      `use a name such as DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE or a number 0..27`,
-    );
+  const hint = `use a name such as DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE or a number 0..${IRP_MJ_NAMES.length - 1}`;
+  let v: number | undefined;
+  if (/^0X[0-9A-F]{1,8}$/.test(t)) v = Number.parseInt(t.slice(2), 16);
+  else if (/^\d{1,10}$/.test(t)) v = Number(t);
+  if (v !== undefined) {
+    if (v >= IRP_MJ_NAMES.length) throw usageError(`IRP major function ${text} is out of range (0..${IRP_MJ_NAMES.length - 1})`, hint);
+    return v;
   }
+  const i = IRP_MJ_NAMES.indexOf(t);
+  if (i < 0) throw usageError(`unknown IRP major function "${text}"`, hint);
   return i;
 }
 
@@ -290,7 +294,7 @@ export function parseTraceJsonLine(line: string, file: string, lineNo: number): 
     normalizedCode: u32(o, "normalizedCode", bad),
     inputLength: u32(o, "inputLength", bad),
     outputLength: u32(o, "outputLength", bad),
-    inputHead: new Uint8Array(Buffer.from(str(o, "inputHead", bad), "base64")),
+    inputHead: base64(o, "inputHead", bad),
     truncated: o.truncated === true,
     status: u32(o, "status", bad),
     information: u64(o, "information", bad),
@@ -328,6 +332,17 @@ function str(o: Json, k: string, bad: Bad): string {
   if (v === undefined || v === null) return "";
   if (typeof v === "string") return v;
   throw bad(`"${k}" must be a string, got ${JSON.stringify(v)}`);
+}
+
+/** Standard or URL-safe base64, padding optional (the proto3 JSON mapping of bytes). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+const BASE64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$/;
+
+function base64(o: Json, k: string, bad: Bad): Uint8Array {
+  const s = str(o, k, bad);
+  if (!BASE64.test(s) && !BASE64URL.test(s))
+    throw bad(`"${k}" must be base64 (standard or URL-safe), got ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s)}`);
+  return new Uint8Array(Buffer.from(s, s.includes("-") || s.includes("_") ? "base64url" : "base64"));
 }
 
 function enumValue(o: Json, k: string, e: object, bad: Bad): number {

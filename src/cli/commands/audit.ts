@@ -19,6 +19,7 @@ interface AuditOpts {
   junitOut?: string;
   traceOut?: string;
   chromeOut?: string;
+  failOnDrop?: boolean;
 }
 
 export function registerAudit(program: Command, globals: () => GlobalOptions): void {
@@ -30,6 +31,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
     .option("--junit-out <file>", "write the verdicts as JUnit XML (one testcase per step)")
     .option("--trace-out <file>", "write the scenario's trace as JSON Lines")
     .option("--chrome-out <file>", "write the scenario's trace as Chrome/Perfetto trace-event JSON")
+    .option("--fail-on-drop", "exit 1 if records of the run left the trace ring (its trace is incomplete): for CI")
     .action(async (file: string, o: AuditOpts) => {
       const g = globals();
       const out = makeOutput(g);
@@ -54,6 +56,15 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
           if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events)) + "\n", "trace (Chrome trace-event JSON)");
         }
         if (res.failed > 0) process.exitCode = ExitCode.CHECK_FAILED;
+        if (o.failOnDrop) {
+          // The simulator starts with an empty ring at seq 1: any record older than the oldest one left it.
+          const info = await client.info();
+          const lost = info.oldestSeq > 1n ? info.oldestSeq - 1n : 0n;
+          if (lost > 0n) {
+            out.warn(`${lost} trace record(s) of the run left the ring (the trace is incomplete) and --fail-on-drop is set`);
+            process.exitCode = ExitCode.CHECK_FAILED;
+          }
+        }
       } finally {
         await client.close();
       }

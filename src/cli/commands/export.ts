@@ -7,7 +7,7 @@ import { createReadStream, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import type { TraceEvent } from "../../client/index.ts";
-import { inputError, usageError } from "../errors.ts";
+import { CliError, inputError, usageError } from "../errors.ts";
 import { type GlobalOptions, connect, hasActivity, loadScenario, makeOutput } from "../context.ts";
 import type { Output } from "../output.ts";
 import { eventJsonLine, parseTraceJsonLine } from "../records.ts";
@@ -85,7 +85,12 @@ async function liveEvents(g: GlobalOptions, out: Output, activity: ReturnType<ty
   return events;
 }
 
-/** Read JSON Lines line by line (progress on a TTY for big files); errors name file and line. */
+/**
+ * Read JSON Lines line by line (progress on a TTY for big files); errors name file and line.
+ * A bad last line without its newline is what a writer killed mid-line leaves: it is reported
+ * (a warning naming the line) and the complete records before it are kept. A bad line anywhere
+ * else rejects the file.
+ */
 async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> {
   const name = input === "-" ? "(stdin)" : input;
   let size = 0;
@@ -110,11 +115,23 @@ async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> 
   const bar = size > 4 * 1024 * 1024 ? out.progress(`reading ${name}`, Math.ceil(size / 1024), "KiB") : undefined;
   const events: TraceEvent[] = [];
   let lineNo = 0;
+  /** A line that did not parse: fatal unless it turns out to be the unterminated last line. */
+  let bad: CliError | undefined;
+  let lastByte = -1;
+  stream.on("data", (chunk: Buffer | string) => {
+    if (chunk.length > 0) lastByte = typeof chunk === "string" ? chunk.charCodeAt(chunk.length - 1) : chunk[chunk.length - 1]!;
+  });
   try {
     for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
       lineNo++;
+      if (bad) throw bad;
       if (line.trim() === "") continue;
-      events.push(parseTraceJsonLine(line, name, lineNo));
+      try {
+        events.push(parseTraceJsonLine(line, name, lineNo));
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        bad = e;
+      }
       if (bar && (lineNo & 0xfff) === 0) bar.update(Math.floor((stream as { bytesRead?: number }).bytesRead ?? 0) / 1024);
     }
   } catch (e) {
@@ -125,6 +142,13 @@ async function readJsonLines(input: string, out: Output): Promise<TraceEvent[]> 
     throw e;
   } finally {
     bar?.stop();
+  }
+  if (bad) {
+    if (lastByte === 0x0a) throw bad;
+    out.warn(
+      `${name}:${lineNo}: the last line is incomplete (no newline; the writer was stopped mid-line?) and is ignored; ` +
+        `the ${events.length} complete event(s) before it are kept`,
+    );
   }
   return events;
 }

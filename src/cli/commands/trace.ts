@@ -18,6 +18,7 @@ import {
   makeOutput,
   parseCount,
   playActivity,
+  requireDriveIds,
 } from "../context.ts";
 import type { Output } from "../output.ts";
 import { HumanFormatter, type TraceFilter, eventJsonLine, filterIsEmpty, matchesFilter, parseFilter } from "../records.ts";
@@ -36,6 +37,7 @@ interface TraceOpts {
   pace: boolean;
   scenario?: string;
   burst?: string;
+  failOnDrop?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -53,7 +55,8 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
       .option("--limit <n>", "stop after printing N records")
       .option("--completed", "one line per request (its completion) plus the filter's own releases")
       .option("--follow", "simulator: keep waiting after the played activity (until Ctrl-C)")
-      .option("--no-pace", "simulator: send the burst as fast as possible, letting the ring overflow (shows drops)"),
+      .option("--no-pace", "simulator: send the burst as fast as possible, letting the ring overflow (shows drops)")
+      .option("--fail-on-drop", "exit 1 if records were dropped (left the ring before they were read): for CI"),
   ).action(async (o: TraceOpts) => {
     const g = globals();
     const out = makeOutput(g);
@@ -70,6 +73,7 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
           "add --scenario scenarios/demo.yaml or --burst 10000 (or run `npm start` for the demo)",
         );
       }
+      if (filter.drives) await requireDriveIds(client, filter.drives);
       process.exitCode = await streamTrace(client, out, {
         filter,
         from,
@@ -78,6 +82,7 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
         follow: o.follow === true,
         activity,
         scenario,
+        failOnDrop: o.failOnDrop === true,
       });
     } finally {
       await client.close();
@@ -105,6 +110,8 @@ export interface StreamOptions {
   onEvent?: (ev: TraceEvent) => void;
   /** Do not print (export). */
   silent?: boolean;
+  /** A drop notice makes the result a failure (exit 1). */
+  failOnDrop?: boolean;
 }
 
 /** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
@@ -184,5 +191,10 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
   await stream.return();
   if (activity && !interrupted) await activity;
   if (!o.silent) out.note(`${printed} record(s) printed${dropped > 0n ? `, ${dropped} dropped` : ""}`);
-  return interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
+  if (interrupted) return ExitCode.INTERRUPTED;
+  if (o.failOnDrop && dropped > 0n) {
+    out.warn(`${dropped} record(s) were dropped (they left the ring before they were read) and --fail-on-drop is set`);
+    return ExitCode.CHECK_FAILED;
+  }
+  return ExitCode.OK;
 }
