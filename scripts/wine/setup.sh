@@ -73,6 +73,6 @@ bundle() {
 bundle "$root/src/wine/actor.ts" "$out/actor.mjs"
 bundle "$root/src/cli/main.ts" "$out/cli.mjs"
 # A Windows-side check of ActorWorld, run by test/wine.e2e.test.ts.
-bundle "$root/test/wine/world-check.ts" "$out/world-check.mjs"
+bundle "$root/test/support/wine/world-check.ts" "$out/world-check.mjs"
 
 echo "wine setup: ready (node.exe $(cat "$node_dir/MAJOR").x, koffi $koffi_version, $(basename "$out")/cdfilter_wine.sys, actor.mjs, cli.mjs)"
