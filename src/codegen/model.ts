@@ -5,6 +5,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import protobuf from "protobufjs";
+import { tagValue, varintBytes } from "./wire_bytes.ts";
 
 /** Largest nesting depth (top-level message = 1) the generated decoders accept (CDF_PB_MAX_DEPTH). */
 export const MAX_NESTING_DEPTH = 8;
@@ -837,17 +838,9 @@ function tagFilenames(ns: protobuf.NamespaceBase, filename: string): void {
   }
 }
 
+/** Bytes of the varint encoding of v. */
 export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-export function tagValue(f: FieldModel, wireType: number): number {
-  return f.number * 8 + wireType;
+  return varintBytes(v).length;
 }
 
 /** Worst-case bytes of one element (without tag) of f. */

@@ -1,7 +1,8 @@
 // TypeScript emitter: interfaces, enums and one MessageType<T> per message, with specialised
 // size/write/decode functions over src/client/wire.ts (switch on the tag, no per-field closures).
 import type { FieldKind, FieldModel, MessageModel, PackageModel, EnumModel } from "./model.ts";
-import { camel, tagValue, WIRE_TYPE } from "./model.ts";
+import { camel, WIRE_TYPE } from "./model.ts";
+import { tagBytes, tagSize } from "./wire_bytes.ts";
 
 const READ: Record<Exclude<FieldKind, "string" | "bytes" | "message">, string> = {
   int32: "i32",
@@ -87,26 +88,14 @@ function nonDefault(f: FieldModel, v: string): string {
   }
 }
 
-function varintBytes(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 128) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 const hx = (v: number): string => `0x${v.toString(16)}`;
 
 function tagWrite(f: FieldModel, wt: number): string {
-  const b = varintBytes(tagValue(f, wt));
+  const b = tagBytes(f, wt);
   if (b.length === 1) return `w.b1(${hx(b[0]!)});`;
   if (b.length === 2) return `w.b2(${hx(b[0]!)}, ${hx(b[1]!)});`;
   return `w.bn([${b.map(hx).join(", ")}]);`;
 }
-
-const tagSize = (f: FieldModel, wt: number): number => varintBytes(tagValue(f, wt)).length;
 
 function docComment(text: string | undefined, indent: string): string[] {
   if (!text) return [];
@@ -402,8 +391,8 @@ function varintValue(kind: FieldKind): string | undefined {
 }
 
 /** Tag bytes of a field as they appear in a canonical encoding (1 or 2 bytes), if short. */
-function tagBytes(f: FieldModel, wt: number): number[] | undefined {
-  const b = varintBytes(tagValue(f, wt));
+function shortTagBytes(f: FieldModel, wt: number): number[] | undefined {
+  const b = tagBytes(f, wt);
   return b.length <= 2 ? b : undefined;
 }
 
@@ -500,7 +489,7 @@ function emitDecode(m: MessageModel): string[] {
   const saved = o.lines;
   for (const f of m.byNumber) {
     const wt = f.label === "repeated" && f.packed ? 2 : WIRE_TYPE[f.kind];
-    const tb = tagBytes(f, wt);
+    const tb = shortTagBytes(f, wt);
     if (tb === undefined) break; // 3+-byte tags (field numbers >= 2048): generic loop only
     o.lines = ordered.lines;
     const cond =
