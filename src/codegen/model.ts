@@ -5,7 +5,11 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import protobuf from "protobufjs";
-import { tagValue, varintBytes } from "./wire_bytes.ts";
+import { orderAndSize } from "./size.ts";
+import { camel, checkCNames, checkPackageNames, cName } from "./validate.ts";
+
+export { elementMaxSize, scalarMaxSize, varintSize } from "./size.ts";
+export { camel, cName };
 
 /** Largest nesting depth (top-level message = 1) the generated decoders accept (CDF_PB_MAX_DEPTH). */
 export const MAX_NESTING_DEPTH = 8;
@@ -69,23 +73,6 @@ export const WIRE_TYPE: Record<FieldKind, 0 | 1 | 2 | 5> = {
 };
 
 /** Worst-case encoded size of one scalar value (without tag). */
-const SCALAR_MAX: Record<ScalarKind | "enum", number> = {
-  int32: 10,
-  enum: 10,
-  int64: 10,
-  uint32: 5,
-  uint64: 10,
-  sint32: 5,
-  sint64: 10,
-  bool: 1,
-  fixed32: 4,
-  sfixed32: 4,
-  float: 4,
-  fixed64: 8,
-  sfixed64: 8,
-  double: 8,
-};
-
 export interface EnumModel {
   /** Flattened name (nested types joined by "_"). */
   name: string;
@@ -630,56 +617,8 @@ export function loadPackage(opts: LoadOptions): PackageModel {
   }
   void protoTypes;
 
-  // Recursion, depth and sizes, in dependency order (depth-first, cycle detection).
-  const state = new Map<MessageModel, "visiting" | "done">();
-  const ordered: MessageModel[] = [];
-  const visit = (m: MessageModel, path: MessageModel[]): boolean => {
-    const s = state.get(m);
-    if (s === "done") return true;
-    if (s === "visiting") {
-      const cycle = [...path.slice(path.indexOf(m)), m].map((x) => x.name).join(" -> ");
-      problems.push(`${m.file}:${m.line}: message ${m.name}: recursive message graph (${cycle}) cannot be bounded`);
-      return false;
-    }
-    state.set(m, "visiting");
-    let ok = true;
-    let depth = 1;
-    for (const f of m.fields) {
-      if (f.messageType) {
-        if (!visit(f.messageType, [...path, m])) {
-          ok = false;
-          continue;
-        }
-        depth = Math.max(depth, 1 + f.messageType.depth);
-      }
-    }
-    state.set(m, "done");
-    if (!ok) return false;
-    m.depth = depth;
-    let size = 0;
-    for (const f of m.fields) {
-      f.maxSize = fieldMaxSize(f);
-    }
-    // A oneof contributes only its largest member.
-    const seenOneof = new Set<string>();
-    for (const f of m.fields) {
-      if (f.oneof === undefined) size += f.maxSize;
-      else if (!seenOneof.has(f.oneof)) {
-        seenOneof.add(f.oneof);
-        size += Math.max(...m.fields.filter((g) => g.oneof === f.oneof).map((g) => g.maxSize));
-      }
-    }
-    m.maxSize = size;
-    if (depth > MAX_NESTING_DEPTH) {
-      problems.push(`${m.file}:${m.line}: message ${m.name}: nesting depth ${depth} exceeds ${MAX_NESTING_DEPTH}`);
-    }
-    if (size > MAX_MESSAGE_SIZE) {
-      problems.push(`${m.file}:${m.line}: message ${m.name}: worst-case size ${size} bytes exceeds ${MAX_MESSAGE_SIZE}`);
-    }
-    ordered.push(m);
-    return true;
-  };
-  for (const m of messages.values()) visit(m, []);
+  // Recursion, depth and sizes, in dependency order (size.ts).
+  const ordered = orderAndSize(messages.values(), problems);
 
   // Services: every rpc is an IOCTL with a function code and an access.
   const rpcs: RpcModel[] = [];
@@ -838,220 +777,6 @@ function tagFilenames(ns: protobuf.NamespaceBase, filename: string): void {
   }
 }
 
-/** Bytes of the varint encoding of v. */
-export function varintSize(v: number): number {
-  return varintBytes(v).length;
-}
-
-/** Worst-case bytes of one element (without tag) of f. */
-export function elementMaxSize(f: FieldModel): number {
-  if (f.kind === "string" || f.kind === "bytes") return varintSize(f.maxLen) + f.maxLen;
-  if (f.kind === "message") {
-    const m = f.messageType!.maxSize;
-    return varintSize(m) + m;
-  }
-  return SCALAR_MAX[f.kind];
-}
-
-/** Worst-case value bytes of a packed scalar element. */
-export function scalarMaxSize(kind: FieldKind): number {
-  return SCALAR_MAX[kind as ScalarKind | "enum"];
-}
-
-function fieldMaxSize(f: FieldModel): number {
-  if (f.label === "repeated") {
-    if (f.packed) {
-      const payload = f.maxCount * SCALAR_MAX[f.kind as ScalarKind | "enum"];
-      return varintSize(tagValue(f, 2)) + varintSize(payload) + payload;
-    }
-    return f.maxCount * (varintSize(tagValue(f, 2)) + elementMaxSize(f));
-  }
-  return varintSize(tagValue(f, WIRE_TYPE[f.kind])) + elementMaxSize(f);
-}
-
-const C_KEYWORDS = new Set([
-  "auto",
-  "break",
-  "case",
-  "char",
-  "const",
-  "continue",
-  "default",
-  "do",
-  "double",
-  "else",
-  "enum",
-  "extern",
-  "float",
-  "for",
-  "goto",
-  "if",
-  "inline",
-  "int",
-  "long",
-  "register",
-  "restrict",
-  "return",
-  "short",
-  "signed",
-  "sizeof",
-  "static",
-  "struct",
-  "switch",
-  "typedef",
-  "union",
-  "unsigned",
-  "void",
-  "volatile",
-  "while",
-  "_Alignas",
-  "_Alignof",
-  "_Atomic",
-  "_Bool",
-  "_Complex",
-  "_Generic",
-  "_Imaginary",
-  "_Noreturn",
-  "_Static_assert",
-  "_Thread_local",
-  "bool",
-  "true",
-  "false",
-  "NULL",
-]);
-
-/** C member name of a proto field or oneof (keywords get a trailing underscore). */
-export function cName(name: string): string {
-  return C_KEYWORDS.has(name) ? `${name}_` : name;
-}
-
-/** lowerCamelCase of a snake_case name. */
-export function camel(name: string): string {
-  return name.replace(/_+([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
-}
-
-function checkCNames(msg: MessageModel, problems: string[]): void {
-  const seen = new Map<string, string>();
-  const seenTs = new Map<string, string>();
-  const add = (map: Map<string, string>, name: string, owner: FieldModel | OneofModel, lang: string): void => {
-    const prev = map.get(name);
-    const ownerName = owner.name;
-    if (prev !== undefined && prev !== ownerName) {
-      const f = "number" in owner ? owner : owner.fields[0];
-      problems.push(
-        `${f?.file ?? msg.file}:${f?.line ?? msg.line}: message ${msg.name}: ${lang} member "${name}" of ${ownerName} collides with ${prev}`,
-      );
-    }
-    map.set(name, ownerName);
-  };
-  for (const f of msg.fields) {
-    if (f.oneof !== undefined) continue;
-    const n = cName(f.name);
-    add(seen, n, f, "C");
-    add(seenTs, camel(f.name), f, "TypeScript");
-    if (f.label === "repeated") add(seen, `${n}_count`, f, "C");
-    if (f.label === "optional" || f.kind === "message") add(seen, `has_${f.name}`, f, "C");
-  }
-  for (const o of msg.oneofs) {
-    add(seen, cName(o.name), o, "C");
-    add(seen, `which_${o.name}`, o, "C");
-    add(seenTs, camel(o.name), o, "TypeScript");
-  }
-}
-
-/** GetInfo -> GET_INFO (the same rule as ioctl_emitter.ts's upperSnake, which names the macros). */
-function rpcUpperSnake(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
-    .toUpperCase();
-}
-
-/**
- * Package-scope names of the generated code: every C identifier is `<prefix>_<suffix>` (types,
- * functions, size and field macros) or `<PREFIX>_<SUFFIX>` (enum constants, IOCTL macros), and
- * the TypeScript module declares each type and its helpers. protoc checks names per scope only,
- * so nested types flattened with "_" (`A.B` and a top-level `A_B`), enum values of enums in
- * different messages (both `CDF_X`), or macros of one message and a field of another can be
- * equal in C. Each clash is reported at the later declaration, naming the earlier one.
- */
-function checkPackageNames(messages: MessageModel[], enums: EnumModel[], rpcs: RpcModel[], fileOrder: string[], problems: string[]): void {
-  interface Decl {
-    space: string;
-    name: string;
-    what: string;
-    file: string;
-    line: number;
-  }
-  const decls: Decl[] = [];
-  const add = (space: string, name: string, what: string, file: string, line: number) => decls.push({ space, name, what, file, line });
-  // Names of the hand-written runtime and of the fixed generated declarations.
-  const RESERVED: Decl[] = [
-    ...["codec_roundtrip", "codec_max_size", "codec_type_count", "codec_type_name", "ioctl_desc", "ioctl_table", "ioctl_lookup"].map(
-      (name) => ({ space: "C <prefix>_", name, what: "a declaration of the generated runtime", file: "", line: 0 }),
-    ),
-    ...[
-      "PROTOCOL_VERSION",
-      "IOCTL_DEVICE_TYPE",
-      "IOCTL_METHOD_BUFFERED",
-      "IOCTL_FILE_ANY_ACCESS",
-      "IOCTL_FILE_READ_ACCESS",
-      "IOCTL_FILE_WRITE_ACCESS",
-      "IOCTL_COUNT",
-      "PB_SCHEMA_DEPTH",
-    ].map((name) => ({ space: "C <PREFIX>_", name, what: "a macro of the generated headers", file: "", line: 0 })),
-    { space: "TypeScript", name: "pb", what: "the wire runtime import", file: "", line: 0 },
-  ];
-  for (const m of messages) {
-    const what = `message ${m.fullName.replace(/^\./, "")}`;
-    for (const suffix of ["", "_MAX_SIZE", "_init", "_size", "_encode", "_decode", "_size_", "_write_", "_decode_"])
-      add("C <prefix>_", m.name + suffix, what, m.file, m.line);
-    for (const f of m.fields) {
-      const fw = `field ${m.fullName.replace(/^\./, "")}.${f.name}`;
-      add("C <prefix>_", `${m.name}_${f.name}_FIELD`, fw, f.file, f.line);
-      if (f.maxLen) add("C <prefix>_", `${m.name}_${f.name}_MAX_LEN`, fw, f.file, f.line);
-      if (f.maxCount) add("C <prefix>_", `${m.name}_${f.name}_MAX_COUNT`, fw, f.file, f.line);
-    }
-    for (const ts of [m.name, `new${m.name}`, `size${m.name}`, `write${m.name}`, `decode${m.name}`])
-      add("TypeScript", ts, what, m.file, m.line);
-  }
-  for (const e of enums) {
-    const what = `enum ${e.fullName.replace(/^\./, "")}`;
-    add("C <prefix>_", e.name, what, e.file, e.line);
-    add("TypeScript", e.name, what, e.file, e.line);
-    for (const v of e.values) add("C <PREFIX>_", v.name, `value ${v.name} of ${what}`, e.file, e.line);
-  }
-  for (const r of rpcs) {
-    add("C <PREFIX>_", `IOCTL_${rpcUpperSnake(r.name)}`, `rpc ${r.service}.${r.name}`, r.file, r.line);
-    add("TypeScript ControlIoctls key", r.name.charAt(0).toLowerCase() + r.name.slice(1), `rpc ${r.service}.${r.name}`, r.file, r.line);
-  }
-  const order = (d: Decl) => [fileOrder.indexOf(d.file), d.line] as const;
-  decls.sort((a, b) => {
-    const [fa, la] = order(a);
-    const [fb, lb] = order(b);
-    return fa - fb || la - lb;
-  });
-  const first = new Map<string, Decl>(RESERVED.map((d) => [`${d.space}\0${d.name}`, d]));
-  const reported = new Set<string>();
-  for (const d of decls) {
-    const key = `${d.space}\0${d.name}`;
-    const prev = first.get(key);
-    if (!prev) {
-      first.set(key, d);
-      continue;
-    }
-    if (prev.what === d.what) continue; // one declaration's own names (e.g. a message's TS name and its interface)
-    const once = `${d.file}:${d.line}\0${d.what}\0${prev.what}`;
-    if (reported.has(once)) continue;
-    reported.add(once);
-    const shown = d.space === "C <prefix>_" ? `<prefix>_${d.name}` : d.space === "C <PREFIX>_" ? `<PREFIX>_${d.name}` : d.name;
-    const lang = d.space.startsWith("C") ? "C" : "TypeScript";
-    const where = prev.file ? `${prev.what} (${prev.file}:${prev.line})` : prev.what;
-    problems.push(`${d.file}:${d.line}: ${d.what}: generated ${lang} name ${shown} collides with ${where}`);
-  }
-}
-
-/** Include-directory-relative import path of an absolute .proto path. */
 export function importPathOf(abs: string, includeDirs: string[]): string {
   for (const d of includeDirs) {
     const r = relative(resolve(d), abs);
