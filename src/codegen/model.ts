@@ -2,14 +2,14 @@
 // imports from the include directories, validates everything the kernel codec cannot support
 // (unbounded fields, recursion, deep nesting, proto2 features, maps, bad IOCTL numbering) and
 // computes each message's worst-case encoded size. Errors name file:line and the element.
-import { readFileSync, existsSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
 import protobuf from "protobufjs";
+import { type LoadOptions, loadSources, optionLine, type SourceFile } from "./load.ts";
 import { orderAndSize } from "./size.ts";
 import { camel, checkCNames, checkPackageNames, cName } from "./validate.ts";
 
 export { elementMaxSize, scalarMaxSize, varintSize } from "./size.ts";
 export { camel, cName };
+export { importPathOf, type LoadOptions } from "./load.ts";
 
 /** Largest nesting depth (top-level message = 1) the generated decoders accept (CDF_PB_MAX_DEPTH). */
 export const MAX_NESTING_DEPTH = 8;
@@ -161,175 +161,10 @@ export class SchemaError extends Error {
   }
 }
 
-export interface LoadOptions {
-  /** .proto files to generate, as import paths relative to an include directory. */
-  files: string[];
-  /** Include directories searched in order for the files and their imports. */
-  includeDirs: string[];
-  /** Paths in messages are shown relative to this directory (default: cwd). */
-  displayRoot?: string;
-}
-
-interface SourceFile {
-  importPath: string;
-  displayPath: string;
-  text: string;
-  /** `text` with comments blanked (same offsets and lines): what line searches look at. */
-  code: string;
-  /** Line of each declaration (message, enum, service, rpc) by full name without the leading dot. */
-  decls: Map<string, number>;
-}
-
-/**
- * `text` with every comment (`//` to the end of the line, `/* ... *\/`) replaced by spaces,
- * newlines kept, so offsets and line numbers stay those of the file. String literals are skipped
- * whole: a `//` inside a string is not a comment.
- */
-export function blankComments(text: string): string {
-  const out = text.split("");
-  let i = 0;
-  const blank = (from: number, to: number) => {
-    for (let k = from; k < to; k++) if (out[k] !== "\n") out[k] = " ";
-  };
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"' || c === "'") {
-      i++;
-      while (i < text.length && text[i] !== c && text[i] !== "\n") i += text[i] === "\\" ? 2 : 1;
-      i++;
-    } else if (c === "/" && text[i + 1] === "/") {
-      const end = text.indexOf("\n", i);
-      const stop = end < 0 ? text.length : end;
-      blank(i, stop);
-      i = stop;
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      const stop = end < 0 ? text.length : end + 2;
-      blank(i, stop);
-      i = stop;
-    } else {
-      i++;
-    }
-  }
-  return out.join("");
-}
-
-/**
- * Declaration lines by full name ("pkg.Outer.Inner", "pkg.Service.Rpc"), from comment-free
- * text: a brace-nesting walk, so a nested `message B` and a top-level `message B` get their own
- * lines, and a comment mentioning "message B" is never taken for it.
- */
-function declarationLines(code: string): Map<string, number> {
-  const decls = new Map<string, number>();
-  let pkg = "";
-  // Each open brace: the name it scopes (message, enum, service) or null (oneof, rpc body, option value).
-  const stack: (string | null)[] = [];
-  let pending: string | null | undefined;
-  const re =
-    /\bpackage\s+([A-Za-z_][\w.]*)\s*;|\b(message|enum|service|rpc|oneof)\s+([A-Za-z_]\w*)|[{};]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g;
-  for (const m of code.matchAll(re)) {
-    const tok = m[0];
-    if (m[1] !== undefined) {
-      pkg = m[1];
-    } else if (m[2] !== undefined && m[3] !== undefined) {
-      if (m[2] === "oneof") {
-        pending = null;
-        continue;
-      }
-      const scope = [pkg, ...stack.filter((x): x is string => x !== null), m[3]].filter((x) => x !== "").join(".");
-      if (!decls.has(scope)) decls.set(scope, code.slice(0, m.index).split("\n").length);
-      pending = m[2] === "rpc" ? null : m[3];
-    } else if (tok === "{") {
-      stack.push(pending ?? null);
-      pending = undefined;
-    } else if (tok === "}") {
-      stack.pop();
-    } else if (tok === ";") {
-      pending = undefined;
-    }
-  }
-  return decls;
-}
-
-/** Option files only declare `extend google.protobuf.*Options`; they carry no codec types. */
-function isOptionFile(text: string): boolean {
-  return /\bextend\s+google\.protobuf\.\w+Options\b/.test(text) && !/^\s*(message|enum|service)\s/m.test(text);
-}
-
-function lineOf(text: string, pattern: RegExp): number {
-  const m = pattern.exec(text);
-  if (!m) return 1;
-  return text.slice(0, m.index).split("\n").length;
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /** Loads, validates and sizes one package. Throws SchemaError listing every problem found. */
 export function loadPackage(opts: LoadOptions): PackageModel {
   const problems: string[] = [];
-  const displayRoot = opts.displayRoot ?? process.cwd();
-  const root = new protobuf.Root();
-  const loaded = new Map<string, SourceFile>();
-  const byFilename = new Map<string, SourceFile>();
-  const knownOptionNames = new Set<string>();
-
-  const find = (importPath: string): string | undefined => {
-    for (const dir of opts.includeDirs) {
-      const p = resolve(dir, importPath);
-      if (existsSync(p)) return p;
-    }
-    return undefined;
-  };
-
-  const load = (importPath: string, from: string): void => {
-    if (loaded.has(importPath)) return;
-    if (importPath.startsWith("google/protobuf/")) {
-      if (importPath !== "google/protobuf/descriptor.proto") {
-        problems.push(`${from}: import "${importPath}": well-known types are not supported (no Any/Timestamp/wrappers in a kernel codec)`);
-      }
-      return;
-    }
-    const abs = find(importPath);
-    if (!abs) {
-      problems.push(
-        `${from}: cannot find import "${importPath}" in ${opts.includeDirs.map((d) => relative(displayRoot, d) || ".").join(", ")}`,
-      );
-      return;
-    }
-    const text = readFileSync(abs, "utf8");
-    const code = blankComments(text);
-    const src: SourceFile = { importPath, displayPath: relative(displayRoot, abs) || abs, text, code, decls: declarationLines(code) };
-    loaded.set(importPath, src);
-    byFilename.set(importPath, src);
-    if (!/^\s*syntax\s*=\s*"proto3"\s*;/m.test(text)) {
-      problems.push(`${src.displayPath}:${lineOf(text, /^\s*syntax\b/m)}: only syntax = "proto3" is supported`);
-      return;
-    }
-    if (isOptionFile(text)) {
-      for (const m of text.matchAll(/^\s*(?:string|uint32|int32|uint64|bool)\s+(\w+)\s*=\s*\d+\s*;/gm)) {
-        if (m[1] !== undefined) knownOptionNames.add(m[1]);
-      }
-      return;
-    }
-    let parsed: protobuf.IParserResult;
-    try {
-      parsed = protobuf.parse(text, root, { keepCase: true, alternateCommentMode: true });
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      const line = /\(line (\d+)\)/.exec(msg)?.[1] ?? "1";
-      problems.push(`${src.displayPath}:${line}: parse error: ${msg}`);
-      return;
-    }
-    // Files parsed into one Root; tag each new element with its file for error messages.
-    tagFilenames(root, importPath);
-    for (const imp of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
-      load(imp, src.displayPath);
-    }
-  };
-
-  for (const f of opts.files) load(f, "(command line)");
+  const { root, loaded, byFilename, knownOptionNames } = loadSources(opts, problems);
   if (problems.length) throw new SchemaError(problems);
 
   try {
@@ -351,18 +186,16 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     if (!s) throw new Error(`internal: no source for ${obj.fullName}`);
     return s;
   };
-  const where = (obj: protobuf.ReflectionObject, pattern: RegExp): { file: string; line: number; at: string } => {
+  // Lines come from the token index of each file (load.ts): declarations by full name, fields
+  // by message full name + field name.
+  const where = (obj: protobuf.ReflectionObject): { file: string; line: number; at: string } => {
     const s = srcOf(obj);
-    const line = s.decls.get(obj.fullName.replace(/^\./, "")) ?? lineOf(s.code, pattern);
+    const line = s.index.decls.get(obj.fullName.replace(/^\./, "")) ?? 1;
     return { file: s.displayPath, line, at: `${s.displayPath}:${line}` };
   };
-  // Fields are searched from their message's declaration line on, so equal names in two
-  // messages get their own lines.
-  const whereAfter = (obj: protobuf.ReflectionObject, fromLine: number, pattern: RegExp): { file: string; line: number; at: string } => {
-    const s = srcOf(obj);
-    const lines = s.code.split("\n");
-    const rest = lines.slice(fromLine - 1).join("\n");
-    const line = fromLine - 1 + lineOf(rest, pattern);
+  const whereField = (t: protobuf.Type, f: protobuf.Field, fallback: number): { file: string; line: number; at: string } => {
+    const s = srcOf(f);
+    const line = s.index.fields.get(`${t.fullName.replace(/^\./, "")}.${f.name}`) ?? fallback;
     return { file: s.displayPath, line, at: `${s.displayPath}:${line}` };
   };
   const flatName = (obj: protobuf.ReflectionObject, pkg: string): string =>
@@ -426,7 +259,7 @@ export function loadPackage(opts: LoadOptions): PackageModel {
   }
 
   for (const e of enumsToModel) {
-    const w = where(e, new RegExp(`\\benum\\s+${escapeRe(e.name)}\\b`));
+    const w = where(e);
     const values = Object.entries(e.values).map(([name, number]) => {
       const c = e.comments[name];
       return c ? { name, number, comment: c } : { name, number };
@@ -447,7 +280,7 @@ export function loadPackage(opts: LoadOptions): PackageModel {
 
   // Build message models (fields first, sizes later in dependency order).
   for (const t of typesInOrder) {
-    const w = where(t, new RegExp(`\\bmessage\\s+${escapeRe(t.name)}\\b`));
+    const w = where(t);
     if (isGroup(t)) {
       problems.push(`${w.at}: group ${t.name}: groups are not supported`);
       continue;
@@ -475,7 +308,7 @@ export function loadPackage(opts: LoadOptions): PackageModel {
     if (!msg) continue;
     const oneofs = new Map<string, OneofModel>();
     for (const f of t.fieldsArray) {
-      const fw = whereAfter(f, msg.line, new RegExp(`\\b${escapeRe(f.name)}\\s*=\\s*${f.id}\\b`));
+      const fw = whereField(t, f, msg.line);
       const what = `${t.name}.${f.name}`;
       const bad = (why: string): void => {
         problems.push(`${fw.at}: field ${what}: ${why}`);
@@ -644,8 +477,9 @@ export function loadPackage(opts: LoadOptions): PackageModel {
       else protocolVersion = pv;
     }
     if (dt !== undefined) {
-      const line = anyTarget ? lineOf(findText(byFilename, opts.files, /ioctl_device_type\)\s*=/), /ioctl_device_type\)\s*=/) : 1;
-      const file = findFile(byFilename, opts.files, /ioctl_device_type\)\s*=/) ?? at;
+      const opt = optionLine(byFilename, opts.files, `${OPTION_PREFIX.slice(1)}ioctl_device_type`);
+      const line = opt?.line ?? 1;
+      const file = opt?.file ?? at;
       if (typeof dt !== "number" || !Number.isInteger(dt) || dt < 0x8000 || dt > 0xffff) {
         problems.push(
           `${file}:${line}: ioctl_device_type ${typeof dt === "number" ? "0x" + dt.toString(16) : String(dt)} outside the vendor range 0x8000-0xFFFF`,
@@ -658,7 +492,7 @@ export function loadPackage(opts: LoadOptions): PackageModel {
   for (const svc of servicesToModel) {
     services.push(svc.name);
     for (const m of svc.methodsArray) {
-      const w = where(m, new RegExp(`\\brpc\\s+${escapeRe(m.name)}\\b`));
+      const w = where(m);
       const what = `rpc ${svc.name}.${m.name}`;
       checkOptions(m, w.at, what, "method", []);
       if (m.requestStream || m.responseStream) {
@@ -745,44 +579,3 @@ export function loadPackage(opts: LoadOptions): PackageModel {
 function isGroup(t: protobuf.Type): boolean {
   return (t as unknown as { group?: boolean }).group === true;
 }
-
-function findFile(by: Map<string, SourceFile>, files: string[], re: RegExp): string | undefined {
-  for (const f of files) {
-    const s = by.get(f);
-    if (s && re.test(s.text)) return s.displayPath;
-  }
-  return undefined;
-}
-
-function findText(by: Map<string, SourceFile>, files: string[], re: RegExp): string {
-  for (const f of files) {
-    const s = by.get(f);
-    if (s && re.test(s.text)) return s.text;
-  }
-  return "";
-}
-
-/** protobufjs leaves `filename` null when parsing from text; record it ourselves. */
-function tagFilenames(ns: protobuf.NamespaceBase, filename: string): void {
-  for (const obj of ns.nestedArray) {
-    if (obj.filename === null || obj.filename === undefined) obj.filename = filename;
-    if (obj instanceof protobuf.Type) {
-      for (const f of obj.fieldsArray) if (!f.filename) f.filename = filename;
-      for (const o of obj.oneofsArray) if (!o.filename) o.filename = filename;
-    }
-    if (obj instanceof protobuf.Service) {
-      for (const m of obj.methodsArray) if (!m.filename) m.filename = filename;
-    }
-    if (obj instanceof protobuf.Namespace || obj instanceof protobuf.Type) tagFilenames(obj, filename);
-  }
-}
-
-export function importPathOf(abs: string, includeDirs: string[]): string {
-  for (const d of includeDirs) {
-    const r = relative(resolve(d), abs);
-    if (!r.startsWith("..")) return r.split("\\").join("/");
-  }
-  return abs;
-}
-
-export { join };
