@@ -127,7 +127,7 @@ export function resolveEnums(ctx: ResolveContext, enumsToModel: protobuf.Enum[])
 
 /** Messages and their fields: kinds, labels, bounds (max_len, max_count), references. */
 export function resolveMessages(ctx: ResolveContext, typesInOrder: protobuf.Type[]): void {
-  const { where, whereField, checkOptions, flatName, problems, packageName, enumByFull, messages } = ctx;
+  const { where, checkOptions, flatName, problems, packageName, messages } = ctx;
   // Build message models (fields first, sizes later in dependency order).
   for (const t of typesInOrder) {
     const w = where(t);
@@ -152,138 +152,14 @@ export function resolveMessages(ctx: ResolveContext, typesInOrder: protobuf.Type
     });
   }
 
-  const protoTypes = new Map(typesInOrder.map((t) => [t.fullName, t] as const));
   for (const t of typesInOrder) {
     const msg = messages.get(t.fullName);
     if (!msg) continue;
     const oneofs = new Map<string, OneofModel>();
     for (const f of t.fieldsArray) {
-      const fw = whereField(t, f, msg.line);
-      const what = `${t.name}.${f.name}`;
-      const bad = (why: string): void => {
-        problems.push(`${fw.at}: field ${what}: ${why}`);
-      };
-      if (f instanceof protobuf.MapField) {
-        bad("map fields are not supported");
-        continue;
-      }
-      if (f.rule === "required") {
-        bad("proto2 required is not supported");
-        continue;
-      }
-      const opts2 = f.options ?? {};
-      if ("default" in opts2) {
-        bad("proto2 default values are not supported");
-        continue;
-      }
-      if (f.id < 1 || f.id > MAX_FIELD_NUMBER) {
-        bad(`field number ${f.id} outside 1..${MAX_FIELD_NUMBER}`);
-        continue;
-      }
-      if (f.id >= 19000 && f.id <= 19999) {
-        bad(`field number ${f.id} is reserved by protobuf (19000-19999)`);
-        continue;
-      }
-      checkOptions(f, fw.at, `field ${what}`, "field", ["proto3_optional", "packed", "deprecated"]);
-      if (opts2.packed === false) {
-        bad("[packed = false] is not supported (proto3 packs repeated scalars)");
-        continue;
-      }
-
-      let kind: FieldKind;
-      let enumType: EnumModel | undefined;
-      let messageType: MessageModel | undefined;
-      const rt = f.resolvedType;
-      if (rt instanceof protobuf.Type) {
-        if (isGroup(rt)) {
-          bad("groups are not supported");
-          continue;
-        }
-        if (rt.fullName.startsWith(".google.protobuf.")) {
-          bad(`${rt.fullName.slice(1)} is not supported`);
-          continue;
-        }
-        const sub = messages.get(rt.fullName);
-        if (!sub) {
-          bad(`message type ${rt.fullName.slice(1)} is not part of this package's target files`);
-          continue;
-        }
-        kind = "message";
-        messageType = sub;
-      } else if (rt instanceof protobuf.Enum) {
-        const e = enumByFull.get(rt.fullName);
-        if (!e) {
-          bad(`enum type ${rt.fullName.slice(1)} is not part of this package's target files`);
-          continue;
-        }
-        kind = "enum";
-        enumType = e;
-      } else if (f.type in WIRE_TYPE && f.type !== "enum" && f.type !== "message") {
-        kind = f.type as FieldKind;
-      } else {
-        bad(`type ${f.type} is not supported`);
-        continue;
-      }
-
-      const maxLenOpt = opts2[`${OPTION_PREFIX}max_len)`] as unknown;
-      const maxCountOpt = opts2[`${OPTION_PREFIX}max_count)`] as unknown;
-      const isLen = kind === "string" || kind === "bytes";
-      const repeated = f.repeated;
-      let maxLen = 0;
-      let maxCount = 0;
-      if (isLen) {
-        if (typeof maxLenOpt !== "number") {
-          bad(`unbounded ${kind}: add [(cdfilter.options.max_len) = N]`);
-          continue;
-        }
-        if (!Number.isInteger(maxLenOpt) || maxLenOpt < 1 || maxLenOpt > 0x7fffffff) {
-          bad(`max_len ${maxLenOpt} must be 1..2147483647`);
-          continue;
-        }
-        maxLen = maxLenOpt;
-      } else if (maxLenOpt !== undefined) {
-        bad(`max_len applies to string and bytes fields only`);
-        continue;
-      }
-      if (repeated) {
-        if (typeof maxCountOpt !== "number") {
-          bad(`unbounded repeated field: add [(cdfilter.options.max_count) = N]`);
-          continue;
-        }
-        if (!Number.isInteger(maxCountOpt) || maxCountOpt < 1 || maxCountOpt > 0xffffff) {
-          bad(`max_count ${maxCountOpt} must be 1..16777215`);
-          continue;
-        }
-        maxCount = maxCountOpt;
-      } else if (maxCountOpt !== undefined) {
-        bad(`max_count applies to repeated fields only`);
-        continue;
-      }
-
-      let label: FieldLabel = "singular";
-      let oneofName: string | undefined;
-      if (repeated) label = "repeated";
-      else if (opts2.proto3_optional === true) label = "optional";
-      else if (f.partOf) {
-        label = "oneof";
-        oneofName = f.partOf.name;
-      }
-      const field: FieldModel = {
-        name: f.name,
-        number: f.id,
-        kind,
-        label,
-        maxLen,
-        maxCount,
-        packed: repeated && kind !== "string" && kind !== "bytes" && kind !== "message",
-        maxSize: 0,
-        file: fw.file,
-        line: fw.line,
-        ...(oneofName !== undefined ? { oneof: oneofName } : {}),
-        ...(f.comment ? { comment: f.comment } : {}),
-        ...(enumType ? { enumType } : {}),
-        ...(messageType ? { messageType } : {}),
-      };
+      const field = resolveField(ctx, t, f, msg);
+      if (field === undefined) continue;
+      const oneofName = field.oneof;
       msg.fields.push(field);
       if (oneofName !== undefined) {
         let o = oneofs.get(oneofName);
@@ -298,7 +174,6 @@ export function resolveMessages(ctx: ResolveContext, typesInOrder: protobuf.Type
     msg.byNumber = [...msg.fields].sort((a, b) => a.number - b.number);
     checkCNames(msg, problems);
   }
-  void protoTypes;
 }
 
 export interface ServicesModel {
@@ -424,6 +299,138 @@ export function resolveServices(
     ...(protocolVersion !== undefined ? { protocolVersion } : {}),
     ...(deviceType !== undefined ? { deviceType } : {}),
   };
+}
+
+/** One field of message `t` as a FieldModel, or undefined (with a problem recorded) when the codec cannot support it. */
+function resolveField(ctx: ResolveContext, t: protobuf.Type, f: protobuf.Field, msg: MessageModel): FieldModel | undefined {
+  const { whereField, checkOptions, problems, enumByFull, messages } = ctx;
+  const fw = whereField(t, f, msg.line);
+  const what = `${t.name}.${f.name}`;
+  const bad = (why: string): void => {
+    problems.push(`${fw.at}: field ${what}: ${why}`);
+  };
+  if (f instanceof protobuf.MapField) {
+    bad("map fields are not supported");
+    return undefined;
+  }
+  if (f.rule === "required") {
+    bad("proto2 required is not supported");
+    return undefined;
+  }
+  const opts2 = f.options ?? {};
+  if ("default" in opts2) {
+    bad("proto2 default values are not supported");
+    return undefined;
+  }
+  if (f.id < 1 || f.id > MAX_FIELD_NUMBER) {
+    bad(`field number ${f.id} outside 1..${MAX_FIELD_NUMBER}`);
+    return undefined;
+  }
+  if (f.id >= 19000 && f.id <= 19999) {
+    bad(`field number ${f.id} is reserved by protobuf (19000-19999)`);
+    return undefined;
+  }
+  checkOptions(f, fw.at, `field ${what}`, "field", ["proto3_optional", "packed", "deprecated"]);
+  if (opts2.packed === false) {
+    bad("[packed = false] is not supported (proto3 packs repeated scalars)");
+    return undefined;
+  }
+
+  let kind: FieldKind;
+  let enumType: EnumModel | undefined;
+  let messageType: MessageModel | undefined;
+  const rt = f.resolvedType;
+  if (rt instanceof protobuf.Type) {
+    if (isGroup(rt)) {
+      bad("groups are not supported");
+      return undefined;
+    }
+    if (rt.fullName.startsWith(".google.protobuf.")) {
+      bad(`${rt.fullName.slice(1)} is not supported`);
+      return undefined;
+    }
+    const sub = messages.get(rt.fullName);
+    if (!sub) {
+      bad(`message type ${rt.fullName.slice(1)} is not part of this package's target files`);
+      return undefined;
+    }
+    kind = "message";
+    messageType = sub;
+  } else if (rt instanceof protobuf.Enum) {
+    const e = enumByFull.get(rt.fullName);
+    if (!e) {
+      bad(`enum type ${rt.fullName.slice(1)} is not part of this package's target files`);
+      return undefined;
+    }
+    kind = "enum";
+    enumType = e;
+  } else if (f.type in WIRE_TYPE && f.type !== "enum" && f.type !== "message") {
+    kind = f.type as FieldKind;
+  } else {
+    bad(`type ${f.type} is not supported`);
+    return undefined;
+  }
+
+  const maxLenOpt = opts2[`${OPTION_PREFIX}max_len)`] as unknown;
+  const maxCountOpt = opts2[`${OPTION_PREFIX}max_count)`] as unknown;
+  const isLen = kind === "string" || kind === "bytes";
+  const repeated = f.repeated;
+  let maxLen = 0;
+  let maxCount = 0;
+  if (isLen) {
+    if (typeof maxLenOpt !== "number") {
+      bad(`unbounded ${kind}: add [(cdfilter.options.max_len) = N]`);
+      return undefined;
+    }
+    if (!Number.isInteger(maxLenOpt) || maxLenOpt < 1 || maxLenOpt > 0x7fffffff) {
+      bad(`max_len ${maxLenOpt} must be 1..2147483647`);
+      return undefined;
+    }
+    maxLen = maxLenOpt;
+  } else if (maxLenOpt !== undefined) {
+    bad(`max_len applies to string and bytes fields only`);
+    return undefined;
+  }
+  if (repeated) {
+    if (typeof maxCountOpt !== "number") {
+      bad(`unbounded repeated field: add [(cdfilter.options.max_count) = N]`);
+      return undefined;
+    }
+    if (!Number.isInteger(maxCountOpt) || maxCountOpt < 1 || maxCountOpt > 0xffffff) {
+      bad(`max_count ${maxCountOpt} must be 1..16777215`);
+      return undefined;
+    }
+    maxCount = maxCountOpt;
+  } else if (maxCountOpt !== undefined) {
+    bad(`max_count applies to repeated fields only`);
+    return undefined;
+  }
+
+  let label: FieldLabel = "singular";
+  let oneofName: string | undefined;
+  if (repeated) label = "repeated";
+  else if (opts2.proto3_optional === true) label = "optional";
+  else if (f.partOf) {
+    label = "oneof";
+    oneofName = f.partOf.name;
+  }
+  const field: FieldModel = {
+    name: f.name,
+    number: f.id,
+    kind,
+    label,
+    maxLen,
+    maxCount,
+    packed: repeated && kind !== "string" && kind !== "bytes" && kind !== "message",
+    maxSize: 0,
+    file: fw.file,
+    line: fw.line,
+    ...(oneofName !== undefined ? { oneof: oneofName } : {}),
+    ...(f.comment ? { comment: f.comment } : {}),
+    ...(enumType ? { enumType } : {}),
+    ...(messageType ? { messageType } : {}),
+  };
+  return field;
 }
 
 /** protobufjs marks proto2 group types with `group: true` (not in its typings). */
