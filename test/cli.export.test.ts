@@ -6,7 +6,7 @@ import { CliError } from "../src/cli/errors.ts";
 import { createColors } from "picocolors";
 import { HumanFormatter, droppedJsonLine, matchesFilter, parseFilter, parseTraceJsonLines, recordJsonLine } from "../src/cli/records.ts";
 import { chromeTrace, lockTimeline, lockTrackTid } from "../src/cli/timeline.ts";
-import { expectNesting } from "./cli.chrome-nesting.ts";
+import { expectNesting } from "./support/chrome-nesting.ts";
 
 const EJECTION_CONTROL = 0x2d0940;
 const MEDIA_REMOVAL = 0x2d4804;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ChromeEvent } from "../src/cli/timeline.ts";
-import { expectNesting } from "./cli.chrome-nesting.ts";
+import { expectNesting } from "./support/chrome-nesting.ts";
 
 const BIN = join(import.meta.dirname, "..", "bin", "cdfilter.js");
 const dir = mkdtempSync(join(tmpdir(), "cdfilter-cli-"));

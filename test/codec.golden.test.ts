@@ -2,7 +2,7 @@
 // `protoc --encode` into the .bin beside it (test/golden/make.sh). For each vector:
 //   - C: decoding the .bin and re-encoding it (cdf_codec_roundtrip / conf_codec_roundtrip)
 //     gives exactly protoc's bytes;
-//   - TS: the message built in TS from the text (test/golden/textformat.ts, not through the codec)
+//   - TS: the message built in TS from the text (test/support/textformat.ts, not through the codec)
 //     encodes to exactly protoc's bytes, and TS decode of the .bin deep-equals it;
 //   - `protoc --decode` of our encodings prints the same text as of the .bin.
 // protoc runs at test time; a missing protoc fails the test (never a skip).
@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type NativeCodec, loadNativeCodec } from "../bench/lib/codec_native.ts";
 import { type MessageInfo, REPO_ROOT, loadSchemaRoot, messagesOf } from "../bench/lib/pbschema.ts";
 import * as cdfGen from "../src/client/gen/cdfilter.ts";
-import { parseTextFormat } from "./golden/textformat.ts";
+import { parseTextFormat } from "./support/textformat.ts";
 import * as confGen from "./gen/conf.ts";
 
 interface Codec {

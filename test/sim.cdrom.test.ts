@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy, Reason, TraceBatch, TraceReadRequest } from "../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
 import { CommandKind, CommandOrigin } from "../src/sim/binding.ts";
-import { CDB, IOCTL, ST, passThroughBuffer } from "./model/ledger-model.ts";
-import { READ, READ_ATTRS, READ_WRITE, Rig, hex } from "./model/rig.ts";
+import { CDB, IOCTL, ST, passThroughBuffer } from "./support/model/ledger-model.ts";
+import { READ, READ_ATTRS, READ_WRITE, Rig, hex } from "./support/model/rig.ts";
 
 const DOES_NOT_EXIST = 0xc00000c0;
 const NO_SUCH_DEVICE = 0xc000000e;

@@ -5,7 +5,7 @@
 // close, so the ledger must as well, whoever filled the table. docs/core.md has the rules.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "../src/client/gen/cdfilter.ts";
-import { READ, READ_ATTRS, Rig } from "./model/rig.ts";
+import { READ, READ_ATTRS, Rig } from "./support/model/rig.ts";
 
 const IOCTL_STORAGE_MCN_CONTROL = 0x002d0944; // ntddstor.h
 const STATUS_SUCCESS = 0;

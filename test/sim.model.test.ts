@@ -1,13 +1,13 @@
 // Model-based test: fast-check drives >= 2,000 random multi-process scenarios per run through the
 // simulated stack (C core + simulated cdrom.sys, via koffi) and through the TypeScript reference
-// model (test/model/ledger-model.ts, written from Microsoft's cdrom.sys sample and the filter's
+// model (test/support/model/ledger-model.ts, written from Microsoft's cdrom.sys sample and the filter's
 // rules in docs/core.md), and
 // compares after every step: the NTSTATUS, the filter's ledger (GetLedger) and the lower device.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Policy } from "../src/client/gen/cdfilter.ts";
-import { CDB, IOCTL, LedgerModel, POLICY_ENFORCE, POLICY_OBSERVE, ST, passThroughBuffer } from "./model/ledger-model.ts";
-import { READ, READ_ATTRS, READ_WRITE, Rig, hex, ownersOf } from "./model/rig.ts";
+import { CDB, IOCTL, LedgerModel, POLICY_ENFORCE, POLICY_OBSERVE, ST, passThroughBuffer } from "./support/model/ledger-model.ts";
+import { READ, READ_ATTRS, READ_WRITE, Rig, hex, ownersOf } from "./support/model/rig.ts";
 
 const RUNS = Number(process.env.CDF_MODEL_RUNS ?? 2000);
 const DRIVES = 2;

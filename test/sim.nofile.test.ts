@@ -5,8 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TraceBatch, TraceReadRequest, Decision, Reason } from "../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
-import { IOCTL, ST } from "./model/ledger-model.ts";
-import { Rig, hex } from "./model/rig.ts";
+import { IOCTL, ST } from "./support/model/ledger-model.ts";
+import { Rig, hex } from "./support/model/rig.ts";
 
 describe("requests without a file object", () => {
   let r: Rig;

@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
 import { TraceReadRequest, TraceBatch } from "../src/client/gen/cdfilter.ts";
-import { CDB, IOCTL, ST, passThroughBuffer, passThroughExBuffer } from "./model/ledger-model.ts";
-import { READ, READ_ATTRS, READ_WRITE, Rig, hex, ownersOf } from "./model/rig.ts";
+import { CDB, IOCTL, ST, passThroughBuffer, passThroughExBuffer } from "./support/model/ledger-model.ts";
+import { READ, READ_ATTRS, READ_WRITE, Rig, hex, ownersOf } from "./support/model/rig.ts";
 
 interface Rule {
   rule: string;

@@ -368,7 +368,7 @@ describe("Windows end to end under Wine", () => {
         "--recording",
         recording,
         "--rules",
-        join(REPO_ROOT, "test", "wine", "audit-rules.yaml"),
+        join(REPO_ROOT, "test", "support", "wine", "audit-rules.yaml"),
         "--timeline",
         "--json-out",
         jsonOut,

@@ -8,7 +8,7 @@
 #   - build/wine/actor.mjs            src/wine/actor.ts bundled for node.exe (esbuild)
 #   - build/wine/cli.mjs              src/cli/main.ts bundled the same way (npm start -- --wine,
 #                                     and the recorder of the Wine suite: cli.mjs record)
-#   - build/wine/mcidoor.exe          test/wine/mcidoor.c: MCI cdaudio through winmm (mingw-w64)
+#   - build/wine/mcidoor.exe          test/support/wine/mcidoor.c: MCI cdaudio through winmm (mingw-w64)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -75,9 +75,9 @@ bundle() {
 bundle "$root/src/wine/actor.ts" "$out/actor.mjs"
 bundle "$root/src/cli/main.ts" "$out/cli.mjs"
 # A real MCI client (winmm mciSendString, Wine's mcicda), run by test/wine.e2e.test.ts.
-x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -o "$out/mcidoor.exe.tmp.$$" "$root/test/wine/mcidoor.c" -lwinmm
+x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -o "$out/mcidoor.exe.tmp.$$" "$root/test/support/wine/mcidoor.c" -lwinmm
 mv -f "$out/mcidoor.exe.tmp.$$" "$out/mcidoor.exe"
 # A Windows-side check of ActorWorld, run by test/wine.e2e.test.ts.
-bundle "$root/test/wine/world-check.ts" "$out/world-check.mjs"
+bundle "$root/test/support/wine/world-check.ts" "$out/world-check.mjs"
 
 echo "wine setup: ready (node.exe $(cat "$node_dir/MAJOR").x, koffi $koffi_version, $(basename "$out")/cdfilter_wine.sys, actor.mjs, cli.mjs)"

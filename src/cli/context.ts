@@ -6,7 +6,6 @@
  * that show state or activity (locks, trace, export ...) can play some first: `--scenario FILE`
  * runs a scenario's steps, `--burst N` sends N reads of 2048 bytes through the simulated stack.
  */
-import { readFileSync } from "node:fs";
 import {
   CdfilterError,
   Decision,
@@ -21,7 +20,15 @@ import { SimDeviceHandle } from "../client/transports/simulator.ts";
 import { CliError, ExitCode, inputError, usageError } from "./errors.ts";
 import { Output } from "./output.ts";
 import { enumShortNames } from "./records.ts";
-import { type AuditResult, parseScenario, type RunHooks, runScenario, type Scenario, SimulatorWorld } from "../scenario/index.ts";
+import {
+  type AuditResult,
+  type RunHooks,
+  readScenarioFile,
+  runScenario,
+  type Scenario,
+  ScenarioError,
+  SimulatorWorld,
+} from "../scenario/index.ts";
 
 export interface GlobalOptions {
   json: boolean;
@@ -98,18 +105,19 @@ export const SCENARIO_VOCABULARY = {
   decisions: enumShortNames(Decision, "DECISION_"),
 };
 
+/** Read and parse a scenario file (at most MAX_SCENARIO_BYTES, checked before parsing). */
 export function loadScenario(file: string): Scenario {
-  let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    return readScenarioFile(file, SCENARIO_VOCABULARY);
   } catch (e) {
+    if (e instanceof ScenarioError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== "string") throw e;
     throw inputError(
       `cannot read scenario ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
       "give the path of a YAML scenario, e.g. scenarios/demo.yaml",
     );
   }
-  return parseScenario(text, file, SCENARIO_VOCABULARY);
 }
 
 /**
@@ -126,6 +134,24 @@ export function simulatorWorld(client: FilterClient): SimulatorWorld {
     );
   }
   return new SimulatorWorld(client, sim);
+}
+
+/**
+ * Every id in `ids` names a drive of the connected filter (0 = "every drive" passes); otherwise
+ * a usage error (exit 2) listing the drives there are.
+ */
+export async function requireDriveIds(client: FilterClient, ids: Iterable<number>): Promise<void> {
+  const wanted = [...ids].filter((id) => id !== 0);
+  if (wanted.length === 0) return;
+  const drives = await client.drives();
+  const known = new Set(drives.map((d) => d.driveId));
+  const unknown = wanted.find((id) => !known.has(id));
+  if (unknown !== undefined) {
+    throw usageError(
+      `no drive ${unknown}: the driver has ${drives.map((d) => `${d.driveId} (${d.name})`).join(", ") || "none"}`,
+      "run `cdfilter drives` for the drive ids and names",
+    );
+  }
 }
 
 export interface ActivityOptions {

@@ -170,10 +170,21 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // EPIPE on stdout (e.g. `cdfilter trace --json | head`): the reader is gone, stop quietly.
+// Any other write error (ENOSPC of `> /dev/full`, EIO ...): the output is lost, say so and exit 6.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(ExitCode.OK);
-  throw e;
+  process.exit(reportError(stdoutError(e), { color: !process.argv.includes("--no-color"), json: process.argv.includes("--json") }));
 });
+
+/** A failed write to standard output as the CliError it is (exit 6). */
+export function stdoutError(e: NodeJS.ErrnoException): CliError {
+  const why = e.code === "ENOSPC" ? "no space left on device (ENOSPC)" : `${e.message}`;
+  return new CliError(
+    `cannot write to standard output: ${why}`,
+    ExitCode.OUTPUT_FAILED,
+    "redirect the output to a device or file with room (or pipe it to a reader)",
+  );
+}
 
 const code = await main(process.argv);
 // Exit once stdout is flushed, even if a native handle or timer would keep the loop alive.

@@ -13,6 +13,7 @@
  */
 import {
   Decision,
+  JsonError,
   Reason,
   RecordKind,
   type TraceEvent,
@@ -21,6 +22,7 @@ import {
   normalizeIoctl,
   ntStatusName,
   ntSuccess,
+  TraceRecord as TraceRecordCodec,
 } from "../client/index.ts";
 import { majorFromText, majorName } from "../client/irp.ts";
 import {
@@ -154,11 +156,6 @@ export function matchesFilter(r: TraceRecord, f: RecordFilter): boolean {
 // ---------------------------------------------------------------------------------------------
 // JSON Lines.
 
-/** One record as a JSON line (no trailing newline). Built by hand: this is the hot path of
- * `trace --json` (bench/trace-cli.ts). */
-let lastImage = "";
-let lastImageJson = '""';
-
 /**
  * Where records came from, for the `host` and `time` fields of JSON Lines: the host name and a
  * clock built from the driver's anchors (src/recording/header.ts IsoClock).
@@ -173,33 +170,21 @@ export function jsonLineContext(host: string, anchors: Anchors): JsonLineContext
   return { hostJson: JSON.stringify(host), clock: new IsoClock(anchors) };
 }
 
+/**
+ * One record as a JSON line (no trailing newline): the proto3 JSON mapping generated from the
+ * schema (TraceRecord.toJson, src/client/json.ts), after `"type":"record"` and followed by the
+ * convenience names, the decoded CDB / SCSI status (pass-through records) and, with a context,
+ * `host` and an ISO-8601 `time`.
+ */
 export function recordJsonLine(r: TraceRecord, ctx?: JsonLineContext): string {
-  if (r.openerImage !== lastImage) {
-    lastImage = r.openerImage;
-    lastImageJson = JSON.stringify(r.openerImage);
-  }
   const ioctl = r.major === IRP_MJ_DEVICE_CONTROL ? ioctlName(r.ioctlCode) : undefined;
-  return (
-    `{"type":"record","seq":"${r.seq}","kind":"${kindName(r.kind)}","requestId":"${r.requestId}",` +
-    `"timestamp":"${r.timestamp}","driveId":${r.driveId},"handleId":"${r.handleId}","pid":${r.pid},"tid":${r.tid},` +
-    `"requestorPid":${r.requestorPid},"openerPid":${r.openerPid},"openerImage":${lastImageJson},` +
-    `"major":${r.major},"minor":${r.minor},"ioctlCode":${r.ioctlCode >>> 0},"normalizedCode":${r.normalizedCode >>> 0},` +
-    `"inputLength":${r.inputLength},"outputLength":${r.outputLength},"inputHead":"${r.inputHead.length ? Buffer.from(r.inputHead.buffer, r.inputHead.byteOffset, r.inputHead.byteLength).toString("base64") : ""}",` +
-    `"truncated":${r.truncated},"status":${r.status >>> 0},"information":"${r.information}","duration":"${r.duration}",` +
-    `"decision":"${decisionName(r.decision)}","reason":"${reasonName(r.reason)}","secureTotal":${r.secureTotal},` +
-    `"simpleTotal":${r.simpleTotal},"countReleased":${r.countReleased}` +
-    (r.outputHead.length ? `,"outputHead":"${base64(r.outputHead)}","outputTruncated":${r.outputTruncated}` : "") +
-    `,"majorName":"${majorName(r.major)}"` +
-    (ioctl ? `,"ioctlName":"${ioctl}"` : "") +
-    `,"statusName":"${ntStatusName(r.status)}"` +
-    scsiJson(r) +
-    (ctx ? contextFields(r, ctx) : "") +
-    "}"
+  return TraceRecordCodec.toJsonText(
+    r,
+    `"type":"record",`,
+    `,"majorName":"${majorName(r.major)}"${ioctl ? `,"ioctlName":"${ioctl}"` : ""},"statusName":"${ntStatusName(r.status)}"` +
+      scsiJson(r) +
+      (ctx ? contextFields(r, ctx) : ""),
   );
-}
-
-function base64(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
 }
 
 /**
@@ -282,37 +267,15 @@ export function parseTraceJsonLine(line: string, file: string, lineNo: number): 
   }
   if (type !== "record") throw bad(`unknown "type": ${JSON.stringify(type)} (expected "record" or "dropped")`);
   if (o.seq === undefined) throw bad(`record without "seq"`);
-  const record: TraceRecord = {
-    seq: u64(o, "seq", bad),
-    kind: enumValue(o, "kind", RecordKind, bad),
-    requestId: u64(o, "requestId", bad),
-    timestamp: u64(o, "timestamp", bad),
-    driveId: u32(o, "driveId", bad),
-    handleId: u64(o, "handleId", bad),
-    pid: u32(o, "pid", bad),
-    tid: u32(o, "tid", bad),
-    requestorPid: u32(o, "requestorPid", bad),
-    openerPid: u32(o, "openerPid", bad),
-    openerImage: str(o, "openerImage", bad),
-    major: u32(o, "major", bad),
-    minor: u32(o, "minor", bad),
-    ioctlCode: u32(o, "ioctlCode", bad),
-    normalizedCode: u32(o, "normalizedCode", bad),
-    inputLength: u32(o, "inputLength", bad),
-    outputLength: u32(o, "outputLength", bad),
-    inputHead: new Uint8Array(Buffer.from(str(o, "inputHead", bad), "base64")),
-    truncated: o.truncated === true,
-    status: u32(o, "status", bad),
-    information: u64(o, "information", bad),
-    duration: u64(o, "duration", bad),
-    decision: enumValue(o, "decision", Decision, bad),
-    reason: enumValue(o, "reason", Reason, bad),
-    secureTotal: u32(o, "secureTotal", bad),
-    simpleTotal: u32(o, "simpleTotal", bad),
-    countReleased: u32(o, "countReleased", bad),
-    outputHead: new Uint8Array(Buffer.from(str(o, "outputHead", bad), "base64")),
-    outputTruncated: o.outputTruncated === true,
-  };
+  // Every TraceRecord field by the generated proto3 JSON mapping; "type" and the convenience
+  // names (majorName, ioctlName, statusName) are not fields and are skipped.
+  let record: TraceRecord;
+  try {
+    record = TraceRecordCodec.fromJson(o, { ignoreUnknownFields: true });
+  } catch (e) {
+    if (e instanceof JsonError) throw bad(e.message);
+    throw e;
+  }
   return { type: "record", record };
 }
 
@@ -326,31 +289,6 @@ function u64(o: Json, k: string, bad: Bad): bigint {
     if (b <= 0xffff_ffff_ffff_ffffn) return b;
   }
   throw bad(`"${k}" must be an unsigned 64-bit integer (number or decimal string), got ${JSON.stringify(v)}`);
-}
-
-function u32(o: Json, k: string, bad: Bad): number {
-  const v = o[k];
-  if (v === undefined || v === null) return 0;
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff) return v;
-  throw bad(`"${k}" must be an unsigned 32-bit integer, got ${JSON.stringify(v)}`);
-}
-
-function str(o: Json, k: string, bad: Bad): string {
-  const v = o[k];
-  if (v === undefined || v === null) return "";
-  if (typeof v === "string") return v;
-  throw bad(`"${k}" must be a string, got ${JSON.stringify(v)}`);
-}
-
-function enumValue(o: Json, k: string, e: object, bad: Bad): number {
-  const v = o[k];
-  if (v === undefined || v === null) return 0;
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-  if (typeof v === "string") {
-    const n = (e as Record<string, unknown>)[v];
-    if (typeof n === "number") return n;
-  }
-  throw bad(`"${k}" is not a known value: ${JSON.stringify(v)}`);
 }
 
 // ---------------------------------------------------------------------------------------------

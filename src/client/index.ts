@@ -90,3 +90,5 @@ export { Win32Transport, type Kernel32, type Win32TransportOptions, drivePath } 
 // Generated protocol types, re-exported so users need one import.
 export * from "./gen/cdfilter.ts";
 export { PROTOCOL_VERSION, ControlIoctls } from "./gen/cdfilter_ioctl.ts";
+// The proto3 JSON mapping every generated message has (MessageType.toJson / fromJson).
+export { JsonError, type FromJsonOptions, type JsonObject } from "./json.ts";

@@ -4,6 +4,10 @@
 // Wire format reference: https://protobuf.dev/programming-guides/encoding/
 
 /** Error codes shared with the C codec (CDF_PB_* in driver/core/pb_wire.h). */
+import type { FromJsonOptions, JsonObject } from "./json.ts";
+
+export * from "./json.ts";
+
 export const WireErrorCode = {
   OK: 0,
   /** input ends inside a tag, varint or fixed-width value */
@@ -76,6 +80,16 @@ export interface MessageType<T> {
   encode(m: T): Uint8Array;
   /** Decodes a whole buffer. Throws WireError with the C decoder's code for malformed input. */
   decode(b: Uint8Array): T;
+  /** The message in the proto3 JSON mapping (json.ts), every implicit-presence field included. */
+  toJson(m: T): JsonObject;
+  /**
+   * JSON.stringify(toJson(m)), written directly (no intermediate object). `before` (ending with
+   * ",") and `after` (starting with ",") are members written around the message's own, inside
+   * its braces (e.g. a `"type"` tag and convenience names).
+   */
+  toJsonText(m: T, before?: string, after?: string): string;
+  /** A message from its proto3 JSON mapping, checked against the schema's bounds. Throws JsonError. */
+  fromJson(j: unknown, opts?: FromJsonOptions): T;
 }
 
 /** Shared empty value of absent bytes fields (length 0, so nothing can be written into it). */

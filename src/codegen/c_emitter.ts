@@ -2,7 +2,8 @@
 // message (switch on the tag in decode, precomputed tag bytes in encode) over driver/core/pb_wire.h.
 // Output is deterministic: no timestamps, no machine paths, stable order.
 import type { FieldModel, MessageModel, PackageModel, FieldKind, EnumModel } from "./model.ts";
-import { cName, tagValue, WIRE_TYPE, MAX_NESTING_DEPTH } from "./model.ts";
+import { cName, WIRE_TYPE, MAX_NESTING_DEPTH } from "./model.ts";
+import { tagBytes, tagSize, tagValue } from "./wire_bytes.ts";
 
 export interface CNames {
   /** Lower-case prefix of types and functions ("cdf"). */
@@ -172,27 +173,13 @@ function nonDefault(kind: FieldKind, v: string): string {
   }
 }
 
-function varintBytes(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 128) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 const hex = (v: number, w = 2): string => `0x${v.toString(16).toUpperCase().padStart(w, "0")}u`;
 
 /** Statement writing the precomputed tag bytes of (field, wire type). */
 function tagWrite(f: FieldModel, wt: number): string {
-  const b = varintBytes(tagValue(f, wt));
+  const b = tagBytes(f, wt);
   if (b.length === 1) return `*p++ = ${hex(b[0]!)};`;
   return `${b.map((x, i) => `p[${i}] = ${hex(x)};`).join(" ")} p += ${b.length};`;
-}
-
-function tagSize(f: FieldModel, wt: number): number {
-  return varintBytes(tagValue(f, wt)).length;
 }
 
 function tagCase(f: FieldModel, wt: number): string {

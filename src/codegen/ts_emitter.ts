@@ -1,7 +1,8 @@
 // TypeScript emitter: interfaces, enums and one MessageType<T> per message, with specialised
 // size/write/decode functions over src/client/wire.ts (switch on the tag, no per-field closures).
 import type { FieldKind, FieldModel, MessageModel, PackageModel, EnumModel } from "./model.ts";
-import { camel, tagValue, WIRE_TYPE } from "./model.ts";
+import { camel, WIRE_TYPE } from "./model.ts";
+import { tagBytes, tagSize } from "./wire_bytes.ts";
 
 const READ: Record<Exclude<FieldKind, "string" | "bytes" | "message">, string> = {
   int32: "i32",
@@ -87,26 +88,14 @@ function nonDefault(f: FieldModel, v: string): string {
   }
 }
 
-function varintBytes(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 128) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 const hx = (v: number): string => `0x${v.toString(16)}`;
 
 function tagWrite(f: FieldModel, wt: number): string {
-  const b = varintBytes(tagValue(f, wt));
+  const b = tagBytes(f, wt);
   if (b.length === 1) return `w.b1(${hx(b[0]!)});`;
   if (b.length === 2) return `w.b2(${hx(b[0]!)}, ${hx(b[1]!)});`;
   return `w.bn([${b.map(hx).join(", ")}]);`;
 }
-
-const tagSize = (f: FieldModel, wt: number): number => varintBytes(tagValue(f, wt)).length;
 
 function docComment(text: string | undefined, indent: string): string[] {
   if (!text) return [];
@@ -402,8 +391,8 @@ function varintValue(kind: FieldKind): string | undefined {
 }
 
 /** Tag bytes of a field as they appear in a canonical encoding (1 or 2 bytes), if short. */
-function tagBytes(f: FieldModel, wt: number): number[] | undefined {
-  const b = varintBytes(tagValue(f, wt));
+function shortTagBytes(f: FieldModel, wt: number): number[] | undefined {
+  const b = tagBytes(f, wt);
   return b.length <= 2 ? b : undefined;
 }
 
@@ -500,7 +489,7 @@ function emitDecode(m: MessageModel): string[] {
   const saved = o.lines;
   for (const f of m.byNumber) {
     const wt = f.label === "repeated" && f.packed ? 2 : WIRE_TYPE[f.kind];
-    const tb = tagBytes(f, wt);
+    const tb = shortTagBytes(f, wt);
     if (tb === undefined) break; // 3+-byte tags (field numbers >= 2048): generic loop only
     o.lines = ordered.lines;
     const cond =
@@ -567,6 +556,191 @@ function emitDecode(m: MessageModel): string[] {
   ];
 }
 
+// ---------------------------------------------------------------------------------------------
+// proto3 JSON mapping (runtime helpers in src/client/json.ts).
+
+/** JSON value of one element (not repeated) held in `v`. */
+function jsonOut(f: FieldModel, v: string): string {
+  switch (f.kind) {
+    case "string":
+    case "bool":
+      return v;
+    case "bytes":
+      return `pb.bytesToJson(${v})`;
+    case "float":
+    case "double":
+      return `pb.floatToJson(${v})`;
+    case "enum":
+      return `pb.enumToJson(${f.enumType!.name}, ${v})`;
+    case "message":
+      return `toJson${f.messageType!.name}(${v})`;
+    default:
+      return is64(f.kind) ? `String(${v})` : v;
+  }
+}
+
+/** Expression converting the JSON value `v` at path `p` into one element of f. */
+function jsonIn(f: FieldModel, v: string, p: string): string {
+  switch (f.kind) {
+    case "string":
+      return `pb.jsonString(${v}, ${p}, ${f.maxLen})`;
+    case "bytes":
+      return `pb.jsonBytes(${v}, ${p}, ${f.maxLen})`;
+    case "bool":
+      return `pb.jsonBool(${v}, ${p})`;
+    case "float":
+    case "double":
+      return `pb.jsonFloat(${v}, ${p})`;
+    case "enum":
+      return `pb.jsonEnum(${v}, ${p}, ${f.enumType!.name})`;
+    case "message":
+      return `fromJson${f.messageType!.name}(${v}, ${p}, opts)`;
+    case "uint32":
+    case "fixed32":
+      return `pb.jsonU32(${v}, ${p})`;
+    case "uint64":
+    case "fixed64":
+      return `pb.jsonU64(${v}, ${p})`;
+    default:
+      return is64(f.kind) ? `pb.jsonI64(${v}, ${p})` : `pb.jsonI32(${v}, ${p})`;
+  }
+}
+
+function emitToJson(m: MessageModel): string[] {
+  const o = new Out();
+  o.push(1, "const o: pb.JsonObject = {};");
+  const done = new Set<string>();
+  for (const f of m.fields) {
+    const key = camel(f.name);
+    if (f.oneof !== undefined) {
+      if (done.has(f.oneof)) continue;
+      done.add(f.oneof);
+      const ov = oneofVar(f.oneof);
+      o.push(1, `const ${ov} = m.${camel(f.oneof)};`);
+      o.push(1, `if (${ov} !== undefined) {`);
+      o.push(2, `switch (${ov}.case) {`);
+      for (const g of m.fields.filter((x) => x.oneof === f.oneof)) {
+        o.push(3, `case "${camel(g.name)}":`);
+        o.push(4, `o.${camel(g.name)} = ${jsonOut(g, `${ov}.value`)};`);
+        o.push(4, "break;");
+      }
+      o.push(2, "}");
+      o.push(1, "}");
+    } else if (f.label === "repeated") {
+      o.push(1, `o.${key} = m.${key}.map((x) => ${jsonOut(f, "x")});`);
+    } else if (f.label === "optional" || f.kind === "message") {
+      o.push(1, `if (m.${key} !== undefined) o.${key} = ${jsonOut(f, `m.${key}`)};`);
+    } else {
+      o.push(1, `o.${key} = ${jsonOut(f, `m.${key}`)};`);
+    }
+  }
+  o.push(1, "return o;");
+  return [`function toJson${m.name}(m: ${m.name}): pb.JsonObject {`, ...o.lines, "}"];
+}
+
+/** JSON text of one element held in `v` (what JSON.stringify writes for jsonOut). */
+function jsonTextOut(f: FieldModel, v: string): string {
+  switch (f.kind) {
+    case "string":
+      return `pb.stringJsonText(${v})`;
+    case "bool":
+      return `String(${v})`;
+    case "bytes":
+      return `\`"\${pb.bytesToJson(${v})}"\``;
+    case "float":
+    case "double":
+      return `pb.floatJsonText(${v})`;
+    case "enum":
+      return `pb.enumJsonText(${f.enumType!.name}, ${v})`;
+    case "message":
+      return `toJsonText${f.messageType!.name}(${v})`;
+    default:
+      return is64(f.kind) ? `\`"\${${v}}"\`` : `String(${v})`;
+  }
+}
+
+/** The JSON text of toJson (same keys, same order): the hot path of `trace --json`. */
+function emitToJsonText(m: MessageModel): string[] {
+  const plain = m.fields.every((f) => f.label === "singular" && f.kind !== "message");
+  if (plain) {
+    // Every field is always written: one template literal, no array.
+    const parts = m.fields.map((f) => {
+      const v = `m.${camel(f.name)}`;
+      // Numbers and bools straight into the template; 64-bit integers as quoted decimals.
+      if (f.kind === "bool" || (!is64(f.kind) && !["string", "bytes", "float", "double", "enum"].includes(f.kind))) {
+        return `"${camel(f.name)}":\${${v}}`;
+      }
+      if (is64(f.kind)) return `"${camel(f.name)}":"\${${v}}"`;
+      return `"${camel(f.name)}":\${${jsonTextOut(f, v)}}`;
+    });
+    return [
+      `function toJsonText${m.name}(m: ${m.name}, before = "", after = ""): string {`,
+      `  return \`{\${before}${parts.join(",")}\${after}}\`;`,
+      "}",
+    ];
+  }
+  const o = new Out();
+  o.push(1, "const p: string[] = [];");
+  const done = new Set<string>();
+  for (const f of m.fields) {
+    const key = camel(f.name);
+    if (f.oneof !== undefined) {
+      if (done.has(f.oneof)) continue;
+      done.add(f.oneof);
+      const ov = oneofVar(f.oneof);
+      o.push(1, `const ${ov} = m.${camel(f.oneof)};`);
+      o.push(1, `if (${ov} !== undefined) {`);
+      o.push(2, `switch (${ov}.case) {`);
+      for (const g of m.fields.filter((x) => x.oneof === f.oneof)) {
+        o.push(3, `case "${camel(g.name)}":`);
+        o.push(4, `p.push(\`"${camel(g.name)}":\${${jsonTextOut(g, `${ov}.value`)}}\`);`);
+        o.push(4, "break;");
+      }
+      o.push(2, "}");
+      o.push(1, "}");
+    } else if (f.label === "repeated") {
+      o.push(1, `p.push(\`"${key}":[\${m.${key}.map((x) => ${jsonTextOut(f, "x")}).join(",")}]\`);`);
+    } else if (f.label === "optional" || f.kind === "message") {
+      o.push(1, `if (m.${key} !== undefined) p.push(\`"${key}":\${${jsonTextOut(f, `m.${key}`)}}\`);`);
+    } else {
+      o.push(1, `p.push(\`"${key}":\${${jsonTextOut(f, `m.${key}`)}}\`);`);
+    }
+  }
+  o.push(1, `return \`{\${before}\${p.join(",")}\${after}}\`;`);
+  return [`function toJsonText${m.name}(m: ${m.name}, before = "", after = ""): string {`, ...o.lines, "}"];
+}
+
+function emitFromJson(m: MessageModel): string[] {
+  const full = m.fullName.replace(/^\./, "");
+  const o = new Out();
+  o.push(1, `const j = pb.jsonObject(json, path, "${full}");`);
+  o.push(1, `const m = new${m.name}();`);
+  o.push(1, "for (const k of Object.keys(j)) {");
+  o.push(2, "const v = j[k];");
+  o.push(2, "switch (k) {");
+  for (const f of m.fields) {
+    const key = camel(f.name);
+    o.push(3, `case "${key}":`);
+    if (f.name !== key) o.push(3, `case "${f.name}":`);
+    o.push(4, "if (v === null) break;");
+    const p = `pb.jsonPath(path, "${key}")`;
+    if (f.label === "repeated") {
+      o.push(4, `m.${key} = pb.jsonArray(v, ${p}, ${f.maxCount}).map((x, i) => ${jsonIn(f, "x", `pb.jsonPath(${p}, i)`)});`);
+    } else if (f.oneof !== undefined) {
+      o.push(4, `m.${camel(f.oneof)} = { case: "${key}", value: ${jsonIn(f, "v", p)} };`);
+    } else {
+      o.push(4, `m.${key} = ${jsonIn(f, "v", p)};`);
+    }
+    o.push(4, "break;");
+  }
+  o.push(3, "default:");
+  o.push(4, `if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of ${full}");`);
+  o.push(2, "}");
+  o.push(1, "}");
+  o.push(1, "return m;");
+  return [`function fromJson${m.name}(json: unknown, path: string, opts: pb.FromJsonOptions): ${m.name} {`, ...o.lines, "}"];
+}
+
 function emitEnum(e: EnumModel): string[] {
   const out = [...docComment(e.comment, ""), `export enum ${e.name} {`];
   for (const v of e.values) {
@@ -591,6 +765,9 @@ export function emitTs(pkg: PackageModel, sources: string[], wireModule: string)
     out.push(...emitSize(m, pkg.packageName), "");
     out.push(...emitWrite(m), "");
     out.push(...emitDecode(m), "");
+    out.push(...emitToJson(m), "");
+    out.push(...emitToJsonText(m), "");
+    out.push(...emitFromJson(m), "");
     out.push(`/** Codec of ${full}: at most ${m.maxSize} bytes encoded. */`);
     out.push(`export const ${m.name}: pb.MessageType<${m.name}> = {`);
     out.push(`  typeName: "${full}",`);
@@ -600,6 +777,9 @@ export function emitTs(pkg: PackageModel, sources: string[], wireModule: string)
     );
     out.push(`  encode: (m: ${m.name}): Uint8Array => pb.encodeMessage(m, size${m.name}, write${m.name}, "${full}"),`);
     out.push(`  decode: (b: Uint8Array): ${m.name} => pb.decodeMessage(b, decode${m.name}, new${m.name}),`);
+    out.push(`  toJson: toJson${m.name},`);
+    out.push(`  toJsonText: toJsonText${m.name},`);
+    out.push(`  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): ${m.name} => fromJson${m.name}(j, "", opts),`);
     out.push("};", "");
   }
   return out.join("\n");

@@ -18,6 +18,12 @@
  * ```
  */
 
+/**
+ * Largest scenario file, in bytes (256 KiB: thousands of steps). The YAML document tree costs
+ * about 200 times the text, so the size is checked before parsing.
+ */
+export const MAX_SCENARIO_BYTES = 256 * 1024;
+
 /** Verbs a named process can perform; each issues requests on its handle of `drive`. */
 export const PROCESS_VERBS = {
   open: "open a handle (FILE_READ_ATTRIBUTES) on the drive",

@@ -5,6 +5,7 @@
  */
 export * from "./format.ts";
 export { parseScenario } from "./parse/index.ts";
+export { readScenarioFile } from "./read.ts";
 export { type AuditResult, type Check, type RunHooks, runScenario, type StepVerdict } from "./runner.ts";
 export { auditJson, auditJunit, verdictSummary } from "./report.ts";
 export { SimulatorWorld } from "./simulator-world.ts";

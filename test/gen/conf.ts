@@ -479,6 +479,114 @@ function decodeScalars(r: pb.Reader, end: number, depth: number, m: Scalars): Sc
   return m;
 }
 
+function toJsonScalars(m: Scalars): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.i32 = m.i32;
+  o.i64 = String(m.i64);
+  o.u32 = m.u32;
+  o.u64 = String(m.u64);
+  o.s32 = m.s32;
+  o.s64 = String(m.s64);
+  o.f32 = m.f32;
+  o.f64 = String(m.f64);
+  o.sf32 = m.sf32;
+  o.sf64 = String(m.sf64);
+  o.flag = m.flag;
+  o.color = pb.enumToJson(Color, m.color);
+  o.text = m.text;
+  o.blob = pb.bytesToJson(m.blob);
+  o.dbl = pb.floatToJson(m.dbl);
+  o.flt = pb.floatToJson(m.flt);
+  o.highField = m.highField;
+  return o;
+}
+
+function toJsonTextScalars(m: Scalars, before = "", after = ""): string {
+  return `{${before}"i32":${m.i32},"i64":"${m.i64}","u32":${m.u32},"u64":"${m.u64}","s32":${m.s32},"s64":"${m.s64}","f32":${m.f32},"f64":"${m.f64}","sf32":${m.sf32},"sf64":"${m.sf64}","flag":${m.flag},"color":${pb.enumJsonText(Color, m.color)},"text":${pb.stringJsonText(m.text)},"blob":${`"${pb.bytesToJson(m.blob)}"`},"dbl":${pb.floatJsonText(m.dbl)},"flt":${pb.floatJsonText(m.flt)},"highField":${m.highField}${after}}`;
+}
+
+function fromJsonScalars(json: unknown, path: string, opts: pb.FromJsonOptions): Scalars {
+  const j = pb.jsonObject(json, path, "conf.Scalars");
+  const m = newScalars();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "i32":
+        if (v === null) break;
+        m.i32 = pb.jsonI32(v, pb.jsonPath(path, "i32"));
+        break;
+      case "i64":
+        if (v === null) break;
+        m.i64 = pb.jsonI64(v, pb.jsonPath(path, "i64"));
+        break;
+      case "u32":
+        if (v === null) break;
+        m.u32 = pb.jsonU32(v, pb.jsonPath(path, "u32"));
+        break;
+      case "u64":
+        if (v === null) break;
+        m.u64 = pb.jsonU64(v, pb.jsonPath(path, "u64"));
+        break;
+      case "s32":
+        if (v === null) break;
+        m.s32 = pb.jsonI32(v, pb.jsonPath(path, "s32"));
+        break;
+      case "s64":
+        if (v === null) break;
+        m.s64 = pb.jsonI64(v, pb.jsonPath(path, "s64"));
+        break;
+      case "f32":
+        if (v === null) break;
+        m.f32 = pb.jsonU32(v, pb.jsonPath(path, "f32"));
+        break;
+      case "f64":
+        if (v === null) break;
+        m.f64 = pb.jsonU64(v, pb.jsonPath(path, "f64"));
+        break;
+      case "sf32":
+        if (v === null) break;
+        m.sf32 = pb.jsonI32(v, pb.jsonPath(path, "sf32"));
+        break;
+      case "sf64":
+        if (v === null) break;
+        m.sf64 = pb.jsonI64(v, pb.jsonPath(path, "sf64"));
+        break;
+      case "flag":
+        if (v === null) break;
+        m.flag = pb.jsonBool(v, pb.jsonPath(path, "flag"));
+        break;
+      case "color":
+        if (v === null) break;
+        m.color = pb.jsonEnum(v, pb.jsonPath(path, "color"), Color);
+        break;
+      case "text":
+        if (v === null) break;
+        m.text = pb.jsonString(v, pb.jsonPath(path, "text"), 16);
+        break;
+      case "blob":
+        if (v === null) break;
+        m.blob = pb.jsonBytes(v, pb.jsonPath(path, "blob"), 16);
+        break;
+      case "dbl":
+        if (v === null) break;
+        m.dbl = pb.jsonFloat(v, pb.jsonPath(path, "dbl"));
+        break;
+      case "flt":
+        if (v === null) break;
+        m.flt = pb.jsonFloat(v, pb.jsonPath(path, "flt"));
+        break;
+      case "highField":
+      case "high_field":
+        if (v === null) break;
+        m.highField = pb.jsonU32(v, pb.jsonPath(path, "highField"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Scalars");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Scalars: at most 158 bytes encoded. */
 export const Scalars: pb.MessageType<Scalars> = {
   typeName: "conf.Scalars",
@@ -486,6 +594,9 @@ export const Scalars: pb.MessageType<Scalars> = {
   create: (init?: Partial<Scalars>): Scalars => (init === undefined ? newScalars() : Object.assign(newScalars(), init)),
   encode: (m: Scalars): Uint8Array => pb.encodeMessage(m, sizeScalars, writeScalars, "conf.Scalars"),
   decode: (b: Uint8Array): Scalars => pb.decodeMessage(b, decodeScalars, newScalars),
+  toJson: toJsonScalars,
+  toJsonText: toJsonTextScalars,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Scalars => fromJsonScalars(j, "", opts),
 };
 
 export interface Repeated {
@@ -1042,6 +1153,95 @@ function decodeRepeated(r: pb.Reader, end: number, depth: number, m: Repeated): 
   return m;
 }
 
+function toJsonRepeated(m: Repeated): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.i32 = m.i32.map((x) => x);
+  o.u64 = m.u64.map((x) => String(x));
+  o.s64 = m.s64.map((x) => String(x));
+  o.f32 = m.f32.map((x) => x);
+  o.sf64 = m.sf64.map((x) => String(x));
+  o.flags = m.flags.map((x) => x);
+  o.colors = m.colors.map((x) => pb.enumToJson(Color, x));
+  o.texts = m.texts.map((x) => x);
+  o.blobs = m.blobs.map((x) => pb.bytesToJson(x));
+  o.items = m.items.map((x) => toJsonScalars(x));
+  o.dbls = m.dbls.map((x) => pb.floatToJson(x));
+  return o;
+}
+
+function toJsonTextRepeated(m: Repeated, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"i32":[${m.i32.map((x) => String(x)).join(",")}]`);
+  p.push(`"u64":[${m.u64.map((x) => `"${x}"`).join(",")}]`);
+  p.push(`"s64":[${m.s64.map((x) => `"${x}"`).join(",")}]`);
+  p.push(`"f32":[${m.f32.map((x) => String(x)).join(",")}]`);
+  p.push(`"sf64":[${m.sf64.map((x) => `"${x}"`).join(",")}]`);
+  p.push(`"flags":[${m.flags.map((x) => String(x)).join(",")}]`);
+  p.push(`"colors":[${m.colors.map((x) => pb.enumJsonText(Color, x)).join(",")}]`);
+  p.push(`"texts":[${m.texts.map((x) => pb.stringJsonText(x)).join(",")}]`);
+  p.push(`"blobs":[${m.blobs.map((x) => `"${pb.bytesToJson(x)}"`).join(",")}]`);
+  p.push(`"items":[${m.items.map((x) => toJsonTextScalars(x)).join(",")}]`);
+  p.push(`"dbls":[${m.dbls.map((x) => pb.floatJsonText(x)).join(",")}]`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonRepeated(json: unknown, path: string, opts: pb.FromJsonOptions): Repeated {
+  const j = pb.jsonObject(json, path, "conf.Repeated");
+  const m = newRepeated();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "i32":
+        if (v === null) break;
+        m.i32 = pb.jsonArray(v, pb.jsonPath(path, "i32"), 4).map((x, i) => pb.jsonI32(x, pb.jsonPath(pb.jsonPath(path, "i32"), i)));
+        break;
+      case "u64":
+        if (v === null) break;
+        m.u64 = pb.jsonArray(v, pb.jsonPath(path, "u64"), 4).map((x, i) => pb.jsonU64(x, pb.jsonPath(pb.jsonPath(path, "u64"), i)));
+        break;
+      case "s64":
+        if (v === null) break;
+        m.s64 = pb.jsonArray(v, pb.jsonPath(path, "s64"), 4).map((x, i) => pb.jsonI64(x, pb.jsonPath(pb.jsonPath(path, "s64"), i)));
+        break;
+      case "f32":
+        if (v === null) break;
+        m.f32 = pb.jsonArray(v, pb.jsonPath(path, "f32"), 4).map((x, i) => pb.jsonU32(x, pb.jsonPath(pb.jsonPath(path, "f32"), i)));
+        break;
+      case "sf64":
+        if (v === null) break;
+        m.sf64 = pb.jsonArray(v, pb.jsonPath(path, "sf64"), 4).map((x, i) => pb.jsonI64(x, pb.jsonPath(pb.jsonPath(path, "sf64"), i)));
+        break;
+      case "flags":
+        if (v === null) break;
+        m.flags = pb.jsonArray(v, pb.jsonPath(path, "flags"), 4).map((x, i) => pb.jsonBool(x, pb.jsonPath(pb.jsonPath(path, "flags"), i)));
+        break;
+      case "colors":
+        if (v === null) break;
+        m.colors = pb.jsonArray(v, pb.jsonPath(path, "colors"), 4).map((x, i) => pb.jsonEnum(x, pb.jsonPath(pb.jsonPath(path, "colors"), i), Color));
+        break;
+      case "texts":
+        if (v === null) break;
+        m.texts = pb.jsonArray(v, pb.jsonPath(path, "texts"), 3).map((x, i) => pb.jsonString(x, pb.jsonPath(pb.jsonPath(path, "texts"), i), 8));
+        break;
+      case "blobs":
+        if (v === null) break;
+        m.blobs = pb.jsonArray(v, pb.jsonPath(path, "blobs"), 3).map((x, i) => pb.jsonBytes(x, pb.jsonPath(pb.jsonPath(path, "blobs"), i), 8));
+        break;
+      case "items":
+        if (v === null) break;
+        m.items = pb.jsonArray(v, pb.jsonPath(path, "items"), 2).map((x, i) => fromJsonScalars(x, pb.jsonPath(pb.jsonPath(path, "items"), i), opts));
+        break;
+      case "dbls":
+        if (v === null) break;
+        m.dbls = pb.jsonArray(v, pb.jsonPath(path, "dbls"), 2).map((x, i) => pb.jsonFloat(x, pb.jsonPath(pb.jsonPath(path, "dbls"), i)));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Repeated");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Repeated: at most 626 bytes encoded. */
 export const Repeated: pb.MessageType<Repeated> = {
   typeName: "conf.Repeated",
@@ -1049,6 +1249,9 @@ export const Repeated: pb.MessageType<Repeated> = {
   create: (init?: Partial<Repeated>): Repeated => (init === undefined ? newRepeated() : Object.assign(newRepeated(), init)),
   encode: (m: Repeated): Uint8Array => pb.encodeMessage(m, sizeRepeated, writeRepeated, "conf.Repeated"),
   decode: (b: Uint8Array): Repeated => pb.decodeMessage(b, decodeRepeated, newRepeated),
+  toJson: toJsonRepeated,
+  toJsonText: toJsonTextRepeated,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Repeated => fromJsonRepeated(j, "", opts),
 };
 
 export interface Optionals {
@@ -1200,6 +1403,56 @@ function decodeOptionals(r: pb.Reader, end: number, depth: number, m: Optionals)
   return m;
 }
 
+function toJsonOptionals(m: Optionals): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  if (m.maybeU32 !== undefined) o.maybeU32 = m.maybeU32;
+  if (m.maybeText !== undefined) o.maybeText = m.maybeText;
+  if (m.maybeS64 !== undefined) o.maybeS64 = String(m.maybeS64);
+  if (m.sub !== undefined) o.sub = toJsonScalars(m.sub);
+  return o;
+}
+
+function toJsonTextOptionals(m: Optionals, before = "", after = ""): string {
+  const p: string[] = [];
+  if (m.maybeU32 !== undefined) p.push(`"maybeU32":${String(m.maybeU32)}`);
+  if (m.maybeText !== undefined) p.push(`"maybeText":${pb.stringJsonText(m.maybeText)}`);
+  if (m.maybeS64 !== undefined) p.push(`"maybeS64":${`"${m.maybeS64}"`}`);
+  if (m.sub !== undefined) p.push(`"sub":${toJsonTextScalars(m.sub)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonOptionals(json: unknown, path: string, opts: pb.FromJsonOptions): Optionals {
+  const j = pb.jsonObject(json, path, "conf.Optionals");
+  const m = newOptionals();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "maybeU32":
+      case "maybe_u32":
+        if (v === null) break;
+        m.maybeU32 = pb.jsonU32(v, pb.jsonPath(path, "maybeU32"));
+        break;
+      case "maybeText":
+      case "maybe_text":
+        if (v === null) break;
+        m.maybeText = pb.jsonString(v, pb.jsonPath(path, "maybeText"), 8);
+        break;
+      case "maybeS64":
+      case "maybe_s64":
+        if (v === null) break;
+        m.maybeS64 = pb.jsonI64(v, pb.jsonPath(path, "maybeS64"));
+        break;
+      case "sub":
+        if (v === null) break;
+        m.sub = fromJsonScalars(v, pb.jsonPath(path, "sub"), opts);
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Optionals");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Optionals: at most 188 bytes encoded. */
 export const Optionals: pb.MessageType<Optionals> = {
   typeName: "conf.Optionals",
@@ -1207,6 +1460,9 @@ export const Optionals: pb.MessageType<Optionals> = {
   create: (init?: Partial<Optionals>): Optionals => (init === undefined ? newOptionals() : Object.assign(newOptionals(), init)),
   encode: (m: Optionals): Uint8Array => pb.encodeMessage(m, sizeOptionals, writeOptionals, "conf.Optionals"),
   decode: (b: Uint8Array): Optionals => pb.decodeMessage(b, decodeOptionals, newOptionals),
+  toJson: toJsonOptionals,
+  toJsonText: toJsonTextOptionals,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Optionals => fromJsonOptionals(j, "", opts),
 };
 
 export interface Choice {
@@ -1459,6 +1715,101 @@ function decodeChoice(r: pb.Reader, end: number, depth: number, m: Choice): Choi
   return m;
 }
 
+function toJsonChoice(m: Choice): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.before = m.before;
+  const o_pick = m.pick;
+  if (o_pick !== undefined) {
+    switch (o_pick.case) {
+      case "number":
+        o.number = o_pick.value;
+        break;
+      case "word":
+        o.word = o_pick.value;
+        break;
+      case "nested":
+        o.nested = toJsonScalars(o_pick.value);
+        break;
+      case "signed":
+        o.signed = String(o_pick.value);
+        break;
+      case "raw":
+        o.raw = pb.bytesToJson(o_pick.value);
+        break;
+    }
+  }
+  o.after = m.after;
+  return o;
+}
+
+function toJsonTextChoice(m: Choice, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"before":${String(m.before)}`);
+  const o_pick = m.pick;
+  if (o_pick !== undefined) {
+    switch (o_pick.case) {
+      case "number":
+        p.push(`"number":${String(o_pick.value)}`);
+        break;
+      case "word":
+        p.push(`"word":${pb.stringJsonText(o_pick.value)}`);
+        break;
+      case "nested":
+        p.push(`"nested":${toJsonTextScalars(o_pick.value)}`);
+        break;
+      case "signed":
+        p.push(`"signed":${`"${o_pick.value}"`}`);
+        break;
+      case "raw":
+        p.push(`"raw":${`"${pb.bytesToJson(o_pick.value)}"`}`);
+        break;
+    }
+  }
+  p.push(`"after":${String(m.after)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonChoice(json: unknown, path: string, opts: pb.FromJsonOptions): Choice {
+  const j = pb.jsonObject(json, path, "conf.Choice");
+  const m = newChoice();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "before":
+        if (v === null) break;
+        m.before = pb.jsonU32(v, pb.jsonPath(path, "before"));
+        break;
+      case "number":
+        if (v === null) break;
+        m.pick = { case: "number", value: pb.jsonU32(v, pb.jsonPath(path, "number")) };
+        break;
+      case "word":
+        if (v === null) break;
+        m.pick = { case: "word", value: pb.jsonString(v, pb.jsonPath(path, "word"), 12) };
+        break;
+      case "nested":
+        if (v === null) break;
+        m.pick = { case: "nested", value: fromJsonScalars(v, pb.jsonPath(path, "nested"), opts) };
+        break;
+      case "signed":
+        if (v === null) break;
+        m.pick = { case: "signed", value: pb.jsonI64(v, pb.jsonPath(path, "signed")) };
+        break;
+      case "raw":
+        if (v === null) break;
+        m.pick = { case: "raw", value: pb.jsonBytes(v, pb.jsonPath(path, "raw"), 8) };
+        break;
+      case "after":
+        if (v === null) break;
+        m.after = pb.jsonU32(v, pb.jsonPath(path, "after"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Choice");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Choice: at most 173 bytes encoded. */
 export const Choice: pb.MessageType<Choice> = {
   typeName: "conf.Choice",
@@ -1466,6 +1817,9 @@ export const Choice: pb.MessageType<Choice> = {
   create: (init?: Partial<Choice>): Choice => (init === undefined ? newChoice() : Object.assign(newChoice(), init)),
   encode: (m: Choice): Uint8Array => pb.encodeMessage(m, sizeChoice, writeChoice, "conf.Choice"),
   decode: (b: Uint8Array): Choice => pb.decodeMessage(b, decodeChoice, newChoice),
+  toJson: toJsonChoice,
+  toJsonText: toJsonTextChoice,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Choice => fromJsonChoice(j, "", opts),
 };
 
 /** A chain four levels deep: Depth1 -> Depth2 -> Depth3 -> Depth4. */
@@ -1548,6 +1902,33 @@ function decodeDepth4(r: pb.Reader, end: number, depth: number, m: Depth4): Dept
   return m;
 }
 
+function toJsonDepth4(m: Depth4): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.leaf = m.leaf;
+  return o;
+}
+
+function toJsonTextDepth4(m: Depth4, before = "", after = ""): string {
+  return `{${before}"leaf":${m.leaf}${after}}`;
+}
+
+function fromJsonDepth4(json: unknown, path: string, opts: pb.FromJsonOptions): Depth4 {
+  const j = pb.jsonObject(json, path, "conf.Depth4");
+  const m = newDepth4();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "leaf":
+        if (v === null) break;
+        m.leaf = pb.jsonU32(v, pb.jsonPath(path, "leaf"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Depth4");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Depth4: at most 6 bytes encoded. */
 export const Depth4: pb.MessageType<Depth4> = {
   typeName: "conf.Depth4",
@@ -1555,6 +1936,9 @@ export const Depth4: pb.MessageType<Depth4> = {
   create: (init?: Partial<Depth4>): Depth4 => (init === undefined ? newDepth4() : Object.assign(newDepth4(), init)),
   encode: (m: Depth4): Uint8Array => pb.encodeMessage(m, sizeDepth4, writeDepth4, "conf.Depth4"),
   decode: (b: Uint8Array): Depth4 => pb.decodeMessage(b, decodeDepth4, newDepth4),
+  toJson: toJsonDepth4,
+  toJsonText: toJsonTextDepth4,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Depth4 => fromJsonDepth4(j, "", opts),
 };
 
 export interface Depth3 {
@@ -1662,6 +2046,41 @@ function decodeDepth3(r: pb.Reader, end: number, depth: number, m: Depth3): Dept
   return m;
 }
 
+function toJsonDepth3(m: Depth3): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  if (m.next !== undefined) o.next = toJsonDepth4(m.next);
+  o.tag = m.tag;
+  return o;
+}
+
+function toJsonTextDepth3(m: Depth3, before = "", after = ""): string {
+  const p: string[] = [];
+  if (m.next !== undefined) p.push(`"next":${toJsonTextDepth4(m.next)}`);
+  p.push(`"tag":${String(m.tag)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonDepth3(json: unknown, path: string, opts: pb.FromJsonOptions): Depth3 {
+  const j = pb.jsonObject(json, path, "conf.Depth3");
+  const m = newDepth3();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "next":
+        if (v === null) break;
+        m.next = fromJsonDepth4(v, pb.jsonPath(path, "next"), opts);
+        break;
+      case "tag":
+        if (v === null) break;
+        m.tag = pb.jsonU32(v, pb.jsonPath(path, "tag"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Depth3");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Depth3: at most 14 bytes encoded. */
 export const Depth3: pb.MessageType<Depth3> = {
   typeName: "conf.Depth3",
@@ -1669,6 +2088,9 @@ export const Depth3: pb.MessageType<Depth3> = {
   create: (init?: Partial<Depth3>): Depth3 => (init === undefined ? newDepth3() : Object.assign(newDepth3(), init)),
   encode: (m: Depth3): Uint8Array => pb.encodeMessage(m, sizeDepth3, writeDepth3, "conf.Depth3"),
   decode: (b: Uint8Array): Depth3 => pb.decodeMessage(b, decodeDepth3, newDepth3),
+  toJson: toJsonDepth3,
+  toJsonText: toJsonTextDepth3,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Depth3 => fromJsonDepth3(j, "", opts),
 };
 
 export interface Depth2 {
@@ -1776,6 +2198,41 @@ function decodeDepth2(r: pb.Reader, end: number, depth: number, m: Depth2): Dept
   return m;
 }
 
+function toJsonDepth2(m: Depth2): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  if (m.next !== undefined) o.next = toJsonDepth3(m.next);
+  o.tag = m.tag;
+  return o;
+}
+
+function toJsonTextDepth2(m: Depth2, before = "", after = ""): string {
+  const p: string[] = [];
+  if (m.next !== undefined) p.push(`"next":${toJsonTextDepth3(m.next)}`);
+  p.push(`"tag":${String(m.tag)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonDepth2(json: unknown, path: string, opts: pb.FromJsonOptions): Depth2 {
+  const j = pb.jsonObject(json, path, "conf.Depth2");
+  const m = newDepth2();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "next":
+        if (v === null) break;
+        m.next = fromJsonDepth3(v, pb.jsonPath(path, "next"), opts);
+        break;
+      case "tag":
+        if (v === null) break;
+        m.tag = pb.jsonU32(v, pb.jsonPath(path, "tag"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Depth2");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Depth2: at most 22 bytes encoded. */
 export const Depth2: pb.MessageType<Depth2> = {
   typeName: "conf.Depth2",
@@ -1783,6 +2240,9 @@ export const Depth2: pb.MessageType<Depth2> = {
   create: (init?: Partial<Depth2>): Depth2 => (init === undefined ? newDepth2() : Object.assign(newDepth2(), init)),
   encode: (m: Depth2): Uint8Array => pb.encodeMessage(m, sizeDepth2, writeDepth2, "conf.Depth2"),
   decode: (b: Uint8Array): Depth2 => pb.decodeMessage(b, decodeDepth2, newDepth2),
+  toJson: toJsonDepth2,
+  toJsonText: toJsonTextDepth2,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Depth2 => fromJsonDepth2(j, "", opts),
 };
 
 export interface Depth1 {
@@ -1890,6 +2350,41 @@ function decodeDepth1(r: pb.Reader, end: number, depth: number, m: Depth1): Dept
   return m;
 }
 
+function toJsonDepth1(m: Depth1): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  if (m.next !== undefined) o.next = toJsonDepth2(m.next);
+  o.tag = m.tag;
+  return o;
+}
+
+function toJsonTextDepth1(m: Depth1, before = "", after = ""): string {
+  const p: string[] = [];
+  if (m.next !== undefined) p.push(`"next":${toJsonTextDepth2(m.next)}`);
+  p.push(`"tag":${String(m.tag)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonDepth1(json: unknown, path: string, opts: pb.FromJsonOptions): Depth1 {
+  const j = pb.jsonObject(json, path, "conf.Depth1");
+  const m = newDepth1();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "next":
+        if (v === null) break;
+        m.next = fromJsonDepth2(v, pb.jsonPath(path, "next"), opts);
+        break;
+      case "tag":
+        if (v === null) break;
+        m.tag = pb.jsonU32(v, pb.jsonPath(path, "tag"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of conf.Depth1");
+    }
+  }
+  return m;
+}
+
 /** Codec of conf.Depth1: at most 30 bytes encoded. */
 export const Depth1: pb.MessageType<Depth1> = {
   typeName: "conf.Depth1",
@@ -1897,4 +2392,7 @@ export const Depth1: pb.MessageType<Depth1> = {
   create: (init?: Partial<Depth1>): Depth1 => (init === undefined ? newDepth1() : Object.assign(newDepth1(), init)),
   encode: (m: Depth1): Uint8Array => pb.encodeMessage(m, sizeDepth1, writeDepth1, "conf.Depth1"),
   decode: (b: Uint8Array): Depth1 => pb.decodeMessage(b, decodeDepth1, newDepth1),
+  toJson: toJsonDepth1,
+  toJsonText: toJsonTextDepth1,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): Depth1 => fromJsonDepth1(j, "", opts),
 };

@@ -18,7 +18,7 @@ import {
   hex32,
 } from "../../client/index.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
-import { type GlobalOptions, makeOutput, monotonicToDate, parseCount } from "../context.ts";
+import { type GlobalOptions, makeOutput, monotonicToDate, parseCount, requireDriveIds } from "../context.ts";
 import type { Output } from "../output.ts";
 import { renderTable } from "../output.ts";
 import { formatSeconds } from "../records.ts";
@@ -104,6 +104,7 @@ export function registerActions(program: Command, globals: Globals): void {
       const drive = o.drive === undefined ? 0 : parseCount(o.drive, "--drive", 1, 0xffff_ffff);
       const client = await connectWithActivity(g, out, {});
       try {
+        await requireDriveIds(client, [drive]);
         const list =
           policy === undefined
             ? await client.policy(drive)
@@ -201,9 +202,12 @@ async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<v
       );
       printOwners(out, snap, drive.driveId, info, !r.ok && verb === "eject");
     }
+    let interrupted = false;
     if (verb === "lock" && r.ok && hold > 0) {
+      // Ctrl-C is caught before the note invites it.
+      const sleeping = sleepInterruptible(hold * 1000);
       out.note(`holding the handle for ${hold} s (Ctrl-C to release now)...`);
-      await sleepInterruptible(hold * 1000);
+      interrupted = await sleeping;
     }
     if (verb === "lock" && r.ok && !out.json) {
       out.note(
@@ -214,6 +218,8 @@ async function runAction(verb: Verb, o: ActionOpts, g: GlobalOptions): Promise<v
     }
     await drive.close();
     if (!r.ok) process.exitCode = ExitCode.CHECK_FAILED;
+    // Ctrl-C ended the hold early: the lock is released as asked, but the command did not finish.
+    else if (interrupted) process.exitCode = ExitCode.INTERRUPTED;
   } finally {
     await client.close();
   }
@@ -244,14 +250,16 @@ function printOwners(
   }
 }
 
-function sleepInterruptible(ms: number): Promise<void> {
+/** Sleep `ms`, or less if SIGINT (Ctrl-C) comes first: whether it did. */
+function sleepInterruptible(ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
+    const done = (interrupted: boolean) => {
       clearTimeout(t);
-      process.off("SIGINT", done);
-      resolve();
+      process.off("SIGINT", onSigint);
+      resolve(interrupted);
     };
-    const t = setTimeout(done, ms);
-    process.once("SIGINT", done);
+    const onSigint = () => done(true);
+    const t = setTimeout(() => done(false), ms);
+    process.once("SIGINT", onSigint);
   });
 }

@@ -33,6 +33,7 @@ interface AuditOpts extends Pick<FilterOptions, "include" | "exclude"> {
   junitOut?: string;
   traceOut?: string;
   chromeOut?: string;
+  failOnDrop?: boolean;
 }
 
 export function registerAudit(program: Command, globals: () => GlobalOptions): void {
@@ -51,6 +52,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
       .option("--junit-out <file>", "write the verdicts as JUnit XML (scenario: one testcase per step; recording: per process x rule)")
       .option("--trace-out <file>", "scenario: write the scenario's trace as JSON Lines")
       .option("--chrome-out <file>", "write the trace as Chrome/Perfetto trace-event JSON")
+      .option("--fail-on-drop", "exit 1 if records left the trace ring before they were read (the trace is incomplete): for CI")
       .option("--include <field=value>", "judge / write only records with this value (repeatable; docs/filters.md)", collect)
       .option("--exclude <field=value>", "leave out records with this value (repeatable; excludes win)", collect),
   ).action(async (file: string | undefined, o: AuditOpts) => {
@@ -101,6 +103,15 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
         if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events)) + "\n", "trace (Chrome trace-event JSON)");
       }
       if (res.failed > 0) process.exitCode = ExitCode.CHECK_FAILED;
+      if (o.failOnDrop) {
+        // The simulator starts with an empty ring at seq 1: any record older than the oldest one left it.
+        const info = await client.info();
+        const lost = info.oldestSeq > 1n ? info.oldestSeq - 1n : 0n;
+        if (lost > 0n) {
+          out.warn(`${lost} trace record(s) of the run left the ring (the trace is incomplete) and --fail-on-drop is set`);
+          process.exitCode = ExitCode.CHECK_FAILED;
+        }
+      }
     } finally {
       await client.close();
     }
@@ -175,6 +186,14 @@ async function auditRecording(g: GlobalOptions, out: Output, o: AuditOpts): Prom
   if (o.chromeOut)
     writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events, report.timeline)) + "\n", "trace (Chrome trace-event JSON)");
   if (report.failed > 0) process.exitCode = ExitCode.CHECK_FAILED;
+  if (o.failOnDrop) {
+    let lost = 0n;
+    for (const e of src.events) if (e.type === "dropped") lost += e.count;
+    if (lost > 0n) {
+      out.warn(`${lost} trace record(s) were dropped before they were read (the verdicts may be uncertain) and --fail-on-drop is set`);
+      process.exitCode = ExitCode.CHECK_FAILED;
+    }
+  }
 }
 
 /** Every record still in the ring (the simulator starts empty: the whole run). */

@@ -11,6 +11,7 @@ import {
   monotonicToDate,
   parseCount,
   playActivity,
+  requireDriveIds,
   type ActivityOptions,
   type GlobalOptions,
 } from "../context.ts";
@@ -114,6 +115,7 @@ export function registerStatus(program: Command, globals: Globals): void {
     const client = await connectWithActivity(g, out, activityFrom(o));
     try {
       const drive = o.drive === undefined ? 0 : parseCount(o.drive, "--drive", 1, 0xffff_ffff);
+      await requireDriveIds(client, [drive]);
       const [snap, info, drives] = await Promise.all([client.ledger(drive), client.info(), client.drives()]);
       printLocks(out, snap, info, new Map(drives.map((d) => [d.driveId, d.name])));
     } finally {

@@ -20,6 +20,7 @@ import {
   makeOutput,
   parseCount,
   playActivity,
+  requireDriveIds,
 } from "../context.ts";
 import type { Output } from "../output.ts";
 import type { RecordFilter } from "../../filter/index.ts";
@@ -43,6 +44,7 @@ interface TraceOpts {
   pace: boolean;
   scenario?: string;
   burst?: string;
+  failOnDrop?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -63,7 +65,8 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
       .option("--limit <n>", "stop after printing N records")
       .option("--completed", "one line per request (its completion) plus the filter's own releases")
       .option("--follow", "simulator: keep waiting after the played activity (until Ctrl-C)")
-      .option("--no-pace", "simulator: send the burst as fast as possible, letting the ring overflow (shows drops)"),
+      .option("--no-pace", "simulator: send the burst as fast as possible, letting the ring overflow (shows drops)")
+      .option("--fail-on-drop", "exit 1 if records were dropped (left the ring before they were read): for CI"),
   ).action(async (o: TraceOpts) => {
     const g = globals();
     const out = makeOutput(g);
@@ -81,6 +84,7 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
           "add --scenario scenarios/demo.yaml or --burst 10000 (or run `npm start` for the demo)",
         );
       }
+      await requireDriveIds(client, includedDriveIds(filter));
       process.exitCode = await streamTrace(client, out, {
         filter,
         from,
@@ -90,11 +94,25 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
         activity,
         scenario,
         csv: o.csv === true,
+        failOnDrop: o.failOnDrop === true,
       });
     } finally {
       await client.close();
     }
   });
+}
+
+/** The drive ids `--drive`/`--include drive=...` name (an unknown one is a usage error, not a silent empty trace). */
+function includedDriveIds(filter: RecordFilter): number[] {
+  const ids: number[] = [];
+  for (const r of filter.rules) {
+    if (r.field !== "drive" || r.action !== "include") continue;
+    for (const v of r.value.split(",")) {
+      const n = Number(v.trim().replace(/^d/i, ""));
+      if (Number.isInteger(n) && n > 0) ids.push(n);
+    }
+  }
+  return ids;
 }
 
 function parseSeq(s: string): bigint {
@@ -138,6 +156,8 @@ export interface StreamOptions {
   stop?: AbortSignal;
   /** Keep each record's encoding (TraceOptions.keepEncoded): the recorder writes it as is. */
   keepEncoded?: boolean;
+  /** A drop notice makes the result a failure (exit 1). */
+  failOnDrop?: boolean;
 }
 
 /** Stream until Ctrl-C, --limit, or the end of the played activity. Returns the exit code. */
@@ -244,5 +264,10 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
   await stream.return();
   if (activity && !interrupted) await activity;
   if (!o.silent) out.note(`${printed} record(s) printed${dropped > 0n ? `, ${dropped} dropped` : ""}`);
-  return interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
+  if (interrupted) return ExitCode.INTERRUPTED;
+  if (o.failOnDrop && dropped > 0n) {
+    out.warn(`${dropped} record(s) were dropped (they left the ring before they were read) and --fail-on-drop is set`);
+    return ExitCode.CHECK_FAILED;
+  }
+  return ExitCode.OK;
 }

@@ -1053,6 +1053,189 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
   return m;
 }
 
+function toJsonTraceRecord(m: TraceRecord): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.seq = String(m.seq);
+  o.kind = pb.enumToJson(RecordKind, m.kind);
+  o.requestId = String(m.requestId);
+  o.timestamp = String(m.timestamp);
+  o.driveId = m.driveId;
+  o.handleId = String(m.handleId);
+  o.pid = m.pid;
+  o.tid = m.tid;
+  o.requestorPid = m.requestorPid;
+  o.openerPid = m.openerPid;
+  o.openerImage = m.openerImage;
+  o.major = m.major;
+  o.minor = m.minor;
+  o.ioctlCode = m.ioctlCode;
+  o.normalizedCode = m.normalizedCode;
+  o.inputLength = m.inputLength;
+  o.outputLength = m.outputLength;
+  o.inputHead = pb.bytesToJson(m.inputHead);
+  o.truncated = m.truncated;
+  o.status = m.status;
+  o.information = String(m.information);
+  o.duration = String(m.duration);
+  o.decision = pb.enumToJson(Decision, m.decision);
+  o.reason = pb.enumToJson(Reason, m.reason);
+  o.secureTotal = m.secureTotal;
+  o.simpleTotal = m.simpleTotal;
+  o.countReleased = m.countReleased;
+  o.outputHead = pb.bytesToJson(m.outputHead);
+  o.outputTruncated = m.outputTruncated;
+  return o;
+}
+
+function toJsonTextTraceRecord(m: TraceRecord, before = "", after = ""): string {
+  return `{${before}"seq":"${m.seq}","kind":${pb.enumJsonText(RecordKind, m.kind)},"requestId":"${m.requestId}","timestamp":"${m.timestamp}","driveId":${m.driveId},"handleId":"${m.handleId}","pid":${m.pid},"tid":${m.tid},"requestorPid":${m.requestorPid},"openerPid":${m.openerPid},"openerImage":${pb.stringJsonText(m.openerImage)},"major":${m.major},"minor":${m.minor},"ioctlCode":${m.ioctlCode},"normalizedCode":${m.normalizedCode},"inputLength":${m.inputLength},"outputLength":${m.outputLength},"inputHead":${`"${pb.bytesToJson(m.inputHead)}"`},"truncated":${m.truncated},"status":${m.status},"information":"${m.information}","duration":"${m.duration}","decision":${pb.enumJsonText(Decision, m.decision)},"reason":${pb.enumJsonText(Reason, m.reason)},"secureTotal":${m.secureTotal},"simpleTotal":${m.simpleTotal},"countReleased":${m.countReleased},"outputHead":${`"${pb.bytesToJson(m.outputHead)}"`},"outputTruncated":${m.outputTruncated}${after}}`;
+}
+
+function fromJsonTraceRecord(json: unknown, path: string, opts: pb.FromJsonOptions): TraceRecord {
+  const j = pb.jsonObject(json, path, "cdfilter.TraceRecord");
+  const m = newTraceRecord();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "seq":
+        if (v === null) break;
+        m.seq = pb.jsonU64(v, pb.jsonPath(path, "seq"));
+        break;
+      case "kind":
+        if (v === null) break;
+        m.kind = pb.jsonEnum(v, pb.jsonPath(path, "kind"), RecordKind);
+        break;
+      case "requestId":
+      case "request_id":
+        if (v === null) break;
+        m.requestId = pb.jsonU64(v, pb.jsonPath(path, "requestId"));
+        break;
+      case "timestamp":
+        if (v === null) break;
+        m.timestamp = pb.jsonU64(v, pb.jsonPath(path, "timestamp"));
+        break;
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      case "handleId":
+      case "handle_id":
+        if (v === null) break;
+        m.handleId = pb.jsonU64(v, pb.jsonPath(path, "handleId"));
+        break;
+      case "pid":
+        if (v === null) break;
+        m.pid = pb.jsonU32(v, pb.jsonPath(path, "pid"));
+        break;
+      case "tid":
+        if (v === null) break;
+        m.tid = pb.jsonU32(v, pb.jsonPath(path, "tid"));
+        break;
+      case "requestorPid":
+      case "requestor_pid":
+        if (v === null) break;
+        m.requestorPid = pb.jsonU32(v, pb.jsonPath(path, "requestorPid"));
+        break;
+      case "openerPid":
+      case "opener_pid":
+        if (v === null) break;
+        m.openerPid = pb.jsonU32(v, pb.jsonPath(path, "openerPid"));
+        break;
+      case "openerImage":
+      case "opener_image":
+        if (v === null) break;
+        m.openerImage = pb.jsonString(v, pb.jsonPath(path, "openerImage"), 64);
+        break;
+      case "major":
+        if (v === null) break;
+        m.major = pb.jsonU32(v, pb.jsonPath(path, "major"));
+        break;
+      case "minor":
+        if (v === null) break;
+        m.minor = pb.jsonU32(v, pb.jsonPath(path, "minor"));
+        break;
+      case "ioctlCode":
+      case "ioctl_code":
+        if (v === null) break;
+        m.ioctlCode = pb.jsonU32(v, pb.jsonPath(path, "ioctlCode"));
+        break;
+      case "normalizedCode":
+      case "normalized_code":
+        if (v === null) break;
+        m.normalizedCode = pb.jsonU32(v, pb.jsonPath(path, "normalizedCode"));
+        break;
+      case "inputLength":
+      case "input_length":
+        if (v === null) break;
+        m.inputLength = pb.jsonU32(v, pb.jsonPath(path, "inputLength"));
+        break;
+      case "outputLength":
+      case "output_length":
+        if (v === null) break;
+        m.outputLength = pb.jsonU32(v, pb.jsonPath(path, "outputLength"));
+        break;
+      case "inputHead":
+      case "input_head":
+        if (v === null) break;
+        m.inputHead = pb.jsonBytes(v, pb.jsonPath(path, "inputHead"), 256);
+        break;
+      case "truncated":
+        if (v === null) break;
+        m.truncated = pb.jsonBool(v, pb.jsonPath(path, "truncated"));
+        break;
+      case "status":
+        if (v === null) break;
+        m.status = pb.jsonU32(v, pb.jsonPath(path, "status"));
+        break;
+      case "information":
+        if (v === null) break;
+        m.information = pb.jsonU64(v, pb.jsonPath(path, "information"));
+        break;
+      case "duration":
+        if (v === null) break;
+        m.duration = pb.jsonU64(v, pb.jsonPath(path, "duration"));
+        break;
+      case "decision":
+        if (v === null) break;
+        m.decision = pb.jsonEnum(v, pb.jsonPath(path, "decision"), Decision);
+        break;
+      case "reason":
+        if (v === null) break;
+        m.reason = pb.jsonEnum(v, pb.jsonPath(path, "reason"), Reason);
+        break;
+      case "secureTotal":
+      case "secure_total":
+        if (v === null) break;
+        m.secureTotal = pb.jsonU32(v, pb.jsonPath(path, "secureTotal"));
+        break;
+      case "simpleTotal":
+      case "simple_total":
+        if (v === null) break;
+        m.simpleTotal = pb.jsonU32(v, pb.jsonPath(path, "simpleTotal"));
+        break;
+      case "countReleased":
+      case "count_released":
+        if (v === null) break;
+        m.countReleased = pb.jsonU32(v, pb.jsonPath(path, "countReleased"));
+        break;
+      case "outputHead":
+      case "output_head":
+        if (v === null) break;
+        m.outputHead = pb.jsonBytes(v, pb.jsonPath(path, "outputHead"), 256);
+        break;
+      case "outputTruncated":
+      case "output_truncated":
+        if (v === null) break;
+        m.outputTruncated = pb.jsonBool(v, pb.jsonPath(path, "outputTruncated"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.TraceRecord");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.TraceRecord: at most 791 bytes encoded. */
 export const TraceRecord: pb.MessageType<TraceRecord> = {
   typeName: "cdfilter.TraceRecord",
@@ -1060,6 +1243,9 @@ export const TraceRecord: pb.MessageType<TraceRecord> = {
   create: (init?: Partial<TraceRecord>): TraceRecord => (init === undefined ? newTraceRecord() : Object.assign(newTraceRecord(), init)),
   encode: (m: TraceRecord): Uint8Array => pb.encodeMessage(m, sizeTraceRecord, writeTraceRecord, "cdfilter.TraceRecord"),
   decode: (b: Uint8Array): TraceRecord => pb.decodeMessage(b, decodeTraceRecord, newTraceRecord),
+  toJson: toJsonTraceRecord,
+  toJsonText: toJsonTextTraceRecord,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): TraceRecord => fromJsonTraceRecord(j, "", opts),
 };
 
 export interface InfoRequest {
@@ -1167,6 +1353,40 @@ function decodeInfoRequest(r: pb.Reader, end: number, depth: number, m: InfoRequ
   return m;
 }
 
+function toJsonInfoRequest(m: InfoRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.clientProtocolVersion = m.clientProtocolVersion;
+  o.clientName = m.clientName;
+  return o;
+}
+
+function toJsonTextInfoRequest(m: InfoRequest, before = "", after = ""): string {
+  return `{${before}"clientProtocolVersion":${m.clientProtocolVersion},"clientName":${pb.stringJsonText(m.clientName)}${after}}`;
+}
+
+function fromJsonInfoRequest(json: unknown, path: string, opts: pb.FromJsonOptions): InfoRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.InfoRequest");
+  const m = newInfoRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "clientProtocolVersion":
+      case "client_protocol_version":
+        if (v === null) break;
+        m.clientProtocolVersion = pb.jsonU32(v, pb.jsonPath(path, "clientProtocolVersion"));
+        break;
+      case "clientName":
+      case "client_name":
+        if (v === null) break;
+        m.clientName = pb.jsonString(v, pb.jsonPath(path, "clientName"), 64);
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.InfoRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.InfoRequest: at most 72 bytes encoded. */
 export const InfoRequest: pb.MessageType<InfoRequest> = {
   typeName: "cdfilter.InfoRequest",
@@ -1174,6 +1394,9 @@ export const InfoRequest: pb.MessageType<InfoRequest> = {
   create: (init?: Partial<InfoRequest>): InfoRequest => (init === undefined ? newInfoRequest() : Object.assign(newInfoRequest(), init)),
   encode: (m: InfoRequest): Uint8Array => pb.encodeMessage(m, sizeInfoRequest, writeInfoRequest, "cdfilter.InfoRequest"),
   decode: (b: Uint8Array): InfoRequest => pb.decodeMessage(b, decodeInfoRequest, newInfoRequest),
+  toJson: toJsonInfoRequest,
+  toJsonText: toJsonTextInfoRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): InfoRequest => fromJsonInfoRequest(j, "", opts),
 };
 
 export interface InfoReply {
@@ -1703,6 +1926,122 @@ function decodeInfoReply(r: pb.Reader, end: number, depth: number, m: InfoReply)
   return m;
 }
 
+function toJsonInfoReply(m: InfoReply): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.protocolVersion = m.protocolVersion;
+  o.compatible = m.compatible;
+  o.driverVersion = m.driverVersion;
+  o.host = pb.enumToJson(HostKind, m.host);
+  o.wallClockAnchor = String(m.wallClockAnchor);
+  o.monotonicAnchor = String(m.monotonicAnchor);
+  o.driveCount = m.driveCount;
+  o.ringCapacity = m.ringCapacity;
+  o.ringBytes = m.ringBytes;
+  o.maxCaptureBytes = m.maxCaptureBytes;
+  o.recordsWritten = String(m.recordsWritten);
+  o.recordsOverwritten = String(m.recordsOverwritten);
+  o.requestsSeen = String(m.requestsSeen);
+  o.requestsDenied = String(m.requestsDenied);
+  o.oldestSeq = String(m.oldestSeq);
+  o.newestSeq = String(m.newestSeq);
+  return o;
+}
+
+function toJsonTextInfoReply(m: InfoReply, before = "", after = ""): string {
+  return `{${before}"protocolVersion":${m.protocolVersion},"compatible":${m.compatible},"driverVersion":${pb.stringJsonText(m.driverVersion)},"host":${pb.enumJsonText(HostKind, m.host)},"wallClockAnchor":"${m.wallClockAnchor}","monotonicAnchor":"${m.monotonicAnchor}","driveCount":${m.driveCount},"ringCapacity":${m.ringCapacity},"ringBytes":${m.ringBytes},"maxCaptureBytes":${m.maxCaptureBytes},"recordsWritten":"${m.recordsWritten}","recordsOverwritten":"${m.recordsOverwritten}","requestsSeen":"${m.requestsSeen}","requestsDenied":"${m.requestsDenied}","oldestSeq":"${m.oldestSeq}","newestSeq":"${m.newestSeq}"${after}}`;
+}
+
+function fromJsonInfoReply(json: unknown, path: string, opts: pb.FromJsonOptions): InfoReply {
+  const j = pb.jsonObject(json, path, "cdfilter.InfoReply");
+  const m = newInfoReply();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "protocolVersion":
+      case "protocol_version":
+        if (v === null) break;
+        m.protocolVersion = pb.jsonU32(v, pb.jsonPath(path, "protocolVersion"));
+        break;
+      case "compatible":
+        if (v === null) break;
+        m.compatible = pb.jsonBool(v, pb.jsonPath(path, "compatible"));
+        break;
+      case "driverVersion":
+      case "driver_version":
+        if (v === null) break;
+        m.driverVersion = pb.jsonString(v, pb.jsonPath(path, "driverVersion"), 32);
+        break;
+      case "host":
+        if (v === null) break;
+        m.host = pb.jsonEnum(v, pb.jsonPath(path, "host"), HostKind);
+        break;
+      case "wallClockAnchor":
+      case "wall_clock_anchor":
+        if (v === null) break;
+        m.wallClockAnchor = pb.jsonU64(v, pb.jsonPath(path, "wallClockAnchor"));
+        break;
+      case "monotonicAnchor":
+      case "monotonic_anchor":
+        if (v === null) break;
+        m.monotonicAnchor = pb.jsonU64(v, pb.jsonPath(path, "monotonicAnchor"));
+        break;
+      case "driveCount":
+      case "drive_count":
+        if (v === null) break;
+        m.driveCount = pb.jsonU32(v, pb.jsonPath(path, "driveCount"));
+        break;
+      case "ringCapacity":
+      case "ring_capacity":
+        if (v === null) break;
+        m.ringCapacity = pb.jsonU32(v, pb.jsonPath(path, "ringCapacity"));
+        break;
+      case "ringBytes":
+      case "ring_bytes":
+        if (v === null) break;
+        m.ringBytes = pb.jsonU32(v, pb.jsonPath(path, "ringBytes"));
+        break;
+      case "maxCaptureBytes":
+      case "max_capture_bytes":
+        if (v === null) break;
+        m.maxCaptureBytes = pb.jsonU32(v, pb.jsonPath(path, "maxCaptureBytes"));
+        break;
+      case "recordsWritten":
+      case "records_written":
+        if (v === null) break;
+        m.recordsWritten = pb.jsonU64(v, pb.jsonPath(path, "recordsWritten"));
+        break;
+      case "recordsOverwritten":
+      case "records_overwritten":
+        if (v === null) break;
+        m.recordsOverwritten = pb.jsonU64(v, pb.jsonPath(path, "recordsOverwritten"));
+        break;
+      case "requestsSeen":
+      case "requests_seen":
+        if (v === null) break;
+        m.requestsSeen = pb.jsonU64(v, pb.jsonPath(path, "requestsSeen"));
+        break;
+      case "requestsDenied":
+      case "requests_denied":
+        if (v === null) break;
+        m.requestsDenied = pb.jsonU64(v, pb.jsonPath(path, "requestsDenied"));
+        break;
+      case "oldestSeq":
+      case "oldest_seq":
+        if (v === null) break;
+        m.oldestSeq = pb.jsonU64(v, pb.jsonPath(path, "oldestSeq"));
+        break;
+      case "newestSeq":
+      case "newest_seq":
+        if (v === null) break;
+        m.newestSeq = pb.jsonU64(v, pb.jsonPath(path, "newestSeq"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.InfoReply");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.InfoReply: at most 166 bytes encoded. */
 export const InfoReply: pb.MessageType<InfoReply> = {
   typeName: "cdfilter.InfoReply",
@@ -1710,6 +2049,9 @@ export const InfoReply: pb.MessageType<InfoReply> = {
   create: (init?: Partial<InfoReply>): InfoReply => (init === undefined ? newInfoReply() : Object.assign(newInfoReply(), init)),
   encode: (m: InfoReply): Uint8Array => pb.encodeMessage(m, sizeInfoReply, writeInfoReply, "cdfilter.InfoReply"),
   decode: (b: Uint8Array): InfoReply => pb.decodeMessage(b, decodeInfoReply, newInfoReply),
+  toJson: toJsonInfoReply,
+  toJsonText: toJsonTextInfoReply,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): InfoReply => fromJsonInfoReply(j, "", opts),
 };
 
 export interface DriveInfo {
@@ -1981,6 +2323,68 @@ function decodeDriveInfo(r: pb.Reader, end: number, depth: number, m: DriveInfo)
   return m;
 }
 
+function toJsonDriveInfo(m: DriveInfo): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.driveId = m.driveId;
+  o.name = m.name;
+  o.policy = pb.enumToJson(Policy, m.policy);
+  o.openHandles = m.openHandles;
+  o.secureTotal = m.secureTotal;
+  o.simpleTotal = m.simpleTotal;
+  o.exclusiveOwner = String(m.exclusiveOwner);
+  return o;
+}
+
+function toJsonTextDriveInfo(m: DriveInfo, before = "", after = ""): string {
+  return `{${before}"driveId":${m.driveId},"name":${pb.stringJsonText(m.name)},"policy":${pb.enumJsonText(Policy, m.policy)},"openHandles":${m.openHandles},"secureTotal":${m.secureTotal},"simpleTotal":${m.simpleTotal},"exclusiveOwner":"${m.exclusiveOwner}"${after}}`;
+}
+
+function fromJsonDriveInfo(json: unknown, path: string, opts: pb.FromJsonOptions): DriveInfo {
+  const j = pb.jsonObject(json, path, "cdfilter.DriveInfo");
+  const m = newDriveInfo();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      case "name":
+        if (v === null) break;
+        m.name = pb.jsonString(v, pb.jsonPath(path, "name"), 64);
+        break;
+      case "policy":
+        if (v === null) break;
+        m.policy = pb.jsonEnum(v, pb.jsonPath(path, "policy"), Policy);
+        break;
+      case "openHandles":
+      case "open_handles":
+        if (v === null) break;
+        m.openHandles = pb.jsonU32(v, pb.jsonPath(path, "openHandles"));
+        break;
+      case "secureTotal":
+      case "secure_total":
+        if (v === null) break;
+        m.secureTotal = pb.jsonU32(v, pb.jsonPath(path, "secureTotal"));
+        break;
+      case "simpleTotal":
+      case "simple_total":
+        if (v === null) break;
+        m.simpleTotal = pb.jsonU32(v, pb.jsonPath(path, "simpleTotal"));
+        break;
+      case "exclusiveOwner":
+      case "exclusive_owner":
+        if (v === null) break;
+        m.exclusiveOwner = pb.jsonU64(v, pb.jsonPath(path, "exclusiveOwner"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.DriveInfo");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.DriveInfo: at most 112 bytes encoded. */
 export const DriveInfo: pb.MessageType<DriveInfo> = {
   typeName: "cdfilter.DriveInfo",
@@ -1988,6 +2392,9 @@ export const DriveInfo: pb.MessageType<DriveInfo> = {
   create: (init?: Partial<DriveInfo>): DriveInfo => (init === undefined ? newDriveInfo() : Object.assign(newDriveInfo(), init)),
   encode: (m: DriveInfo): Uint8Array => pb.encodeMessage(m, sizeDriveInfo, writeDriveInfo, "cdfilter.DriveInfo"),
   decode: (b: Uint8Array): DriveInfo => pb.decodeMessage(b, decodeDriveInfo, newDriveInfo),
+  toJson: toJsonDriveInfo,
+  toJsonText: toJsonTextDriveInfo,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): DriveInfo => fromJsonDriveInfo(j, "", opts),
 };
 
 export interface DrivesRequest {
@@ -2038,6 +2445,28 @@ function decodeDrivesRequest(r: pb.Reader, end: number, depth: number, m: Drives
   return m;
 }
 
+function toJsonDrivesRequest(m: DrivesRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  return o;
+}
+
+function toJsonTextDrivesRequest(m: DrivesRequest, before = "", after = ""): string {
+  return `{${before}${after}}`;
+}
+
+function fromJsonDrivesRequest(json: unknown, path: string, opts: pb.FromJsonOptions): DrivesRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.DrivesRequest");
+  const m = newDrivesRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.DrivesRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.DrivesRequest: at most 0 bytes encoded. */
 export const DrivesRequest: pb.MessageType<DrivesRequest> = {
   typeName: "cdfilter.DrivesRequest",
@@ -2045,6 +2474,9 @@ export const DrivesRequest: pb.MessageType<DrivesRequest> = {
   create: (init?: Partial<DrivesRequest>): DrivesRequest => (init === undefined ? newDrivesRequest() : Object.assign(newDrivesRequest(), init)),
   encode: (m: DrivesRequest): Uint8Array => pb.encodeMessage(m, sizeDrivesRequest, writeDrivesRequest, "cdfilter.DrivesRequest"),
   decode: (b: Uint8Array): DrivesRequest => pb.decodeMessage(b, decodeDrivesRequest, newDrivesRequest),
+  toJson: toJsonDrivesRequest,
+  toJsonText: toJsonTextDrivesRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): DrivesRequest => fromJsonDrivesRequest(j, "", opts),
 };
 
 export interface DrivesReply {
@@ -2128,6 +2560,35 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
   return m;
 }
 
+function toJsonDrivesReply(m: DrivesReply): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.drives = m.drives.map((x) => toJsonDriveInfo(x));
+  return o;
+}
+
+function toJsonTextDrivesReply(m: DrivesReply, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"drives":[${m.drives.map((x) => toJsonTextDriveInfo(x)).join(",")}]`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonDrivesReply(json: unknown, path: string, opts: pb.FromJsonOptions): DrivesReply {
+  const j = pb.jsonObject(json, path, "cdfilter.DrivesReply");
+  const m = newDrivesReply();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "drives":
+        if (v === null) break;
+        m.drives = pb.jsonArray(v, pb.jsonPath(path, "drives"), 16).map((x, i) => fromJsonDriveInfo(x, pb.jsonPath(pb.jsonPath(path, "drives"), i), opts));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.DrivesReply");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.DrivesReply: at most 1824 bytes encoded. */
 export const DrivesReply: pb.MessageType<DrivesReply> = {
   typeName: "cdfilter.DrivesReply",
@@ -2135,6 +2596,9 @@ export const DrivesReply: pb.MessageType<DrivesReply> = {
   create: (init?: Partial<DrivesReply>): DrivesReply => (init === undefined ? newDrivesReply() : Object.assign(newDrivesReply(), init)),
   encode: (m: DrivesReply): Uint8Array => pb.encodeMessage(m, sizeDrivesReply, writeDrivesReply, "cdfilter.DrivesReply"),
   decode: (b: Uint8Array): DrivesReply => pb.decodeMessage(b, decodeDrivesReply, newDrivesReply),
+  toJson: toJsonDrivesReply,
+  toJsonText: toJsonTextDrivesReply,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): DrivesReply => fromJsonDrivesReply(j, "", opts),
 };
 
 export interface LockOwner {
@@ -2459,6 +2923,78 @@ function decodeLockOwner(r: pb.Reader, end: number, depth: number, m: LockOwner)
   return m;
 }
 
+function toJsonLockOwner(m: LockOwner): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.handleId = String(m.handleId);
+  o.pid = m.pid;
+  o.imageName = m.imageName;
+  o.secureCount = m.secureCount;
+  o.simpleCount = m.simpleCount;
+  o.mcnCount = m.mcnCount;
+  o.since = String(m.since);
+  o.exclusive = m.exclusive;
+  o.closing = m.closing;
+  return o;
+}
+
+function toJsonTextLockOwner(m: LockOwner, before = "", after = ""): string {
+  return `{${before}"handleId":"${m.handleId}","pid":${m.pid},"imageName":${pb.stringJsonText(m.imageName)},"secureCount":${m.secureCount},"simpleCount":${m.simpleCount},"mcnCount":${m.mcnCount},"since":"${m.since}","exclusive":${m.exclusive},"closing":${m.closing}${after}}`;
+}
+
+function fromJsonLockOwner(json: unknown, path: string, opts: pb.FromJsonOptions): LockOwner {
+  const j = pb.jsonObject(json, path, "cdfilter.LockOwner");
+  const m = newLockOwner();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "handleId":
+      case "handle_id":
+        if (v === null) break;
+        m.handleId = pb.jsonU64(v, pb.jsonPath(path, "handleId"));
+        break;
+      case "pid":
+        if (v === null) break;
+        m.pid = pb.jsonU32(v, pb.jsonPath(path, "pid"));
+        break;
+      case "imageName":
+      case "image_name":
+        if (v === null) break;
+        m.imageName = pb.jsonString(v, pb.jsonPath(path, "imageName"), 64);
+        break;
+      case "secureCount":
+      case "secure_count":
+        if (v === null) break;
+        m.secureCount = pb.jsonU32(v, pb.jsonPath(path, "secureCount"));
+        break;
+      case "simpleCount":
+      case "simple_count":
+        if (v === null) break;
+        m.simpleCount = pb.jsonU32(v, pb.jsonPath(path, "simpleCount"));
+        break;
+      case "mcnCount":
+      case "mcn_count":
+        if (v === null) break;
+        m.mcnCount = pb.jsonU32(v, pb.jsonPath(path, "mcnCount"));
+        break;
+      case "since":
+        if (v === null) break;
+        m.since = pb.jsonU64(v, pb.jsonPath(path, "since"));
+        break;
+      case "exclusive":
+        if (v === null) break;
+        m.exclusive = pb.jsonBool(v, pb.jsonPath(path, "exclusive"));
+        break;
+      case "closing":
+        if (v === null) break;
+        m.closing = pb.jsonBool(v, pb.jsonPath(path, "closing"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.LockOwner");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.LockOwner: at most 116 bytes encoded. */
 export const LockOwner: pb.MessageType<LockOwner> = {
   typeName: "cdfilter.LockOwner",
@@ -2466,6 +3002,9 @@ export const LockOwner: pb.MessageType<LockOwner> = {
   create: (init?: Partial<LockOwner>): LockOwner => (init === undefined ? newLockOwner() : Object.assign(newLockOwner(), init)),
   encode: (m: LockOwner): Uint8Array => pb.encodeMessage(m, sizeLockOwner, writeLockOwner, "cdfilter.LockOwner"),
   decode: (b: Uint8Array): LockOwner => pb.decodeMessage(b, decodeLockOwner, newLockOwner),
+  toJson: toJsonLockOwner,
+  toJsonText: toJsonTextLockOwner,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): LockOwner => fromJsonLockOwner(j, "", opts),
 };
 
 export interface DriveLedger {
@@ -2965,6 +3504,124 @@ function decodeDriveLedger(r: pb.Reader, end: number, depth: number, m: DriveLed
   return m;
 }
 
+function toJsonDriveLedger(m: DriveLedger): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.driveId = m.driveId;
+  o.secureTotal = m.secureTotal;
+  o.simpleTotal = m.simpleTotal;
+  o.mcnTotal = m.mcnTotal;
+  o.foreignUnlocks = String(m.foreignUnlocks);
+  o.denials = String(m.denials);
+  o.owners = m.owners.map((x) => toJsonLockOwner(x));
+  o.ownersTruncated = m.ownersTruncated;
+  o.orphanSecure = m.orphanSecure;
+  o.orphanSimple = m.orphanSimple;
+  o.orphanMcn = m.orphanMcn;
+  o.untrackedOpens = m.untrackedOpens;
+  o.opensOverQuota = String(m.opensOverQuota);
+  o.evictions = String(m.evictions);
+  return o;
+}
+
+function toJsonTextDriveLedger(m: DriveLedger, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"driveId":${String(m.driveId)}`);
+  p.push(`"secureTotal":${String(m.secureTotal)}`);
+  p.push(`"simpleTotal":${String(m.simpleTotal)}`);
+  p.push(`"mcnTotal":${String(m.mcnTotal)}`);
+  p.push(`"foreignUnlocks":${`"${m.foreignUnlocks}"`}`);
+  p.push(`"denials":${`"${m.denials}"`}`);
+  p.push(`"owners":[${m.owners.map((x) => toJsonTextLockOwner(x)).join(",")}]`);
+  p.push(`"ownersTruncated":${String(m.ownersTruncated)}`);
+  p.push(`"orphanSecure":${String(m.orphanSecure)}`);
+  p.push(`"orphanSimple":${String(m.orphanSimple)}`);
+  p.push(`"orphanMcn":${String(m.orphanMcn)}`);
+  p.push(`"untrackedOpens":${String(m.untrackedOpens)}`);
+  p.push(`"opensOverQuota":${`"${m.opensOverQuota}"`}`);
+  p.push(`"evictions":${`"${m.evictions}"`}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonDriveLedger(json: unknown, path: string, opts: pb.FromJsonOptions): DriveLedger {
+  const j = pb.jsonObject(json, path, "cdfilter.DriveLedger");
+  const m = newDriveLedger();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      case "secureTotal":
+      case "secure_total":
+        if (v === null) break;
+        m.secureTotal = pb.jsonU32(v, pb.jsonPath(path, "secureTotal"));
+        break;
+      case "simpleTotal":
+      case "simple_total":
+        if (v === null) break;
+        m.simpleTotal = pb.jsonU32(v, pb.jsonPath(path, "simpleTotal"));
+        break;
+      case "mcnTotal":
+      case "mcn_total":
+        if (v === null) break;
+        m.mcnTotal = pb.jsonU32(v, pb.jsonPath(path, "mcnTotal"));
+        break;
+      case "foreignUnlocks":
+      case "foreign_unlocks":
+        if (v === null) break;
+        m.foreignUnlocks = pb.jsonU64(v, pb.jsonPath(path, "foreignUnlocks"));
+        break;
+      case "denials":
+        if (v === null) break;
+        m.denials = pb.jsonU64(v, pb.jsonPath(path, "denials"));
+        break;
+      case "owners":
+        if (v === null) break;
+        m.owners = pb.jsonArray(v, pb.jsonPath(path, "owners"), 64).map((x, i) => fromJsonLockOwner(x, pb.jsonPath(pb.jsonPath(path, "owners"), i), opts));
+        break;
+      case "ownersTruncated":
+      case "owners_truncated":
+        if (v === null) break;
+        m.ownersTruncated = pb.jsonBool(v, pb.jsonPath(path, "ownersTruncated"));
+        break;
+      case "orphanSecure":
+      case "orphan_secure":
+        if (v === null) break;
+        m.orphanSecure = pb.jsonU32(v, pb.jsonPath(path, "orphanSecure"));
+        break;
+      case "orphanSimple":
+      case "orphan_simple":
+        if (v === null) break;
+        m.orphanSimple = pb.jsonU32(v, pb.jsonPath(path, "orphanSimple"));
+        break;
+      case "orphanMcn":
+      case "orphan_mcn":
+        if (v === null) break;
+        m.orphanMcn = pb.jsonU32(v, pb.jsonPath(path, "orphanMcn"));
+        break;
+      case "untrackedOpens":
+      case "untracked_opens":
+        if (v === null) break;
+        m.untrackedOpens = pb.jsonU32(v, pb.jsonPath(path, "untrackedOpens"));
+        break;
+      case "opensOverQuota":
+      case "opens_over_quota":
+        if (v === null) break;
+        m.opensOverQuota = pb.jsonU64(v, pb.jsonPath(path, "opensOverQuota"));
+        break;
+      case "evictions":
+        if (v === null) break;
+        m.evictions = pb.jsonU64(v, pb.jsonPath(path, "evictions"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.DriveLedger");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.DriveLedger: at most 7646 bytes encoded. */
 export const DriveLedger: pb.MessageType<DriveLedger> = {
   typeName: "cdfilter.DriveLedger",
@@ -2972,6 +3629,9 @@ export const DriveLedger: pb.MessageType<DriveLedger> = {
   create: (init?: Partial<DriveLedger>): DriveLedger => (init === undefined ? newDriveLedger() : Object.assign(newDriveLedger(), init)),
   encode: (m: DriveLedger): Uint8Array => pb.encodeMessage(m, sizeDriveLedger, writeDriveLedger, "cdfilter.DriveLedger"),
   decode: (b: Uint8Array): DriveLedger => pb.decodeMessage(b, decodeDriveLedger, newDriveLedger),
+  toJson: toJsonDriveLedger,
+  toJsonText: toJsonTextDriveLedger,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): DriveLedger => fromJsonDriveLedger(j, "", opts),
 };
 
 export interface LedgerRequest {
@@ -3053,6 +3713,34 @@ function decodeLedgerRequest(r: pb.Reader, end: number, depth: number, m: Ledger
   return m;
 }
 
+function toJsonLedgerRequest(m: LedgerRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.driveId = m.driveId;
+  return o;
+}
+
+function toJsonTextLedgerRequest(m: LedgerRequest, before = "", after = ""): string {
+  return `{${before}"driveId":${m.driveId}${after}}`;
+}
+
+function fromJsonLedgerRequest(json: unknown, path: string, opts: pb.FromJsonOptions): LedgerRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.LedgerRequest");
+  const m = newLedgerRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.LedgerRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.LedgerRequest: at most 6 bytes encoded. */
 export const LedgerRequest: pb.MessageType<LedgerRequest> = {
   typeName: "cdfilter.LedgerRequest",
@@ -3060,6 +3748,9 @@ export const LedgerRequest: pb.MessageType<LedgerRequest> = {
   create: (init?: Partial<LedgerRequest>): LedgerRequest => (init === undefined ? newLedgerRequest() : Object.assign(newLedgerRequest(), init)),
   encode: (m: LedgerRequest): Uint8Array => pb.encodeMessage(m, sizeLedgerRequest, writeLedgerRequest, "cdfilter.LedgerRequest"),
   decode: (b: Uint8Array): LedgerRequest => pb.decodeMessage(b, decodeLedgerRequest, newLedgerRequest),
+  toJson: toJsonLedgerRequest,
+  toJsonText: toJsonTextLedgerRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): LedgerRequest => fromJsonLedgerRequest(j, "", opts),
 };
 
 export interface LedgerSnapshot {
@@ -3198,6 +3889,48 @@ function decodeLedgerSnapshot(r: pb.Reader, end: number, depth: number, m: Ledge
   return m;
 }
 
+function toJsonLedgerSnapshot(m: LedgerSnapshot): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.takenAt = String(m.takenAt);
+  o.seq = String(m.seq);
+  o.drives = m.drives.map((x) => toJsonDriveLedger(x));
+  return o;
+}
+
+function toJsonTextLedgerSnapshot(m: LedgerSnapshot, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"takenAt":${`"${m.takenAt}"`}`);
+  p.push(`"seq":${`"${m.seq}"`}`);
+  p.push(`"drives":[${m.drives.map((x) => toJsonTextDriveLedger(x)).join(",")}]`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonLedgerSnapshot(json: unknown, path: string, opts: pb.FromJsonOptions): LedgerSnapshot {
+  const j = pb.jsonObject(json, path, "cdfilter.LedgerSnapshot");
+  const m = newLedgerSnapshot();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "takenAt":
+      case "taken_at":
+        if (v === null) break;
+        m.takenAt = pb.jsonU64(v, pb.jsonPath(path, "takenAt"));
+        break;
+      case "seq":
+        if (v === null) break;
+        m.seq = pb.jsonU64(v, pb.jsonPath(path, "seq"));
+        break;
+      case "drives":
+        if (v === null) break;
+        m.drives = pb.jsonArray(v, pb.jsonPath(path, "drives"), 16).map((x, i) => fromJsonDriveLedger(x, pb.jsonPath(pb.jsonPath(path, "drives"), i), opts));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.LedgerSnapshot");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.LedgerSnapshot: at most 122406 bytes encoded. */
 export const LedgerSnapshot: pb.MessageType<LedgerSnapshot> = {
   typeName: "cdfilter.LedgerSnapshot",
@@ -3205,6 +3938,9 @@ export const LedgerSnapshot: pb.MessageType<LedgerSnapshot> = {
   create: (init?: Partial<LedgerSnapshot>): LedgerSnapshot => (init === undefined ? newLedgerSnapshot() : Object.assign(newLedgerSnapshot(), init)),
   encode: (m: LedgerSnapshot): Uint8Array => pb.encodeMessage(m, sizeLedgerSnapshot, writeLedgerSnapshot, "cdfilter.LedgerSnapshot"),
   decode: (b: Uint8Array): LedgerSnapshot => pb.decodeMessage(b, decodeLedgerSnapshot, newLedgerSnapshot),
+  toJson: toJsonLedgerSnapshot,
+  toJsonText: toJsonTextLedgerSnapshot,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): LedgerSnapshot => fromJsonLedgerSnapshot(j, "", opts),
 };
 
 export interface DrivePolicy {
@@ -3320,6 +4056,39 @@ function decodeDrivePolicy(r: pb.Reader, end: number, depth: number, m: DrivePol
   return m;
 }
 
+function toJsonDrivePolicy(m: DrivePolicy): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.driveId = m.driveId;
+  o.policy = pb.enumToJson(Policy, m.policy);
+  return o;
+}
+
+function toJsonTextDrivePolicy(m: DrivePolicy, before = "", after = ""): string {
+  return `{${before}"driveId":${m.driveId},"policy":${pb.enumJsonText(Policy, m.policy)}${after}}`;
+}
+
+function fromJsonDrivePolicy(json: unknown, path: string, opts: pb.FromJsonOptions): DrivePolicy {
+  const j = pb.jsonObject(json, path, "cdfilter.DrivePolicy");
+  const m = newDrivePolicy();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      case "policy":
+        if (v === null) break;
+        m.policy = pb.jsonEnum(v, pb.jsonPath(path, "policy"), Policy);
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.DrivePolicy");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.DrivePolicy: at most 17 bytes encoded. */
 export const DrivePolicy: pb.MessageType<DrivePolicy> = {
   typeName: "cdfilter.DrivePolicy",
@@ -3327,6 +4096,9 @@ export const DrivePolicy: pb.MessageType<DrivePolicy> = {
   create: (init?: Partial<DrivePolicy>): DrivePolicy => (init === undefined ? newDrivePolicy() : Object.assign(newDrivePolicy(), init)),
   encode: (m: DrivePolicy): Uint8Array => pb.encodeMessage(m, sizeDrivePolicy, writeDrivePolicy, "cdfilter.DrivePolicy"),
   decode: (b: Uint8Array): DrivePolicy => pb.decodeMessage(b, decodeDrivePolicy, newDrivePolicy),
+  toJson: toJsonDrivePolicy,
+  toJsonText: toJsonTextDrivePolicy,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): DrivePolicy => fromJsonDrivePolicy(j, "", opts),
 };
 
 export interface PolicyRequest {
@@ -3408,6 +4180,34 @@ function decodePolicyRequest(r: pb.Reader, end: number, depth: number, m: Policy
   return m;
 }
 
+function toJsonPolicyRequest(m: PolicyRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.driveId = m.driveId;
+  return o;
+}
+
+function toJsonTextPolicyRequest(m: PolicyRequest, before = "", after = ""): string {
+  return `{${before}"driveId":${m.driveId}${after}}`;
+}
+
+function fromJsonPolicyRequest(json: unknown, path: string, opts: pb.FromJsonOptions): PolicyRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.PolicyRequest");
+  const m = newPolicyRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.PolicyRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.PolicyRequest: at most 6 bytes encoded. */
 export const PolicyRequest: pb.MessageType<PolicyRequest> = {
   typeName: "cdfilter.PolicyRequest",
@@ -3415,6 +4215,9 @@ export const PolicyRequest: pb.MessageType<PolicyRequest> = {
   create: (init?: Partial<PolicyRequest>): PolicyRequest => (init === undefined ? newPolicyRequest() : Object.assign(newPolicyRequest(), init)),
   encode: (m: PolicyRequest): Uint8Array => pb.encodeMessage(m, sizePolicyRequest, writePolicyRequest, "cdfilter.PolicyRequest"),
   decode: (b: Uint8Array): PolicyRequest => pb.decodeMessage(b, decodePolicyRequest, newPolicyRequest),
+  toJson: toJsonPolicyRequest,
+  toJsonText: toJsonTextPolicyRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): PolicyRequest => fromJsonPolicyRequest(j, "", opts),
 };
 
 export interface SetPolicyRequest {
@@ -3530,6 +4333,39 @@ function decodeSetPolicyRequest(r: pb.Reader, end: number, depth: number, m: Set
   return m;
 }
 
+function toJsonSetPolicyRequest(m: SetPolicyRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.driveId = m.driveId;
+  o.policy = pb.enumToJson(Policy, m.policy);
+  return o;
+}
+
+function toJsonTextSetPolicyRequest(m: SetPolicyRequest, before = "", after = ""): string {
+  return `{${before}"driveId":${m.driveId},"policy":${pb.enumJsonText(Policy, m.policy)}${after}}`;
+}
+
+function fromJsonSetPolicyRequest(json: unknown, path: string, opts: pb.FromJsonOptions): SetPolicyRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.SetPolicyRequest");
+  const m = newSetPolicyRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "driveId":
+      case "drive_id":
+        if (v === null) break;
+        m.driveId = pb.jsonU32(v, pb.jsonPath(path, "driveId"));
+        break;
+      case "policy":
+        if (v === null) break;
+        m.policy = pb.jsonEnum(v, pb.jsonPath(path, "policy"), Policy);
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.SetPolicyRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.SetPolicyRequest: at most 17 bytes encoded. */
 export const SetPolicyRequest: pb.MessageType<SetPolicyRequest> = {
   typeName: "cdfilter.SetPolicyRequest",
@@ -3537,6 +4373,9 @@ export const SetPolicyRequest: pb.MessageType<SetPolicyRequest> = {
   create: (init?: Partial<SetPolicyRequest>): SetPolicyRequest => (init === undefined ? newSetPolicyRequest() : Object.assign(newSetPolicyRequest(), init)),
   encode: (m: SetPolicyRequest): Uint8Array => pb.encodeMessage(m, sizeSetPolicyRequest, writeSetPolicyRequest, "cdfilter.SetPolicyRequest"),
   decode: (b: Uint8Array): SetPolicyRequest => pb.decodeMessage(b, decodeSetPolicyRequest, newSetPolicyRequest),
+  toJson: toJsonSetPolicyRequest,
+  toJsonText: toJsonTextSetPolicyRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): SetPolicyRequest => fromJsonSetPolicyRequest(j, "", opts),
 };
 
 export interface PolicyReply {
@@ -3620,6 +4459,35 @@ function decodePolicyReply(r: pb.Reader, end: number, depth: number, m: PolicyRe
   return m;
 }
 
+function toJsonPolicyReply(m: PolicyReply): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.drives = m.drives.map((x) => toJsonDrivePolicy(x));
+  return o;
+}
+
+function toJsonTextPolicyReply(m: PolicyReply, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"drives":[${m.drives.map((x) => toJsonTextDrivePolicy(x)).join(",")}]`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonPolicyReply(json: unknown, path: string, opts: pb.FromJsonOptions): PolicyReply {
+  const j = pb.jsonObject(json, path, "cdfilter.PolicyReply");
+  const m = newPolicyReply();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "drives":
+        if (v === null) break;
+        m.drives = pb.jsonArray(v, pb.jsonPath(path, "drives"), 16).map((x, i) => fromJsonDrivePolicy(x, pb.jsonPath(pb.jsonPath(path, "drives"), i), opts));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.PolicyReply");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.PolicyReply: at most 304 bytes encoded. */
 export const PolicyReply: pb.MessageType<PolicyReply> = {
   typeName: "cdfilter.PolicyReply",
@@ -3627,6 +4495,9 @@ export const PolicyReply: pb.MessageType<PolicyReply> = {
   create: (init?: Partial<PolicyReply>): PolicyReply => (init === undefined ? newPolicyReply() : Object.assign(newPolicyReply(), init)),
   encode: (m: PolicyReply): Uint8Array => pb.encodeMessage(m, sizePolicyReply, writePolicyReply, "cdfilter.PolicyReply"),
   decode: (b: Uint8Array): PolicyReply => pb.decodeMessage(b, decodePolicyReply, newPolicyReply),
+  toJson: toJsonPolicyReply,
+  toJsonText: toJsonTextPolicyReply,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): PolicyReply => fromJsonPolicyReply(j, "", opts),
 };
 
 export interface TraceConfig {
@@ -3899,6 +4770,63 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
   return m;
 }
 
+function toJsonTraceConfig(m: TraceConfig): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.majors = m.majors.map((x) => x);
+  o.ioctlCodes = m.ioctlCodes.map((x) => x);
+  o.driveIds = m.driveIds.map((x) => x);
+  o.captureBytes = m.captureBytes;
+  o.outputCaptureBytes = m.outputCaptureBytes;
+  return o;
+}
+
+function toJsonTextTraceConfig(m: TraceConfig, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"majors":[${m.majors.map((x) => String(x)).join(",")}]`);
+  p.push(`"ioctlCodes":[${m.ioctlCodes.map((x) => String(x)).join(",")}]`);
+  p.push(`"driveIds":[${m.driveIds.map((x) => String(x)).join(",")}]`);
+  p.push(`"captureBytes":${String(m.captureBytes)}`);
+  p.push(`"outputCaptureBytes":${String(m.outputCaptureBytes)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonTraceConfig(json: unknown, path: string, opts: pb.FromJsonOptions): TraceConfig {
+  const j = pb.jsonObject(json, path, "cdfilter.TraceConfig");
+  const m = newTraceConfig();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "majors":
+        if (v === null) break;
+        m.majors = pb.jsonArray(v, pb.jsonPath(path, "majors"), 28).map((x, i) => pb.jsonU32(x, pb.jsonPath(pb.jsonPath(path, "majors"), i)));
+        break;
+      case "ioctlCodes":
+      case "ioctl_codes":
+        if (v === null) break;
+        m.ioctlCodes = pb.jsonArray(v, pb.jsonPath(path, "ioctlCodes"), 32).map((x, i) => pb.jsonU32(x, pb.jsonPath(pb.jsonPath(path, "ioctlCodes"), i)));
+        break;
+      case "driveIds":
+      case "drive_ids":
+        if (v === null) break;
+        m.driveIds = pb.jsonArray(v, pb.jsonPath(path, "driveIds"), 16).map((x, i) => pb.jsonU32(x, pb.jsonPath(pb.jsonPath(path, "driveIds"), i)));
+        break;
+      case "captureBytes":
+      case "capture_bytes":
+        if (v === null) break;
+        m.captureBytes = pb.jsonU32(v, pb.jsonPath(path, "captureBytes"));
+        break;
+      case "outputCaptureBytes":
+      case "output_capture_bytes":
+        if (v === null) break;
+        m.outputCaptureBytes = pb.jsonU32(v, pb.jsonPath(path, "outputCaptureBytes"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.TraceConfig");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.TraceConfig: at most 400 bytes encoded. */
 export const TraceConfig: pb.MessageType<TraceConfig> = {
   typeName: "cdfilter.TraceConfig",
@@ -3906,6 +4834,9 @@ export const TraceConfig: pb.MessageType<TraceConfig> = {
   create: (init?: Partial<TraceConfig>): TraceConfig => (init === undefined ? newTraceConfig() : Object.assign(newTraceConfig(), init)),
   encode: (m: TraceConfig): Uint8Array => pb.encodeMessage(m, sizeTraceConfig, writeTraceConfig, "cdfilter.TraceConfig"),
   decode: (b: Uint8Array): TraceConfig => pb.decodeMessage(b, decodeTraceConfig, newTraceConfig),
+  toJson: toJsonTraceConfig,
+  toJsonText: toJsonTextTraceConfig,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): TraceConfig => fromJsonTraceConfig(j, "", opts),
 };
 
 export interface TraceConfigRequest {
@@ -3956,6 +4887,28 @@ function decodeTraceConfigRequest(r: pb.Reader, end: number, depth: number, m: T
   return m;
 }
 
+function toJsonTraceConfigRequest(m: TraceConfigRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  return o;
+}
+
+function toJsonTextTraceConfigRequest(m: TraceConfigRequest, before = "", after = ""): string {
+  return `{${before}${after}}`;
+}
+
+function fromJsonTraceConfigRequest(json: unknown, path: string, opts: pb.FromJsonOptions): TraceConfigRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.TraceConfigRequest");
+  const m = newTraceConfigRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.TraceConfigRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.TraceConfigRequest: at most 0 bytes encoded. */
 export const TraceConfigRequest: pb.MessageType<TraceConfigRequest> = {
   typeName: "cdfilter.TraceConfigRequest",
@@ -3963,6 +4916,9 @@ export const TraceConfigRequest: pb.MessageType<TraceConfigRequest> = {
   create: (init?: Partial<TraceConfigRequest>): TraceConfigRequest => (init === undefined ? newTraceConfigRequest() : Object.assign(newTraceConfigRequest(), init)),
   encode: (m: TraceConfigRequest): Uint8Array => pb.encodeMessage(m, sizeTraceConfigRequest, writeTraceConfigRequest, "cdfilter.TraceConfigRequest"),
   decode: (b: Uint8Array): TraceConfigRequest => pb.decodeMessage(b, decodeTraceConfigRequest, newTraceConfigRequest),
+  toJson: toJsonTraceConfigRequest,
+  toJsonText: toJsonTextTraceConfigRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): TraceConfigRequest => fromJsonTraceConfigRequest(j, "", opts),
 };
 
 export interface TraceReadRequest {
@@ -4072,6 +5028,40 @@ function decodeTraceReadRequest(r: pb.Reader, end: number, depth: number, m: Tra
   return m;
 }
 
+function toJsonTraceReadRequest(m: TraceReadRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.afterSeq = String(m.afterSeq);
+  o.maxRecords = m.maxRecords;
+  return o;
+}
+
+function toJsonTextTraceReadRequest(m: TraceReadRequest, before = "", after = ""): string {
+  return `{${before}"afterSeq":"${m.afterSeq}","maxRecords":${m.maxRecords}${after}}`;
+}
+
+function fromJsonTraceReadRequest(json: unknown, path: string, opts: pb.FromJsonOptions): TraceReadRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.TraceReadRequest");
+  const m = newTraceReadRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "afterSeq":
+      case "after_seq":
+        if (v === null) break;
+        m.afterSeq = pb.jsonU64(v, pb.jsonPath(path, "afterSeq"));
+        break;
+      case "maxRecords":
+      case "max_records":
+        if (v === null) break;
+        m.maxRecords = pb.jsonU32(v, pb.jsonPath(path, "maxRecords"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.TraceReadRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.TraceReadRequest: at most 17 bytes encoded. */
 export const TraceReadRequest: pb.MessageType<TraceReadRequest> = {
   typeName: "cdfilter.TraceReadRequest",
@@ -4079,6 +5069,9 @@ export const TraceReadRequest: pb.MessageType<TraceReadRequest> = {
   create: (init?: Partial<TraceReadRequest>): TraceReadRequest => (init === undefined ? newTraceReadRequest() : Object.assign(newTraceReadRequest(), init)),
   encode: (m: TraceReadRequest): Uint8Array => pb.encodeMessage(m, sizeTraceReadRequest, writeTraceReadRequest, "cdfilter.TraceReadRequest"),
   decode: (b: Uint8Array): TraceReadRequest => pb.decodeMessage(b, decodeTraceReadRequest, newTraceReadRequest),
+  toJson: toJsonTraceReadRequest,
+  toJsonText: toJsonTextTraceReadRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): TraceReadRequest => fromJsonTraceReadRequest(j, "", opts),
 };
 
 export interface TraceBatch {
@@ -4305,6 +5298,68 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
   return m;
 }
 
+function toJsonTraceBatch(m: TraceBatch): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.records = m.records.map((x) => toJsonTraceRecord(x));
+  o.dropped = String(m.dropped);
+  o.nextCursor = String(m.nextCursor);
+  o.oldestSeq = String(m.oldestSeq);
+  o.newestSeq = String(m.newestSeq);
+  o.reset = m.reset;
+  return o;
+}
+
+function toJsonTextTraceBatch(m: TraceBatch, before = "", after = ""): string {
+  const p: string[] = [];
+  p.push(`"records":[${m.records.map((x) => toJsonTextTraceRecord(x)).join(",")}]`);
+  p.push(`"dropped":${`"${m.dropped}"`}`);
+  p.push(`"nextCursor":${`"${m.nextCursor}"`}`);
+  p.push(`"oldestSeq":${`"${m.oldestSeq}"`}`);
+  p.push(`"newestSeq":${`"${m.newestSeq}"`}`);
+  p.push(`"reset":${String(m.reset)}`);
+  return `{${before}${p.join(",")}${after}}`;
+}
+
+function fromJsonTraceBatch(json: unknown, path: string, opts: pb.FromJsonOptions): TraceBatch {
+  const j = pb.jsonObject(json, path, "cdfilter.TraceBatch");
+  const m = newTraceBatch();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "records":
+        if (v === null) break;
+        m.records = pb.jsonArray(v, pb.jsonPath(path, "records"), 256).map((x, i) => fromJsonTraceRecord(x, pb.jsonPath(pb.jsonPath(path, "records"), i), opts));
+        break;
+      case "dropped":
+        if (v === null) break;
+        m.dropped = pb.jsonU64(v, pb.jsonPath(path, "dropped"));
+        break;
+      case "nextCursor":
+      case "next_cursor":
+        if (v === null) break;
+        m.nextCursor = pb.jsonU64(v, pb.jsonPath(path, "nextCursor"));
+        break;
+      case "oldestSeq":
+      case "oldest_seq":
+        if (v === null) break;
+        m.oldestSeq = pb.jsonU64(v, pb.jsonPath(path, "oldestSeq"));
+        break;
+      case "newestSeq":
+      case "newest_seq":
+        if (v === null) break;
+        m.newestSeq = pb.jsonU64(v, pb.jsonPath(path, "newestSeq"));
+        break;
+      case "reset":
+        if (v === null) break;
+        m.reset = pb.jsonBool(v, pb.jsonPath(path, "reset"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.TraceBatch");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.TraceBatch: at most 203310 bytes encoded. */
 export const TraceBatch: pb.MessageType<TraceBatch> = {
   typeName: "cdfilter.TraceBatch",
@@ -4312,6 +5367,9 @@ export const TraceBatch: pb.MessageType<TraceBatch> = {
   create: (init?: Partial<TraceBatch>): TraceBatch => (init === undefined ? newTraceBatch() : Object.assign(newTraceBatch(), init)),
   encode: (m: TraceBatch): Uint8Array => pb.encodeMessage(m, sizeTraceBatch, writeTraceBatch, "cdfilter.TraceBatch"),
   decode: (b: Uint8Array): TraceBatch => pb.decodeMessage(b, decodeTraceBatch, newTraceBatch),
+  toJson: toJsonTraceBatch,
+  toJsonText: toJsonTextTraceBatch,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): TraceBatch => fromJsonTraceBatch(j, "", opts),
 };
 
 export interface ClearTraceRequest {
@@ -4362,6 +5420,28 @@ function decodeClearTraceRequest(r: pb.Reader, end: number, depth: number, m: Cl
   return m;
 }
 
+function toJsonClearTraceRequest(m: ClearTraceRequest): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  return o;
+}
+
+function toJsonTextClearTraceRequest(m: ClearTraceRequest, before = "", after = ""): string {
+  return `{${before}${after}}`;
+}
+
+function fromJsonClearTraceRequest(json: unknown, path: string, opts: pb.FromJsonOptions): ClearTraceRequest {
+  const j = pb.jsonObject(json, path, "cdfilter.ClearTraceRequest");
+  const m = newClearTraceRequest();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.ClearTraceRequest");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.ClearTraceRequest: at most 0 bytes encoded. */
 export const ClearTraceRequest: pb.MessageType<ClearTraceRequest> = {
   typeName: "cdfilter.ClearTraceRequest",
@@ -4369,6 +5449,9 @@ export const ClearTraceRequest: pb.MessageType<ClearTraceRequest> = {
   create: (init?: Partial<ClearTraceRequest>): ClearTraceRequest => (init === undefined ? newClearTraceRequest() : Object.assign(newClearTraceRequest(), init)),
   encode: (m: ClearTraceRequest): Uint8Array => pb.encodeMessage(m, sizeClearTraceRequest, writeClearTraceRequest, "cdfilter.ClearTraceRequest"),
   decode: (b: Uint8Array): ClearTraceRequest => pb.decodeMessage(b, decodeClearTraceRequest, newClearTraceRequest),
+  toJson: toJsonClearTraceRequest,
+  toJsonText: toJsonTextClearTraceRequest,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): ClearTraceRequest => fromJsonClearTraceRequest(j, "", opts),
 };
 
 export interface ClearTraceReply {
@@ -4444,6 +5527,34 @@ function decodeClearTraceReply(r: pb.Reader, end: number, depth: number, m: Clea
   return m;
 }
 
+function toJsonClearTraceReply(m: ClearTraceReply): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.clearedThrough = String(m.clearedThrough);
+  return o;
+}
+
+function toJsonTextClearTraceReply(m: ClearTraceReply, before = "", after = ""): string {
+  return `{${before}"clearedThrough":"${m.clearedThrough}"${after}}`;
+}
+
+function fromJsonClearTraceReply(json: unknown, path: string, opts: pb.FromJsonOptions): ClearTraceReply {
+  const j = pb.jsonObject(json, path, "cdfilter.ClearTraceReply");
+  const m = newClearTraceReply();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "clearedThrough":
+      case "cleared_through":
+        if (v === null) break;
+        m.clearedThrough = pb.jsonU64(v, pb.jsonPath(path, "clearedThrough"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.ClearTraceReply");
+    }
+  }
+  return m;
+}
+
 /** Codec of cdfilter.ClearTraceReply: at most 11 bytes encoded. */
 export const ClearTraceReply: pb.MessageType<ClearTraceReply> = {
   typeName: "cdfilter.ClearTraceReply",
@@ -4451,4 +5562,7 @@ export const ClearTraceReply: pb.MessageType<ClearTraceReply> = {
   create: (init?: Partial<ClearTraceReply>): ClearTraceReply => (init === undefined ? newClearTraceReply() : Object.assign(newClearTraceReply(), init)),
   encode: (m: ClearTraceReply): Uint8Array => pb.encodeMessage(m, sizeClearTraceReply, writeClearTraceReply, "cdfilter.ClearTraceReply"),
   decode: (b: Uint8Array): ClearTraceReply => pb.decodeMessage(b, decodeClearTraceReply, newClearTraceReply),
+  toJson: toJsonClearTraceReply,
+  toJsonText: toJsonTextClearTraceReply,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): ClearTraceReply => fromJsonClearTraceReply(j, "", opts),
 };

@@ -5,7 +5,7 @@
  * here; each section has its own parser (processes.ts, steps.ts, expect.ts).
  */
 import { isMap, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
-import { type Scenario, ScenarioError, type Vocabulary } from "../format.ts";
+import { MAX_SCENARIO_BYTES, type Scenario, ScenarioError, type Vocabulary } from "../format.ts";
 import { keyName, ParseContext } from "./context.ts";
 import { parseProcesses } from "./processes.ts";
 import { parseSteps } from "./steps.ts";
@@ -15,6 +15,10 @@ const TOP_KEYS = new Set(["name", "description", "drives", "policy", "processes"
 const MAX_DRIVES = 16;
 
 export function parseScenario(text: string, file: string, vocab: Vocabulary = {}): Scenario {
+  // Bound the size first: the document tree of a large text costs far more memory than the text.
+  if (text.length > MAX_SCENARIO_BYTES || Buffer.byteLength(text) > MAX_SCENARIO_BYTES) {
+    throw new ScenarioError(file, 1, 1, undefined, tooLarge(Buffer.byteLength(text)), SIZE_HINT);
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const ctx = new ParseContext(file, lines);
@@ -44,6 +48,13 @@ export function parseScenario(text: string, file: string, vocab: Vocabulary = {}
   scenario.processes = parseProcesses(ctx, top, top.get("processes", true) as Node | undefined);
   scenario.steps = parseSteps(ctx, top, top.get("steps", true) as Node | undefined, scenario, vocab);
   return scenario;
+}
+
+export const SIZE_HINT = "split the scenario into several files, or use `repeat` for runs of the same step";
+
+export function tooLarge(bytes: number | undefined): string {
+  const size = bytes === undefined ? "larger than" : `${bytes} bytes, more than`;
+  return `the scenario is ${size} the ${MAX_SCENARIO_BYTES} bytes (256 KiB) a scenario may have`;
 }
 
 /** name (default: the file name without .yaml), description, drives (1..16), policy. */

@@ -7,9 +7,9 @@
  * Usage: node.exe build\wine\world-check.mjs <drive id>
  */
 import { resolve } from "node:path";
-import { FilterClient } from "../../src/client/client.ts";
-import type { LedgerSnapshot } from "../../src/client/gen/cdfilter.ts";
-import { ActorWorld } from "../../src/scenario/wine-world.ts";
+import { FilterClient } from "../../../src/client/client.ts";
+import type { LedgerSnapshot } from "../../../src/client/gen/cdfilter.ts";
+import { ActorWorld } from "../../../src/scenario/wine-world.ts";
 
 const FULL_ACCESS = (0x8000_0000 | 0x4000_0000 | 0x80) >>> 0;
 const drive = Number(process.argv[2] ?? "2");

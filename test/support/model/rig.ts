@@ -1,9 +1,9 @@
 // Test rig over the simulator binding: one simulated stack, a control handle with read+write
 // access, and helpers that send the storage IOCTLs and read the filter's ledger through the
 // GetLedger control IOCTL (decoded with the generated TS codec).
-import { Access, SimLibrary, type DriveState, type SimPointer } from "../../src/sim/binding.ts";
-import { LedgerSnapshot, LedgerRequest, SetPolicyRequest, type DriveLedger, type Policy } from "../../src/client/gen/cdfilter.ts";
-import { ControlIoctls } from "../../src/client/gen/cdfilter_ioctl.ts";
+import { Access, SimLibrary, type DriveState, type SimPointer } from "../../../src/sim/binding.ts";
+import { LedgerSnapshot, LedgerRequest, SetPolicyRequest, type DriveLedger, type Policy } from "../../../src/client/gen/cdfilter.ts";
+import { ControlIoctls } from "../../../src/client/gen/cdfilter_ioctl.ts";
 import { IOCTL, type PassThroughResult, passThroughBuffer, passThroughSenseBuffer } from "./ledger-model.ts";
 
 export const READ_ATTRS = Access.FILE_READ_ATTRIBUTES;

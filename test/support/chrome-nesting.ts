@@ -1,6 +1,6 @@
 // Structural checks of a Chrome/Perfetto trace-event document (shared by the CLI tests).
 import { expect } from "vitest";
-import type { ChromeEvent } from "../src/cli/timeline.ts";
+import type { ChromeEvent } from "../../src/cli/timeline.ts";
 
 /**
  * The Trace Event Format's structural rules this export relies on: "X" events on one (pid, tid)
