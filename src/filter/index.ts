@@ -296,7 +296,9 @@ const FIELD_PARSERS: Record<FilterField, (value: string, bad: Bad) => Test> = {
       list(value).map((s) => {
         const m = majorFromText(s);
         if (m === undefined) {
-          throw bad(`unknown IRP major function "${s}"`, "major=NAME: DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE, ... or 0..27");
+          const hint = "major=NAME: DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE, ... or 0..27 (IRP_MJ_MAXIMUM_FUNCTION, wdm.h)";
+          if (/^(0x[0-9a-f]+|\d+)$/i.test(s.trim())) throw bad(`IRP major function ${s.trim()} is out of range (0..27)`, hint);
+          throw bad(`unknown IRP major function "${s}"`, hint);
         }
         return m;
       }),

@@ -12,7 +12,7 @@
  * Errors: TraceSourceError (a file that cannot be read, is neither pcapng nor JSON Lines, or a
  * JSON Lines line that does not parse: message names the file and line).
  */
-import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { TraceBatch, type TraceEvent, TraceRecord } from "../client/index.ts";
 import { parseTraceJsonLine } from "../cli/records.ts";
@@ -231,16 +231,56 @@ export async function* readTraceSource(path: string): AsyncGenerator<SourceItem>
 function* jsonlText(text: string, file: string): Generator<SourceItem> {
   let lineNo = 0;
   let context = false;
+  let bad: { error: TraceSourceError; lineNo: number } | undefined;
+  let kept = 0;
   for (const line of text.split("\n")) {
     lineNo++;
     if (line.trim() === "") continue;
-    const ev = parseJsonl(line, file, lineNo);
+    if (bad) throw bad.error;
+    let ev: TraceEvent;
+    try {
+      ev = parseJsonl(line, file, lineNo);
+    } catch (e) {
+      if (!(e instanceof TraceSourceError)) throw e;
+      bad = { error: e, lineNo };
+      continue;
+    }
     if (!context && ev.type === "record") {
       context = true;
       const c = jsonlContextOf(line);
       if (c) yield { type: "context", file, context: c };
     }
+    kept++;
     yield ev;
+  }
+  if (bad) {
+    if (text.endsWith("\n")) throw bad.error;
+    yield truncatedLastLine(file, bad.lineNo, kept);
+  }
+}
+
+/**
+ * A bad last line without its newline is what a writer killed mid-line leaves: reported, and the
+ * complete records before it kept. A bad line anywhere else rejects the file.
+ */
+function truncatedLastLine(file: string, lineNo: number, kept: number): SourceItem {
+  return {
+    type: "warning",
+    file,
+    message: `${file}:${lineNo}: the last line is incomplete (no newline; the writer was stopped mid-line?) and is ignored; the ${kept} complete event(s) before it are kept`,
+  };
+}
+
+function endsWithNewline(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return true;
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -255,17 +295,32 @@ function parseJsonl(line: string, file: string, lineNo: number): TraceEvent {
 async function* jsonlFile(path: string): AsyncGenerator<SourceItem> {
   let lineNo = 0;
   let context = false;
+  let bad: { error: TraceSourceError; lineNo: number } | undefined;
+  let kept = 0;
   try {
     for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
       lineNo++;
       if (line.trim() === "") continue;
-      const ev = parseJsonl(line, path, lineNo);
+      if (bad) throw bad.error;
+      let ev: TraceEvent;
+      try {
+        ev = parseJsonl(line, path, lineNo);
+      } catch (e) {
+        if (!(e instanceof TraceSourceError)) throw e;
+        bad = { error: e, lineNo };
+        continue;
+      }
       if (!context && ev.type === "record") {
         context = true;
         const c = jsonlContextOf(line);
         if (c) yield { type: "context", file: path, context: c };
       }
+      kept++;
       yield ev;
+    }
+    if (bad) {
+      if (endsWithNewline(path)) throw bad.error;
+      yield truncatedLastLine(path, bad.lineNo, kept);
     }
   } catch (e) {
     if (e instanceof TraceSourceError) throw e;
@@ -300,7 +355,7 @@ export async function openTraceSource(path: string): Promise<TraceSource> {
         src.torn.push({ file: item.file, torn: item.torn });
         break;
       case "warning":
-        src.warnings.push(`${item.file}: ${item.message}`);
+        src.warnings.push(item.message.startsWith(item.file) ? item.message : `${item.file}: ${item.message}`);
         break;
       case "context":
         src.context ??= item.context;

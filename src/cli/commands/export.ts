@@ -218,6 +218,6 @@ export async function readSource(input: string, out: Output): Promise<TraceSourc
     out.note(
       `${t.file}: torn tail at byte ${t.torn.offset} (${t.torn.bytes} byte(s) not read: ${t.torn.reason}); every record before it was read`,
     );
-  for (const w of src.warnings) out.note(w);
+  for (const w of src.warnings) out.warn(w);
   return src;
 }
