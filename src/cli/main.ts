@@ -2,7 +2,7 @@
  * The `cdfilter` command line (bin/cdfilter.js runs this file through tsx).
  *
  * Commands (docs/cli.md): info, drives, locks, trace, lock, unlock, eject, policy, decode,
- * audit, export, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
+ * audit, export, demo, ui. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
  * `cdfilter: <what went wrong>`, followed by `hint: <what to do>`.
  */
 import { Command, CommanderError, Option } from "commander";
@@ -19,6 +19,7 @@ import { registerDecode } from "./commands/decode.ts";
 import { registerExport } from "./commands/export.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTrace } from "./commands/trace.ts";
+import { registerUi } from "./commands/ui.ts";
 import { type GlobalOptions, parseCount } from "./context.ts";
 import { registerDemo } from "./demo.ts";
 import { CliError, ExitCode, usageError } from "./errors.ts";
@@ -72,6 +73,7 @@ export function buildProgram(captureError?: (s: string) => void): Command {
   registerAudit(program, globals);
   registerExport(program, globals);
   registerDemo(program, globals);
+  registerUi(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError(captureError ? false : "(run with --help for usage)");
     if (captureError) cmd.configureOutput({ outputError: (s) => captureError(s) });
