@@ -87,7 +87,11 @@ export class LiveSource implements UiSource {
 
   async run(sink: UiSink, signal: AbortSignal): Promise<void> {
     if (this.names.size === 0) await this.drives();
-    const stream = this.client.trace({ signal, highWaterMark: 8192, follow: true });
+    // Start at the oldest record in the ring now, before any activity is played: whatever
+    // leaves the ring after this point is reported as a drop, never silently missing.
+    const info = await this.client.info();
+    const from = info.oldestSeq > 0n ? info.oldestSeq - 1n : info.newestSeq;
+    const stream = this.client.trace({ signal, highWaterMark: 8192, follow: true, from });
     let lastSeq = 0n;
     let lastLedger = "";
     let dirty = true;
@@ -156,7 +160,7 @@ export class LiveSource implements UiSource {
       for await (const ev of stream) {
         if (ev.type === "record") {
           lastSeq = ev.record.seq;
-          if (ev.record.secureTotal !== undefined) dirty = true;
+          dirty = true;
         } else {
           lastSeq = ev.afterSeq + ev.count;
           dirty = true;

@@ -510,12 +510,13 @@ function Timeline({ selected, select, visible }: { selected: number; select: (ro
     });
     // Drops: a red bar with the count where they happened.
     g.fillStyle = "#d00";
-    for (const gap of s.gaps) {
+    s.gaps.forEach((gap, i) => {
       const r = Math.min(s.length - 1, Math.max(0, gap.beforeRow - 1));
       const gx = x(s.ts[r]!);
       g.fillRect(gx - 1, 0, 3, height - 14);
-      g.fillText(`${gap.count} dropped`, Math.min(gx + 4, w - 80), height - 22);
-    }
+      // Staggered so that neighbouring labels stay readable.
+      g.fillText(`${gap.count} dropped`, Math.min(gx + 4, w - 80), height - 22 - (i % 3) * 12);
+    });
     if (selected >= 0 && selected < s.length) {
       g.strokeStyle = "#000";
       g.beginPath();
