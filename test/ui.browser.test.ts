@@ -210,7 +210,8 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     const x = gutter + ((Number(taken.timestamp) - t0) / (t1 - t0)) * (box.width - gutter - 8) + 2;
     await page.mouse.click(box.x + x, box.y + laneIndex * 18 + 9);
     await expect.poll(() => page.locator("[data-testid=details] h3").textContent()).toBe(`seq ${taken.seq} · COMPLETION`);
-    expect(await page.locator("[data-testid=trace-row].sel").count()).toBe(1);
+    // The table scrolls to it.
+    await expect.poll(() => page.locator("[data-testid=trace-row].sel").count()).toBe(1);
     expect(await page.locator("[data-testid=trace-row].sel span").first().textContent()).toBe(String(taken.seq));
     await shot(page, "ui-overview");
     expect(consoleErrors).toEqual([]);

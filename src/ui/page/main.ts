@@ -37,7 +37,7 @@ declare global {
 const token = /(?:^|[#&])token=([A-Za-z0-9_-]+)/.exec(location.hash)?.[1];
 const model = new Model(token);
 window.__cdfModel = model;
-window.__cdfPaints = [];
+window.__cdfPaints = model.paints;
 
 const ROW_H = 20;
 /** Tallest scroll area used; beyond it the scroll position is scaled (Chromium caps element heights near 33.5M px). */
@@ -53,29 +53,10 @@ function App() {
   useModel();
   const [selected, setSelected] = useState(-1);
   const [scrollReq, setScrollReq] = useState<{ row: number; n: number } | undefined>();
-  const [visible, setVisible] = useState<[number, number]>([-1, -1]);
   const select = (row: number, scroll = true) => {
     setSelected(row);
     if (scroll) setScrollReq({ row, n: Math.random() });
   };
-  // Latency probe: when new records are on screen, note the time after that frame.
-  const lastPainted = useRef(0);
-  useEffect(() => {
-    const s = model.store;
-    if (s.length === 0) return;
-    const seq = s.seq[s.length - 1]!;
-    if (seq === lastPainted.current) return;
-    lastPainted.current = seq;
-    requestAnimationFrame(() => {
-      const ch = new MessageChannel();
-      ch.port1.onmessage = () => {
-        const p = window.__cdfPaints;
-        p.push([seq, performance.timeOrigin + performance.now()]);
-        if (p.length > 10_000) p.splice(0, p.length - 10_000);
-      };
-      ch.port2.postMessage(0);
-    });
-  });
   return h(
     "div",
     { class: "app" },
@@ -85,8 +66,8 @@ function App() {
       { class: "main" },
       h(Owners, null),
       h(Filters, null),
-      h(Table, { selected, select, scrollReq, onVisible: setVisible }),
-      h(Timeline, { selected, select, visible }),
+      h(Table, { selected, select, scrollReq }),
+      h(Timeline, { selected, select }),
     ),
     h(Details, { row: selected, select }),
   );
@@ -348,21 +329,24 @@ function Table({
   selected,
   select,
   scrollReq,
-  onVisible,
 }: {
   selected: number;
   select: (row: number, scroll?: boolean) => void;
   scrollReq: { row: number; n: number } | undefined;
-  onVisible: (v: [number, number]) => void;
 }) {
   const ref = useRef<HTMLDivElement>(null);
-  const [scrollTop, setScrollTop] = useState(0);
+  // An object, so that setting the same position after leaving follow mode still re-renders.
+  const [scrollState, setScrollState] = useState({ top: 0 });
+  const setScrollTop = (top: number) => setScrollState({ top });
   const [viewH, setViewH] = useState(400);
   const follow = useRef(true);
   const v = model.view;
   const count = v.length;
   const full = count * ROW_H;
   const spacer = Math.min(full, MAX_PX);
+  // While following the newest records the position is the bottom, without waiting for the
+  // scroll event that the layout effect below causes.
+  const scrollTop = follow.current ? Math.max(0, spacer - viewH) : scrollState.top;
   const scale = full > MAX_PX ? (full - viewH) / (MAX_PX - viewH) : 1;
   const virtualTop = scrollTop * scale;
   const first = Math.max(0, Math.floor(virtualTop / ROW_H));
@@ -379,10 +363,7 @@ function Table({
   // Follow the newest records while the view is scrolled to the bottom.
   useLayoutEffect(() => {
     const el = ref.current!;
-    if (follow.current && el.scrollTop + el.clientHeight < spacer - 1) {
-      el.scrollTop = spacer;
-      setScrollTop(el.scrollTop);
-    }
+    if (follow.current && el.scrollTop + el.clientHeight < spacer - 1) el.scrollTop = spacer;
   });
   useLayoutEffect(() => {
     if (!scrollReq) return;
@@ -397,9 +378,8 @@ function Table({
     }
   }, [scrollReq]);
   const lastVisible = Math.min(count - 1, first + n - 1);
-  const firstRow = count ? rowNear(first) : -1;
-  const lastRow = count ? rowNear(lastVisible) : -1;
-  useEffect(() => onVisible([firstRow, lastRow]), [firstRow, lastRow]);
+  // The timeline (rendered after this) shades the records in view.
+  model.visible = [count ? rowNear(first) : -1, count ? rowNear(lastVisible) : -1];
 
   const rows: ComponentChildren[] = [];
   for (let i = first; i < Math.min(count, first + n); i++) {
@@ -438,7 +418,10 @@ function Table({
         onKeyDown: onKey,
         onScroll: (e: Event) => {
           const el = e.currentTarget as HTMLDivElement;
-          follow.current = el.scrollTop + el.clientHeight >= spacer - ROW_H;
+          const atBottom = el.scrollTop + el.clientHeight >= spacer - ROW_H;
+          // Following: the render already placed the rows at the bottom.
+          if (atBottom && follow.current) return;
+          follow.current = atBottom;
           setScrollTop(el.scrollTop);
         },
       },
@@ -463,7 +446,7 @@ function laneLabel(l: Lane): string {
   return `d${l.driveId} h${l.handleId} ${l.image || "?"}:${l.pid} ${l.kind}`;
 }
 
-function Timeline({ selected, select, visible }: { selected: number; select: (row: number) => void; visible: [number, number] }) {
+function Timeline({ selected, select }: { selected: number; select: (row: number) => void }) {
   const ref = useRef<HTMLCanvasElement>(null);
   const lanes = model.tracker.lanes;
   const s = model.store;
@@ -484,6 +467,7 @@ function Timeline({ selected, select, visible }: { selected: number; select: (ro
     const t1 = Math.max(s.ts[s.length - 1]!, t0 + 1);
     const x = (t: number) => GUTTER + ((t - t0) / (t1 - t0)) * (w - GUTTER - 8);
     // The table's visible records.
+    const visible = model.visible;
     if (visible[0] >= 0) {
       g.fillStyle = "rgba(120,120,120,0.15)";
       const a = x(s.ts[visible[0]]!);

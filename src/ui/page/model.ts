@@ -54,11 +54,18 @@ export class Model {
   ended = false;
   connection: "connecting" | "live" | "error" = "connecting";
   version = 0;
+  /** First and last record in the table's view (-1: none); the timeline shades them. */
+  visible: [number, number] = [-1, -1];
   /** Last filter pass over every record, ms (shown in the status line). */
   lastFilterMs = 0;
   private nextClauseId = 1;
   private listeners = new Set<() => void>();
   private scheduled = false;
+  private paintedSeq = -1;
+  /** [newest seq on screen, epoch ms once the frame showing it was produced], the last 10,000 */
+  readonly paints: [number, number][] = [];
+  /** [newest seq of a rows frame, epoch ms when the page parsed it], the last 10,000 */
+  readonly receipts: [number, number][] = [];
   private es: EventSource | undefined;
 
   constructor(readonly token: string | undefined) {}
@@ -76,6 +83,20 @@ export class Model {
     requestAnimationFrame(() => {
       this.scheduled = false;
       for (const f of this.listeners) f();
+      // The UI library renders in a microtask right after this callback, before this frame's
+      // style, layout and paint; a task posted now runs once that frame is produced. Its time
+      // is when the newest record reached the screen (request-to-pixel latency, bench/ui.ts).
+      const s = this.store;
+      if (s.length === 0 || s.seq[s.length - 1] === this.paintedSeq) return;
+      const seq = s.seq[s.length - 1]!;
+      this.paintedSeq = seq;
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        const p = this.paints;
+        p.push([seq, performance.timeOrigin + performance.now()]);
+        if (p.length > 10_000) p.splice(0, p.length - 10_000);
+      };
+      ch.port2.postMessage(0);
     });
   }
 
@@ -123,6 +144,10 @@ export class Model {
   onRows(f: RowsFrame): void {
     const s = this.store;
     const first = s.append(f.rows);
+    if (s.length) {
+      this.receipts.push([s.seq[s.length - 1]!, performance.timeOrigin + performance.now()]);
+      if (this.receipts.length > 10_000) this.receipts.splice(0, this.receipts.length - 10_000);
+    }
     const filtered = !this.filters.empty;
     for (let i = first; i < s.length; i++) {
       this.tracker.add({
