@@ -8,7 +8,7 @@
  * or normalized; status: name, hex code, or "failed" (error severity); decision, reason, kind:
  * names without their prefix; seq: "A..B"; time: "A..B" seconds from the first record.
  */
-import { normalizeIoctl, parseIoctl } from "../../client/catalog.ts";
+import { parseIoctl } from "../../client/catalog.ts";
 import { NTSTATUS } from "../../client/ntstatus.ts";
 import { DECISION_NAMES, IRP_MJ_NAMES, KIND_NAMES, REASON_NAMES } from "./format.ts";
 import type { Store } from "./store.ts";
@@ -125,8 +125,9 @@ export function compile(
       } catch (e) {
         throw new Error(`ioctl: ${(e as Error).message}`);
       }
-      const n = normalizeIoctl(c);
-      return (s, i) => (s.major[i] === 14 || s.major[i] === 13) && (s.ioctl[i] === c || s.norm[i] === c || s.norm[i] === n);
+      // As sent, or after NormalizeIoctl: IOCTL_STORAGE_EJECT_MEDIA also finds the CDROM alias,
+      // the alias finds only requests sent with it.
+      return (s, i) => (s.major[i] === 14 || s.major[i] === 13) && (s.ioctl[i] === c || s.norm[i] === c);
     }
     case "status": {
       const t = value.trim();
