@@ -106,8 +106,11 @@ function Header() {
   );
 }
 
+/** When an owner took its first lock still held: on the table's time axis when the trace has
+ * records (same clock), else relative to the ledger snapshot. */
 function since(ledgerTakenAt: number, t: number): string {
-  return `${((ledgerTakenAt - t) / 1e7).toFixed(1)}s ago`;
+  if (model.store.length) return `+${seconds(t - model.t0())}`;
+  return `${((ledgerTakenAt - t) / 1e7).toFixed(1)}s before the snapshot`;
 }
 
 function Owners() {
@@ -455,10 +458,11 @@ function Timeline({ selected, select }: { selected: number; select: (row: number
     const c = ref.current!;
     const dpr = window.devicePixelRatio || 1;
     const w = c.clientWidth;
-    c.width = Math.floor(w * dpr);
-    c.height = Math.floor(height * dpr);
+    // Resizing reallocates the bitmap: only when the size changes.
+    if (c.width !== Math.floor(w * dpr)) c.width = Math.floor(w * dpr);
+    if (c.height !== Math.floor(height * dpr)) c.height = Math.floor(height * dpr);
     const g = c.getContext("2d")!;
-    g.scale(dpr, dpr);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, height);
     g.font = "11px ui-monospace, monospace";
     g.textBaseline = "middle";
