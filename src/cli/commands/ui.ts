@@ -8,8 +8,7 @@
  *   cdfilter ui --host 0.0.0.0 --port 8080   reachable from elsewhere: needs the printed token
  */
 import type { Command } from "commander";
-import { LiveSource, openTraceFile, type UiSource } from "../../ui/source.ts";
-import { startUiServer } from "../../ui/server.ts";
+import type { UiSource } from "../../ui/source.ts";
 import { type GlobalOptions, connect, hasActivity, loadScenario, makeOutput, parseCount } from "../context.ts";
 import { ExitCode, usageError } from "../errors.ts";
 import { activityFrom, addActivityOptions } from "./status.ts";
@@ -37,6 +36,9 @@ export function registerUi(program: Command, globals: () => GlobalOptions): void
   ).action(async (file: string | undefined, o: UiOpts) => {
     const g = globals();
     const out = makeOutput(g);
+    // Loaded here, not at start-up: the other commands need no web server.
+    const { LiveSource, openTraceFile } = await import("../../ui/source.ts");
+    const { startUiServer } = await import("../../ui/server.ts");
     const port = parseCount(o.port, "--port", 0, 65535);
     const historyMb = parseCount(o.historyMb, "--history-mb", 1, 65536);
     const activity = { ...activityFrom(o), pace: o.pace };
