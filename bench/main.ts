@@ -6,6 +6,7 @@
  *   core       cost of tracing one request vs a memcpy floor, ns + callgrind   (issue 3 §7)
  *   drain      ring -> ReadTrace IOCTL -> decoded TS records, records/s         (issue 3 §7)
  *   trace-cli  `cdfilter trace --json` under a burst: records/s, p50/p99 latency (issue 4 §5)
+ *   filter     the shared trace filter and CSV rows over 1M records, records/s
  *   ui         `cdfilter ui` in Chromium: request-to-pixel p50/p99, the page at 1M records (docs/ui.md)
  *
  * `npm run bench -- core drain` runs a subset. Exit status: non-zero if a benchmark failed to
@@ -16,7 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ["codec", "core", "drain", "trace-cli", "ui"] as const;
+const all = ["codec", "core", "drain", "trace-cli", "filter", "ui"] as const;
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(all as readonly string[]).includes(w));
 if (unknown.length > 0) {

@@ -1,5 +1,6 @@
 // Every value the client library names is checked against the mingw-w64 headers (winioctl.h,
-// ntddstor.h, ntddcdrm.h, ntddscsi.h, ntstatus.h, winerror.h): the test writes a C program that
+// ntddstor.h, ntddcdrm.h, ntddscsi.h, ntddcdvd.h, ntdddisk.h, ddk/mountmgr.h,
+// ddk/mountdev.h, ntstatus.h, winerror.h): the test writes a C program that
 // prints each macro (or MISSING when the header lacks it), compiles it with
 // x86_64-w64-mingw32-gcc and runs it under Wine in a private WINEPREFIX under build/.
 // - A catalog entry whose macro mingw-w64 lacks must name its source (CatalogEntry.source);
@@ -97,6 +98,10 @@ function cProgram(includeGen: boolean): string {
     "#include <ntddstor.h>",
     "#include <ntddcdrm.h>",
     "#include <ntddscsi.h>",
+    "#include <ntddcdvd.h>",
+    "#include <ntdddisk.h>",
+    "#include <ddk/mountmgr.h>",
+    "#include <ddk/mountdev.h>",
     "#include <stddef.h>",
     "#include <stdio.h>",
     includeGen ? '#include "cdfilter_ioctl.h"' : "",
@@ -129,6 +134,23 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv, stdoutFile?: 
   }
 }
 
+/** The compiler's own include directories with a ddk/ subdirectory (mountdev.h includes
+ * <mountmgr.h> from ddk/ without the prefix, so ddk/ goes on the search path after them). */
+function ddkDirs(): string[] {
+  const r = spawnSync("x86_64-w64-mingw32-gcc", ["-xc", "-E", "-v", "-"], { input: "", encoding: "utf8" });
+  const text = `${r.stderr ?? ""}`;
+  const start = text.indexOf("#include <...> search starts here:");
+  const end = text.indexOf("End of search list.");
+  if (start < 0 || end < 0) return [];
+  return text
+    .slice(start, end)
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim())
+    .filter((d) => d !== "" && existsSync(join(d, "ddk", "mountmgr.h")))
+    .map((d) => join(d, "ddk"));
+}
+
 function compileAndRun(): Map<string, string> {
   mkdirSync(OUT, { recursive: true });
   const includeGen = existsSync(GEN_IOCTL_H);
@@ -143,6 +165,7 @@ function compileAndRun(): Map<string, string> {
     "-O0",
     `-I${join(ROOT, "driver", "core")}`,
     `-I${join(ROOT, "driver", "core", "gen")}`,
+    ...ddkDirs().flatMap((d) => ["-idirafter", d]),
     "-o",
     exe,
     src,
@@ -210,6 +233,8 @@ describe("catalog values against the mingw-w64 headers (compiled, run under Wine
         "IOCTL_CDROM_RELEASE",
         "IOCTL_CDROM_RESERVE",
         "IOCTL_CDROM_SEND_OPC_INFORMATION",
+        "IOCTL_SCSI_PASS_THROUGH_DIRECT_EX",
+        "IOCTL_SCSI_PASS_THROUGH_EX",
       ].sort(),
     );
   });
@@ -246,5 +271,44 @@ describe("catalog values against the mingw-w64 headers (compiled, run under Wine
     const named = new Set([...IOCTL_CATALOG.map((e) => e.name), ...IOCTL_ALIASES.map((a) => a.name)]);
     expect(seed.filter((n) => !named.has(n))).toEqual([]);
     expect(IOCTL_ALIASES.find((a) => a.name === "IOCTL_CDROM_CLOSE_DOOR")?.replacedBy).toBe("IOCTL_STORAGE_LOAD_MEDIA");
+  });
+
+  it("names the codes an optical stack sees: SPT_EX, DVD, disk geometry, mount manager, volume FSCTLs", () => {
+    const byCode = (code: number) => IOCTL_CATALOG.find((e) => e.code === code)?.name;
+    expect(byCode(0x4d044)).toBe("IOCTL_SCSI_PASS_THROUGH_EX");
+    expect(byCode(0x4d048)).toBe("IOCTL_SCSI_PASS_THROUGH_DIRECT_EX");
+    expect(byCode(0x70000)).toBe("IOCTL_DISK_GET_DRIVE_GEOMETRY");
+    expect(byCode(0x700a0)).toBe("IOCTL_DISK_GET_DRIVE_GEOMETRY_EX");
+    expect(byCode(0x2d1400)).toBe("IOCTL_STORAGE_QUERY_PROPERTY");
+    expect(byCode(0x4d0008)).toBe("IOCTL_MOUNTDEV_QUERY_DEVICE_NAME");
+    expect(byCode(0x6d0030)).toBe("IOCTL_MOUNTMGR_QUERY_DOS_VOLUME_PATH");
+    expect(byCode(0x90018)).toBe("FSCTL_LOCK_VOLUME");
+    expect(byCode(0x90020)).toBe("FSCTL_DISMOUNT_VOLUME");
+    const names = new Set(IOCTL_CATALOG.map((e) => e.name));
+    for (const n of [
+      "IOCTL_DVD_START_SESSION",
+      "IOCTL_DVD_READ_KEY",
+      "IOCTL_DVD_SEND_KEY",
+      "IOCTL_DVD_END_SESSION",
+      "IOCTL_DVD_SET_READ_AHEAD",
+      "IOCTL_DVD_GET_REGION",
+      "IOCTL_DVD_SEND_KEY2",
+      "IOCTL_DVD_READ_STRUCTURE",
+      "IOCTL_MOUNTDEV_QUERY_UNIQUE_ID",
+      "IOCTL_MOUNTDEV_QUERY_SUGGESTED_LINK_NAME",
+      "IOCTL_MOUNTDEV_LINK_CREATED",
+      "IOCTL_MOUNTDEV_LINK_DELETED",
+      "IOCTL_MOUNTDEV_QUERY_STABLE_GUID",
+      "IOCTL_MOUNTMGR_QUERY_POINTS",
+      "IOCTL_MOUNTMGR_VOLUME_ARRIVAL_NOTIFICATION",
+      "FSCTL_UNLOCK_VOLUME",
+      "FSCTL_IS_VOLUME_MOUNTED",
+      "FSCTL_ALLOW_EXTENDED_DASD_IO",
+    ])
+      expect(names.has(n), n).toBe(true);
+    // the groups follow the name prefixes
+    expect(IOCTL_CATALOG.find((e) => e.name === "IOCTL_DVD_GET_REGION")?.group).toBe("dvd");
+    expect(IOCTL_CATALOG.find((e) => e.name === "IOCTL_MOUNTDEV_LINK_CREATED")?.group).toBe("mountdev");
+    expect(IOCTL_CATALOG.find((e) => e.name === "IOCTL_VOLUME_ONLINE")?.group).toBe("volume");
   });
 });

@@ -63,7 +63,7 @@ describe("cdfilter demo (the main job)", () => {
       /player\.exe:4200 .*IOCTL_STORAGE_EJECT_MEDIA {2}WOULD_DENY {2}STATUS_DEVICE_BUSY/,
       /player\.exe:4200 .*IOCTL_STORAGE_EJECTION_CONTROL FALSE {2}FOREIGN_SECURE_UNLOCK {2}STATUS_INVALID_DEVICE_STATE/,
       /backup\.exe:4300 .*⟲ auto-release of 1 secure lock\(s\) {2}PROCESS_EXIT/,
-      /ripper\.exe:4400 .*IOCTL_SCSI_PASS_THROUGH START STOP UNIT LoEj=1 Start=0 {2}DENY PASSTHROUGH_EJECT_UNDER_LOCK {2}STATUS_DEVICE_BUSY/,
+      /ripper\.exe:4400 .*IOCTL_SCSI_PASS_THROUGH START STOP UNIT LoEj=1 Start=0 \(eject\) {2}DENY PASSTHROUGH_EJECT_UNDER_LOCK {2}STATUS_DEVICE_BUSY/,
       /Ownership timeline/,
       /burner\.exe:4100 h1 +d1 secure .*unlocked by owner/,
       /backup\.exe:4300 h\d+ +d1 secure .*auto-released \(process exit\)/,

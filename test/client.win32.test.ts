@@ -275,6 +275,15 @@ describe("Win32 transport over a fake kernel32", () => {
     expect(old.open.size).toBe(0);
   });
 
+  it("speaks to a protocol version 1 driver (which accepts only its own version) by asking again with 1", async () => {
+    const k = new FakeKernel32(); // answers protocolVersion 1, compatible only for client version 1
+    const c = await connectWith(k);
+    expect(c.connectInfo.protocolVersion).toBe(1);
+    const asked = k.ioctls(ControlIoctls.getInfo.code).map((x) => InfoRequest.decode(x.args[2] as Uint8Array).clientProtocolVersion);
+    expect(asked.slice(0, 2)).toEqual([PROTOCOL_VERSION, 1]);
+    expect(PROTOCOL_VERSION).toBeGreaterThan(1);
+  });
+
   it("falls back to read-only control access when write is denied", async () => {
     const k = new FakeKernel32({ denyWrite: true });
     const c = await connectWith(k);

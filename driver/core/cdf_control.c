@@ -147,9 +147,15 @@ static void slot_to_record(const cdf_slot *s, cdf_TraceRecord *r)
     r->normalized_code = s->normalized_code;
     r->input_length = s->input_length;
     r->output_length = s->output_length;
-    r->input_head.size = s->head_len;
-    if (s->head_len != 0u) memcpy(r->input_head.bytes, s->head, s->head_len);
-    r->truncated = s->truncated;
+    if (s->kind == CDF_REC_COMPLETION) { /* a completion's head is its output (capture_output) */
+        r->output_head.size = s->head_len;
+        if (s->head_len != 0u) memcpy(r->output_head.bytes, s->head, s->head_len);
+        r->output_truncated = s->truncated;
+    } else {
+        r->input_head.size = s->head_len;
+        if (s->head_len != 0u) memcpy(r->input_head.bytes, s->head, s->head_len);
+        r->truncated = s->truncated;
+    }
     r->status = s->status;
     r->information = s->information;
     r->duration = s->duration;
@@ -308,8 +314,9 @@ static uint32_t get_info(cdf_core *core, const cdf_InfoRequest *req, cdf_InfoRep
     uint32_t i;
     cdf_InfoReply_init(m);
     m->protocol_version = CDF_PROTOCOL_VERSION;
-    m->compatible = (req->client_protocol_version == 0u ||
-                     req->client_protocol_version == CDF_PROTOCOL_VERSION) ? 1u : 0u;
+    /* every protocol change so far is additive (new field numbers): any client from version 1
+     * to ours speaks a subset of it (0 = a client that does not say) */
+    m->compatible = req->client_protocol_version <= CDF_PROTOCOL_VERSION ? 1u : 0u;
     copy_fixed_string(m->driver_version, core->driver_version, CDF_VERSION_MAX);
     m->host = (int32_t)core->host_kind;
     m->wall_clock_anchor = core->wall_anchor;
@@ -399,6 +406,7 @@ static void config_from_filter(const cdf_trace_filter *f, cdf_TraceConfig *m)
     m->drive_ids_count = f->drives_count;
     memcpy(m->drive_ids, f->drive_ids, f->drives_count * sizeof(uint32_t));
     m->capture_bytes = f->capture_bytes;
+    m->output_capture_bytes = f->output_capture_bytes;
 }
 
 static uint32_t trace_config(cdf_core *core, const cdf_TraceConfig *req, cdf_TraceConfig *m,
@@ -408,7 +416,8 @@ static uint32_t trace_config(cdf_core *core, const cdf_TraceConfig *req, cdf_Tra
     uint32_t i;
     if (req != NULL) {
         /* counts are within their bounds after a successful decode */
-        if (req->capture_bytes > CDF_CAPTURE_MAX || req->majors_count > CDF_FILTER_MAJORS_MAX ||
+        if (req->capture_bytes > CDF_CAPTURE_MAX || req->output_capture_bytes > CDF_CAPTURE_MAX ||
+            req->majors_count > CDF_FILTER_MAJORS_MAX ||
             req->ioctl_codes_count > CDF_FILTER_CODES_MAX || req->drive_ids_count > CDF_FILTER_DRIVES_MAX)
             return CDF_STATUS_INVALID_PARAMETER;
         memset(&f, 0, sizeof(f));
@@ -430,6 +439,7 @@ static uint32_t trace_config(cdf_core *core, const cdf_TraceConfig *req, cdf_Tra
         }
         f.drives_count = req->drive_ids_count;
         f.capture_bytes = req->capture_bytes;
+        f.output_capture_bytes = req->output_capture_bytes;
         cdf_filter_finish(&f);
     }
     cdf_lock_acquire(&core->lock);

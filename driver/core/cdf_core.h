@@ -85,6 +85,13 @@ typedef struct cdf_request {
     /* IRP_MJ_CREATE only: opener image name, UTF-8, may be NULL. Read at cdf_core_complete of
      * the create (the handle row is made when the create succeeded); must stay valid until then. */
     const char *image_name;
+    /* cdf_core_complete only (output capture, TraceConfig.output_capture_bytes): the buffer the
+     * lower driver filled, _In_reads_bytes_opt_(output_length): the METHOD_BUFFERED SystemBuffer
+     * of a device control, or a read's buffer mapped in system space; NULL (no capture) when the
+     * host cannot read it safely. The core reads at most min(information, output_length,
+     * capture cap) bytes of it, never for CDF_RQ_KERNEL_MODE requests, internal device controls
+     * or device controls whose method is not METHOD_BUFFERED. Ignored by cdf_core_dispatch. */
+    const uint8_t *output;
 } cdf_request;
 
 typedef enum cdf_action {

@@ -96,7 +96,9 @@ typedef struct cdf_drive {
 
 /* One trace record in the ring: a compact fixed-size C struct (not protobuf). Only the first
  * image_len bytes of opener_image and head_len bytes of head belong to the record: the rest of
- * those arrays is left over from older records and never read. */
+ * those arrays is left over from older records and never read. `head` and `truncated` hold the
+ * input head of a DISPATCH record and the output head of a COMPLETION record (output capture,
+ * cdf_trace_capture_output): a completion never carries input, so one array serves both. */
 typedef struct cdf_slot {
     uint64_t seq, request_id, timestamp, handle_id, information, duration;
     uint32_t drive_id, pid, tid, requestor_pid, opener_pid;
@@ -131,6 +133,7 @@ typedef struct cdf_trace_filter {
     uint32_t drives_count;
     uint32_t drives_mask;     /* bit (id - 1), all ones when the list is empty */
     uint32_t capture_bytes;
+    uint32_t output_capture_bytes; /* 0 = no output capture (TraceConfig.output_capture_bytes) */
     uint8_t pass_all;         /* no list constrains anything: every request passes */
 } cdf_trace_filter;
 

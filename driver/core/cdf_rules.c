@@ -629,6 +629,7 @@ void cdf_core_complete(cdf_core *core, uint32_t drive_id, const cdf_request *rq_
         s->status = status;
         s->information = record_information(rq, information);
         s->duration = now >= v->dispatched_at ? now - v->dispatched_at : 0u;
+        cdf_trace_capture_output(s, rq, status, s->information, core->filter.output_capture_bytes);
         appended = 1;
         if (opened)
             put_record(core, CDF_REC_HANDLE_OPEN, now, drive_id, d, rq, h, 0u, 0u, CDF_DEC_TRACK,

@@ -100,6 +100,27 @@ uint32_t cdf_trace_kernel_capture_limit(const cdf_request *rq, uint32_t normaliz
     return 0u;
 }
 
+void cdf_trace_capture_output(cdf_slot *slot, const cdf_request *rq, uint32_t status,
+                              uint64_t information, uint32_t cap)
+{
+    uint64_t returned = information < rq->output_length ? information : rq->output_length;
+    uint32_t n;
+    slot->head_len = 0u;
+    slot->truncated = 0u;
+    if (cap == 0u || rq->output == NULL || (rq->flags & CDF_RQ_KERNEL_MODE) != 0u) return;
+    if (!(CDF_NT_SUCCESS(status) || status == CDF_STATUS_BUFFER_OVERFLOW)) return;
+    if (rq->major == CDF_IRP_MJ_DEVICE_CONTROL) {
+        if ((rq->ioctl_code & 3u) != 0u) return; /* METHOD_BUFFERED only */
+    } else if (rq->major != CDF_IRP_MJ_READ) {
+        return;
+    }
+    if (cap > CDF_CAPTURE_MAX) cap = CDF_CAPTURE_MAX;
+    n = returned < cap ? (uint32_t)returned : cap;
+    cdf_copy_small(slot->head, rq->output, n);
+    slot->head_len = (uint16_t)n;
+    slot->truncated = returned > n ? 1u : 0u;
+}
+
 static void zero_range(cdf_slot *slot, uint32_t at, uint32_t width, uint32_t n)
 {
     uint32_t i;

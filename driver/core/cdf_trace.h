@@ -130,4 +130,12 @@ static inline void cdf_trace_capture(cdf_slot *slot, const cdf_request *rq, uint
     slot->truncated = rq->input_length > n ? 1u : 0u;
 }
 
+/* Output capture at completion (TraceConfig.output_capture_bytes): copy the head of what the
+ * lower driver returned into a COMPLETION slot's head (head_len, truncated = more was returned
+ * than captured). Only for user-mode requestors, NT_SUCCESS statuses (STATUS_BUFFER_OVERFLOW
+ * too: the buffer holds partial data), rq->output set, and a METHOD_BUFFERED device control or
+ * a read; at most min(information, output_length, cap, CDF_CAPTURE_MAX) bytes. */
+void cdf_trace_capture_output(cdf_slot *slot, const cdf_request *rq, uint32_t status,
+                              uint64_t information, uint32_t cap);
+
 #endif /* CDF_TRACE_H */

@@ -135,6 +135,15 @@ static VOID CdfEvtTrackedRequestCompletion(WDFREQUEST Request, WDFIOTARGET Targe
 
     UNREFERENCED_PARAMETER(Target);
 
+    /* Output capture (TraceConfig.output_capture_bytes): a METHOD_BUFFERED device control's
+     * SystemBuffer holds the lower driver's output now. The core takes at most
+     * min(Information, output length, cap) bytes of it and never for kernel-mode requestors.
+     * Reads (direct I/O: an MDL) are not captured here. */
+    if (tracked->Request.major == IRP_MJ_DEVICE_CONTROL && METHOD_FROM_CTL_CODE(tracked->Request.ioctl_code) == METHOD_BUFFERED &&
+        NT_SUCCESS(status)) {
+        tracked->Request.output = (const uint8_t *)WdfRequestWdmGetIrp(Request)->AssociatedIrp.SystemBuffer;
+    }
+
     /* The core bounds what it records (Information of an internal device control may be a
      * pointer; of a device control or read, at most the caller's buffer); the request itself
      * completes with the lower driver's values. */

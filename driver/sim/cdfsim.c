@@ -413,6 +413,9 @@ static uint32_t drive_request(cdfsim *sim, const handle_view *h, uint32_t major,
         st = simcd_read(lower, h->fo, offset, length, &info);
     }
     if (v.action == CDF_ACTION_FORWARD_TRACK) {
+        /* output capture: the device control's SystemBuffer as simcd filled it (a simulated
+         * read has no data buffer) */
+        if (major == SIM_IRP_MJ_DEVICE_CONTROL && out_cap != 0) rq.output = sysbuf;
         cdf_core_complete(sim->core, core_drive, &rq, &v, st, info);
     }
     *information = info;

@@ -326,6 +326,8 @@ static NTSTATUS drive_ioctl(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack
         information = 0;
     }
     if (verdict.action == CDF_ACTION_FORWARD_TRACK) {
+        /* output capture: the METHOD_BUFFERED SystemBuffer simcd wrote */
+        if (out_cap != 0) rq.output = buffer;
         cdf_core_complete(g_core, dev->drive_id, &rq, &verdict, status, information);
     }
     return complete_irp(irp, (NTSTATUS)status, information);
@@ -363,6 +365,8 @@ static NTSTATUS drive_read(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack)
         }
     }
     if (verdict.action == CDF_ACTION_FORWARD_TRACK) {
+        /* output capture: the read's SystemBuffer (DO_BUFFERED_IO), information bytes valid */
+        if (CDF_NT_SUCCESS(status) && information != 0) rq.output = irp->AssociatedIrp.SystemBuffer;
         cdf_core_complete(g_core, dev->drive_id, &rq, &verdict, status, information);
     }
     return complete_irp(irp, (NTSTATUS)status, information);

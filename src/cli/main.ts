@@ -15,6 +15,7 @@ import {
 } from "../client/index.ts";
 import { registerActions } from "./commands/actions.ts";
 import { registerAudit } from "./commands/audit.ts";
+import { registerConfig } from "./commands/config.ts";
 import { registerDecode } from "./commands/decode.ts";
 import { registerExport } from "./commands/export.ts";
 import { registerStatus } from "./commands/status.ts";
@@ -72,6 +73,7 @@ export function buildProgram(captureError?: (s: string) => void): Command {
   registerDecode(program, globals);
   registerAudit(program, globals);
   registerExport(program, globals);
+  registerConfig(program, globals);
   registerDemo(program, globals);
   registerUi(program, globals);
   for (const cmd of program.commands) {

@@ -19,66 +19,34 @@ import {
   normalizeIoctl,
   ntStatusName,
   ntSuccess,
-  parseIoctl,
 } from "../client/index.ts";
+import { majorFromText, majorName } from "../client/irp.ts";
+import {
+  decodeCdb,
+  decodePassThroughCompletion,
+  formatCdb,
+  formatPassThroughCompletion,
+  isPassThrough,
+  passThroughCdb,
+} from "../client/scsi-decode.ts";
+import { FilterSyntaxError, type RecordFilter, compileFilter, parseRules } from "../filter/index.ts";
 import { inputError, usageError } from "./errors.ts";
 import type { Colors } from "./output.ts";
 
-/** IRP major function codes (wdm.h). */
-export const IRP_MJ_NAMES: readonly string[] = [
-  "CREATE",
-  "CREATE_NAMED_PIPE",
-  "CLOSE",
-  "READ",
-  "WRITE",
-  "QUERY_INFORMATION",
-  "SET_INFORMATION",
-  "QUERY_EA",
-  "SET_EA",
-  "FLUSH_BUFFERS",
-  "QUERY_VOLUME_INFORMATION",
-  "SET_VOLUME_INFORMATION",
-  "DIRECTORY_CONTROL",
-  "FILE_SYSTEM_CONTROL",
-  "DEVICE_CONTROL",
-  "INTERNAL_DEVICE_CONTROL",
-  "SHUTDOWN",
-  "LOCK_CONTROL",
-  "CLEANUP",
-  "CREATE_MAILSLOT",
-  "QUERY_SECURITY",
-  "SET_SECURITY",
-  "POWER",
-  "SYSTEM_CONTROL",
-  "DEVICE_CHANGE",
-  "QUERY_QUOTA",
-  "SET_QUOTA",
-  "PNP",
-];
+export { IRP_MJ_NAMES, majorName } from "../client/irp.ts";
 export const IRP_MJ_DEVICE_CONTROL = 0x0e;
 export const IRP_MJ_READ = 0x03;
 
-/** "DEVICE_CONTROL" for 14; "0x1C" past the table. */
-export function majorName(major: number): string {
-  return IRP_MJ_NAMES[major] ?? `0x${major.toString(16).toUpperCase()}`;
-}
-
-/** Parse "DEVICE_CONTROL", "irp_mj_read", "read", "14" or "0xE" into an IRP_MJ_* code. */
+/** Parse "DEVICE_CONTROL", "irp_mj_read", "read", "14" or "0xE" into an IRP_MJ_* code; a usage error otherwise. */
 export function parseMajor(text: string): number {
-  const t = text
-    .trim()
-    .toUpperCase()
-    .replace(/^IRP_MJ_/, "");
-  if (/^0X[0-9A-F]{1,2}$/.test(t)) return Number.parseInt(t.slice(2), 16);
-  if (/^\d{1,2}$/.test(t)) return Number(t);
-  const i = IRP_MJ_NAMES.indexOf(t);
-  if (i < 0) {
+  const v = majorFromText(text);
+  if (v === undefined) {
     throw usageError(
       `unknown IRP major function "${text}"`,
       `use a name such as DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE or a number 0..27`,
     );
   }
-  return i;
+  return v;
 }
 
 /** Enum value to its proto name (RECORD_KIND_DISPATCH), or the number for values this build does not know. */
@@ -103,11 +71,6 @@ export function enumShortNames(e: object, prefix: string): Set<string> {
 
 const IOCTL_STORAGE_EJECTION_CONTROL = 0x2d0940;
 const IOCTL_STORAGE_MEDIA_REMOVAL = 0x2d4804;
-const IOCTL_SCSI_PASS_THROUGH = 0x04d004;
-const IOCTL_SCSI_PASS_THROUGH_DIRECT = 0x04d014;
-/** Offset of Cdb in the x64 SCSI_PASS_THROUGH / SCSI_PASS_THROUGH_DIRECT (ntddscsi.h), bytes. */
-const SPT_CDB_OFFSET = 36;
-
 export function isSecureLockCode(code: number): boolean {
   return normalizeIoctl(code) === IOCTL_STORAGE_EJECTION_CONTROL;
 }
@@ -132,69 +95,57 @@ function requestArgument(code: number, head: Uint8Array): string {
   if ((n === IOCTL_STORAGE_EJECTION_CONTROL || n === IOCTL_STORAGE_MEDIA_REMOVAL) && head.length >= 1) {
     return head[0] ? "TRUE" : "FALSE";
   }
-  if ((code === IOCTL_SCSI_PASS_THROUGH || code === IOCTL_SCSI_PASS_THROUGH_DIRECT) && head.length > SPT_CDB_OFFSET + 4) {
-    const op = head[SPT_CDB_OFFSET]!;
-    const b4 = head[SPT_CDB_OFFSET + 4]!;
-    if (op === 0x1b) return `START STOP UNIT LoEj=${(b4 >> 1) & 1} Start=${b4 & 1}`;
-    if (op === 0x1e) return `PREVENT ALLOW MEDIUM REMOVAL prevent=${b4 & 3}`;
-    return `CDB 0x${op.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return "";
+  const cdb = passThroughCdb(code, head);
+  return cdb ? formatCdb(decodeCdb(cdb)) : "";
+}
+
+/** The pass-through outcome of a completion with a captured output head: "GOOD", "CHECK CONDITION NOT READY, ... (2/3A/00)". */
+export function completionArgument(r: Pick<TraceRecord, "ioctlCode" | "outputHead">): string {
+  if (!isPassThrough(r.ioctlCode) || r.outputHead.length === 0) return "";
+  const done = decodePassThroughCompletion(r.ioctlCode, r.outputHead);
+  return done ? `ScsiStatus=${formatPassThroughCompletion(done)}` : "";
 }
 
 // ---------------------------------------------------------------------------------------------
-// Filters (client-side: the kernel-side TraceConfig filter is shared by every reader).
+// Filters (client-side: the kernel-side TraceConfig filter is shared by every reader). The rules
+// and their combination live in src/filter/ (docs/filters.md); here only the command-line form.
 
-export interface TraceFilter {
-  drives?: ReadonlySet<number>;
-  /** Matches the sending process or the handle's opener. */
-  pids?: ReadonlySet<number>;
-  majors?: ReadonlySet<number>;
-  /** Matches the code as sent or after NormalizeIoctl. */
-  ioctls?: ReadonlySet<number>;
+/** The filter options of `trace` / `export`: the include-only shorthands and --include/--exclude. */
+export interface FilterOptions {
+  drive?: string[];
+  pid?: string[];
+  major?: string[];
+  ioctl?: string[];
+  include?: string[];
+  exclude?: string[];
 }
 
-export function parseFilter(opts: { drive?: string[]; pid?: string[]; major?: string[]; ioctl?: string[] }): TraceFilter {
-  const f: TraceFilter = {};
-  const ints = (list: string[], what: string, max: number) =>
-    new Set(
-      list
-        .flatMap((s) => s.split(","))
-        .map((s) => {
-          const v = Number(s.trim());
-          if (!Number.isInteger(v) || v < 0 || v > max || s.trim() === "") throw usageError(`--${what} expects integers, got "${s}"`);
-          return v;
-        }),
-    );
-  if (opts.drive?.length) f.drives = ints(opts.drive, "drive", 0xffff_ffff);
-  if (opts.pid?.length) f.pids = ints(opts.pid, "pid", 0xffff_ffff);
-  if (opts.major?.length) f.majors = new Set(opts.major.flatMap((s) => s.split(",")).map(parseMajor));
-  if (opts.ioctl?.length) {
-    f.ioctls = new Set(
-      opts.ioctl
-        .flatMap((s) => s.split(","))
-        .map((s) => {
-          try {
-            return parseIoctl(s);
-          } catch (e) {
-            throw usageError((e as Error).message, "run `cdfilter decode NAME` to check a name");
-          }
-        }),
-    );
+/**
+ * Compile the command line's filter: `--drive 1` is `--include drive=1` (and so on for --pid,
+ * --major, --ioctl), then every --include and --exclude. A bad rule is a usage error (exit 2).
+ */
+export function parseFilter(opts: FilterOptions): RecordFilter {
+  const include = [
+    ...(opts.drive ?? []).map((v) => `drive=${v}`),
+    ...(opts.pid ?? []).map((v) => `pid=${v}`),
+    ...(opts.major ?? []).map((v) => `major=${v}`),
+    ...(opts.ioctl ?? []).map((v) => `ioctl=${v}`),
+    ...(opts.include ?? []),
+  ];
+  try {
+    return compileFilter(parseRules({ include, exclude: opts.exclude ?? [] }));
+  } catch (e) {
+    if (e instanceof FilterSyntaxError) throw usageError(e.message, e.hint);
+    throw e;
   }
-  return f;
 }
 
-export function filterIsEmpty(f: TraceFilter): boolean {
-  return !f.drives && !f.pids && !f.majors && !f.ioctls;
+export function filterIsEmpty(f: RecordFilter): boolean {
+  return f.empty;
 }
 
-export function matchesFilter(r: TraceRecord, f: TraceFilter): boolean {
-  if (f.drives && !f.drives.has(r.driveId)) return false;
-  if (f.pids && !f.pids.has(r.pid) && !f.pids.has(r.openerPid)) return false;
-  if (f.majors && !f.majors.has(r.major)) return false;
-  if (f.ioctls && !f.ioctls.has(r.ioctlCode >>> 0) && !f.ioctls.has(r.normalizedCode >>> 0)) return false;
-  return true;
+export function matchesFilter(r: TraceRecord, f: RecordFilter): boolean {
+  return f.matches(r);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,10 +170,46 @@ export function recordJsonLine(r: TraceRecord): string {
     `"inputLength":${r.inputLength},"outputLength":${r.outputLength},"inputHead":"${r.inputHead.length ? Buffer.from(r.inputHead.buffer, r.inputHead.byteOffset, r.inputHead.byteLength).toString("base64") : ""}",` +
     `"truncated":${r.truncated},"status":${r.status >>> 0},"information":"${r.information}","duration":"${r.duration}",` +
     `"decision":"${decisionName(r.decision)}","reason":"${reasonName(r.reason)}","secureTotal":${r.secureTotal},` +
-    `"simpleTotal":${r.simpleTotal},"countReleased":${r.countReleased},"majorName":"${majorName(r.major)}"` +
+    `"simpleTotal":${r.simpleTotal},"countReleased":${r.countReleased}` +
+    (r.outputHead.length ? `,"outputHead":"${base64(r.outputHead)}","outputTruncated":${r.outputTruncated}` : "") +
+    `,"majorName":"${majorName(r.major)}"` +
     (ioctl ? `,"ioctlName":"${ioctl}"` : "") +
-    `,"statusName":"${ntStatusName(r.status)}"}`
+    `,"statusName":"${ntStatusName(r.status)}"` +
+    scsiJson(r) +
+    "}"
   );
+}
+
+function base64(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+}
+
+/**
+ * Pass-through records: `"cdb":{"opcode":27,"name":"START STOP UNIT","fields":{"LoEj":1,...},
+ * "text":"..."}` on a dispatch with a captured CDB; `"scsiStatus":2,"scsiStatusName":"CHECK
+ * CONDITION","sense":{"key":2,"keyName":"NOT READY","asc":58,"ascq":0,"ascName":"MEDIUM NOT
+ * PRESENT"}` on a completion with a captured output head (output capture). Convenience fields,
+ * ignored on input.
+ */
+function scsiJson(r: TraceRecord): string {
+  if (!isPassThrough(r.ioctlCode)) return "";
+  let s = "";
+  if (r.inputHead.length) {
+    const cdb = passThroughCdb(r.ioctlCode, r.inputHead);
+    if (cdb) {
+      const d = decodeCdb(cdb);
+      const fields = Object.fromEntries(d.fields.map((f) => [f.name, typeof f.value === "bigint" ? String(f.value) : f.value]));
+      s += `,"cdb":${JSON.stringify({ opcode: d.opcode, name: d.name, fields, text: formatCdb(d) })}`;
+    }
+  }
+  if (r.outputHead.length) {
+    const done = decodePassThroughCompletion(r.ioctlCode, r.outputHead);
+    if (done) {
+      s += `,"scsiStatus":${done.scsiStatus},"scsiStatusName":"${done.scsiStatusName}"`;
+      if (done.sense) s += `,"sense":${JSON.stringify(done.sense)}`;
+    }
+  }
+  return s;
 }
 
 export function droppedJsonLine(count: bigint, afterSeq: bigint): string {
@@ -300,6 +287,8 @@ export function parseTraceJsonLine(line: string, file: string, lineNo: number): 
     secureTotal: u32(o, "secureTotal", bad),
     simpleTotal: u32(o, "simpleTotal", bad),
     countReleased: u32(o, "countReleased", bad),
+    outputHead: new Uint8Array(Buffer.from(str(o, "outputHead", bad), "base64")),
+    outputTruncated: o.outputTruncated === true,
   };
   return { type: "record", record };
 }
@@ -363,6 +352,19 @@ export class HumanFormatter {
     this.base = base;
   }
 
+  /** Count `+seconds` from this timestamp (100 ns) unless a record already set the origin. */
+  anchor(timestamp: bigint): void {
+    this.base ??= timestamp;
+  }
+
+  /** Keep a dispatch's input head (bounded) so its completion line names the argument, also
+   * when a filter hides the dispatch itself. */
+  remember(r: TraceRecord): void {
+    if (r.kind !== RecordKind.RECORD_KIND_DISPATCH || r.inputHead.length === 0) return;
+    this.heads.set(r.requestId, r.inputHead);
+    if (this.heads.size > 4096) this.heads.delete(this.heads.keys().next().value as bigint);
+  }
+
   /** The line for an event, or undefined when completedOnly hides it. */
   format(ev: TraceEvent): string | undefined {
     const c = this.c;
@@ -374,8 +376,7 @@ export class HumanFormatter {
     const r = ev.record;
     this.base ??= r.timestamp;
     if (r.kind === RecordKind.RECORD_KIND_DISPATCH) {
-      if (r.inputHead.length) this.heads.set(r.requestId, r.inputHead);
-      if (this.heads.size > 4096) this.heads.delete(this.heads.keys().next().value as bigint);
+      this.remember(r);
       if (this.completedOnly) return undefined;
     }
     if (this.completedOnly && (r.kind === RecordKind.RECORD_KIND_HANDLE_OPEN || r.kind === RecordKind.RECORD_KIND_HANDLE_CLOSE)) {
@@ -395,6 +396,8 @@ export class HumanFormatter {
         const head = this.heads.get(r.requestId);
         this.heads.delete(r.requestId);
         what = `${this.completedOnly ? "" : "← "}${requestName(r, head)}`;
+        const scsi = completionArgument(r);
+        if (scsi) what += ` ${scsi}`;
         tail = ` ${formatDuration(r.duration)}`;
         break;
       }

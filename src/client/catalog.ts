@@ -119,7 +119,7 @@ export const DEVICE_TYPES: ReadonlyMap<number, string> = new Map<number, string>
 ]);
 
 /** Where a catalog entry comes from. */
-export type CatalogGroup = "cdrom" | "storage" | "disk" | "scsi" | "fsctl" | "cdfilter";
+export type CatalogGroup = "cdrom" | "dvd" | "storage" | "disk" | "scsi" | "mountdev" | "mountmgr" | "volume" | "fsctl" | "cdfilter";
 
 /** One named control code. */
 export interface CatalogEntry {
@@ -140,7 +140,7 @@ export interface CatalogEntry {
   description: string;
 }
 
-/** A documented name with no code of its own (seed 004 lists it; no header defines it). */
+/** A documented name with no code of its own (the CD-ROM I/O control codes page lists it; no header defines it). */
 export interface CatalogAlias {
   name: string;
   /** The entry that replaced it. */
@@ -193,6 +193,12 @@ const RW = FILE_READ_ACCESS | FILE_WRITE_ACCESS;
 const ANY = FILE_ANY_ACCESS;
 const B = METHOD_BUFFERED;
 const SDK_CDROM = "Windows SDK ntddcdrm.h (absent from mingw-w64's ntddcdrm.h)";
+const SDK_SCSI = "Windows SDK ntddscsi.h (absent from mingw-w64's ntddscsi.h)";
+const RW_ = FILE_READ_ACCESS | FILE_WRITE_ACCESS;
+/** Device types of codes outside FILE_DEVICE_*: MOUNTDEVCONTROLTYPE 'M', MOUNTMGRCONTROLTYPE 'm' (mountmgr.h), IOCTL_VOLUME_BASE 'V' (ntddvol.h). */
+const MOUNTDEV = 0x4d;
+const MOUNTMGR = 0x6d;
+const VOLUME = 0x56;
 
 type Row = [
   name: string,
@@ -206,7 +212,7 @@ type Row = [
 ];
 
 const ROWS: Row[] = [
-  // Seed 004: the CD-ROM I/O control codes (IOCTL_CDROM_BASE = FILE_DEVICE_CD_ROM).
+  // The CD-ROM I/O control codes (IOCTL_CDROM_BASE = FILE_DEVICE_CD_ROM), as listed on Microsoft's "CD-ROM I/O control codes" (learn.microsoft.com/windows-hardware/drivers/storage/cd-rom-i-o-control-codes).
   ["IOCTL_CDROM_READ_TOC", 0x02, 0x000, B, R, "ntddcdrm.h", "obsolete: read the table of contents"],
   ["IOCTL_CDROM_SEEK_AUDIO_MSF", 0x02, 0x001, B, R, "ntddcdrm.h", "obsolete: seek to an MSF address"],
   ["IOCTL_CDROM_STOP_AUDIO", 0x02, 0x002, B, R, "ntddcdrm.h", "obsolete: stop audio play"],
@@ -236,6 +242,24 @@ const ROWS: Row[] = [
   ["IOCTL_CDROM_RESERVE", 0x02, 0x204, B, R, "ntddcdrm.h", "SCSI reserve (alias of IOCTL_STORAGE_RESERVE)", SDK_CDROM],
   ["IOCTL_CDROM_RELEASE", 0x02, 0x205, B, R, "ntddcdrm.h", "SCSI release (alias of IOCTL_STORAGE_RELEASE)", SDK_CDROM],
   ["IOCTL_CDROM_FIND_NEW_DEVICES", 0x02, 0x206, B, R, "ntddcdrm.h", "rescan (alias of IOCTL_STORAGE_FIND_NEW_DEVICES)"],
+  // DVD codes (ntddcdvd.h, IOCTL_DVD_BASE = FILE_DEVICE_DVD): CSS authentication and region.
+  ["IOCTL_DVD_START_SESSION", 0x33, 0x400, B, R, "ntddcdvd.h", "start a CSS authentication session (AGID)"],
+  ["IOCTL_DVD_READ_KEY", 0x33, 0x401, B, R, "ntddcdvd.h", "MMC REPORT KEY: challenge, bus key, title key, RPC state"],
+  ["IOCTL_DVD_SEND_KEY", 0x33, 0x402, B, R, "ntddcdvd.h", "MMC SEND KEY: challenge or bus key"],
+  ["IOCTL_DVD_END_SESSION", 0x33, 0x403, B, R, "ntddcdvd.h", "invalidate an authentication session (AGID)"],
+  ["IOCTL_DVD_SET_READ_AHEAD", 0x33, 0x404, B, R, "ntddcdvd.h", "MMC SET READ AHEAD"],
+  ["IOCTL_DVD_GET_REGION", 0x33, 0x405, B, R, "ntddcdvd.h", "disc and drive region (RPC) information"],
+  ["IOCTL_DVD_SEND_KEY2", 0x33, 0x406, B, RW, "ntddcdvd.h", "SEND KEY needing write access (set the drive region)"],
+  [
+    "IOCTL_DVD_READ_STRUCTURE",
+    0x33,
+    0x450,
+    B,
+    R,
+    "ntddcdvd.h",
+    "MMC READ DISC STRUCTURE: physical, copyright, disc key, BCA, manufacturer",
+  ],
+  ["IOCTL_STORAGE_SET_READ_AHEAD", 0x2d, 0x100, B, R, "ntddcdvd.h", "read-ahead trigger and target addresses (STORAGE_SET_READ_AHEAD)"],
   // Storage codes this project uses (IOCTL_STORAGE_BASE = FILE_DEVICE_MASS_STORAGE).
   ["IOCTL_STORAGE_CHECK_VERIFY", 0x2d, 0x200, B, R, "ntddstor.h", "media changed since the last check?"],
   ["IOCTL_STORAGE_CHECK_VERIFY2", 0x2d, 0x200, B, ANY, "ntddstor.h", "CHECK_VERIFY for FILE_READ_ATTRIBUTES handles"],
@@ -250,10 +274,28 @@ const ROWS: Row[] = [
   ["IOCTL_STORAGE_MCN_CONTROL", 0x2d, 0x251, B, ANY, "ntddstor.h", "disable/enable media change notification, per handle"],
   ["IOCTL_STORAGE_GET_MEDIA_TYPES", 0x2d, 0x300, B, ANY, "ntddstor.h", "supported media types"],
   ["IOCTL_STORAGE_GET_MEDIA_TYPES_EX", 0x2d, 0x301, B, ANY, "ntddstor.h", "supported media types (extended)"],
+  ["IOCTL_STORAGE_GET_MEDIA_SERIAL_NUMBER", 0x2d, 0x304, B, ANY, "ntddstor.h", "media serial number (MEDIA_SERIAL_NUMBER_DATA)"],
   ["IOCTL_STORAGE_GET_HOTPLUG_INFO", 0x2d, 0x305, B, ANY, "ntddstor.h", "hotplug/removable flags"],
   ["IOCTL_STORAGE_GET_DEVICE_NUMBER", 0x2d, 0x420, B, ANY, "ntddstor.h", "device type and number (CdRomN)"],
+  ["IOCTL_STORAGE_GET_DEVICE_NUMBER_EX", 0x2d, 0x421, B, ANY, "ntddstor.h", "device number with the device GUID"],
+  ["IOCTL_STORAGE_PREDICT_FAILURE", 0x2d, 0x440, B, ANY, "ntddstor.h", "SMART failure prediction"],
+  ["IOCTL_STORAGE_READ_CAPACITY", 0x2d, 0x450, B, R, "ntddstor.h", "block length, number of blocks, disk length"],
   ["IOCTL_STORAGE_QUERY_PROPERTY", 0x2d, 0x500, B, ANY, "ntddstor.h", "device/adapter property descriptors"],
+  ["IOCTL_STORAGE_MANAGE_DATA_SET_ATTRIBUTES", 0x2d, 0x501, B, FILE_WRITE_ACCESS, "ntddstor.h", "data set management (trim, ...)"],
+  ["IOCTL_STORAGE_EVENT_NOTIFICATION", 0x2d, 0x724, B, ANY, "ntddstor.h", "storage event notification"],
   // Disk-base aliases of the media-removal family (IOCTL_DISK_BASE = FILE_DEVICE_DISK).
+  ["IOCTL_DISK_GET_DRIVE_GEOMETRY", 0x07, 0x000, B, ANY, "ntdddisk.h", "media type, cylinders, tracks, sectors, bytes per sector"],
+  ["IOCTL_DISK_GET_PARTITION_INFO", 0x07, 0x001, B, R, "ntdddisk.h", "partition of a volume (MBR form)"],
+  ["IOCTL_DISK_GET_DRIVE_LAYOUT", 0x07, 0x003, B, R, "ntdddisk.h", "partition table (MBR form)"],
+  ["IOCTL_DISK_VERIFY", 0x07, 0x005, B, ANY, "ntdddisk.h", "verify a range of sectors"],
+  ["IOCTL_DISK_IS_WRITABLE", 0x07, 0x009, B, ANY, "ntdddisk.h", "write protected? (STATUS_MEDIA_WRITE_PROTECTED)"],
+  ["IOCTL_DISK_GET_PARTITION_INFO_EX", 0x07, 0x012, B, ANY, "ntdddisk.h", "partition of a volume (MBR or GPT)"],
+  ["IOCTL_DISK_GET_DRIVE_LAYOUT_EX", 0x07, 0x014, B, ANY, "ntdddisk.h", "partition table (MBR or GPT)"],
+  ["IOCTL_DISK_GET_LENGTH_INFO", 0x07, 0x017, B, R, "ntdddisk.h", "length of the disk or partition in bytes"],
+  ["IOCTL_DISK_GET_DRIVE_GEOMETRY_EX", 0x07, 0x028, B, ANY, "ntdddisk.h", "geometry with disk size and partition/detection info"],
+  ["IOCTL_DISK_GET_CACHE_INFORMATION", 0x07, 0x035, B, R, "ntdddisk.h", "read/write cache settings"],
+  ["IOCTL_DISK_UPDATE_PROPERTIES", 0x07, 0x050, B, ANY, "ntdddisk.h", "re-read the partition table"],
+  ["IOCTL_DISK_GET_MEDIA_TYPES", 0x07, 0x300, B, ANY, "ntdddisk.h", "supported media types (DISK_GEOMETRY array)"],
   ["IOCTL_DISK_CHECK_VERIFY", 0x07, 0x200, B, R, "ntdddisk.h", "alias of IOCTL_STORAGE_CHECK_VERIFY"],
   ["IOCTL_DISK_MEDIA_REMOVAL", 0x07, 0x201, B, R, "ntdddisk.h", "alias of IOCTL_STORAGE_MEDIA_REMOVAL"],
   ["IOCTL_DISK_EJECT_MEDIA", 0x07, 0x202, B, R, "ntdddisk.h", "alias of IOCTL_STORAGE_EJECT_MEDIA"],
@@ -263,10 +305,87 @@ const ROWS: Row[] = [
   ["IOCTL_DISK_FIND_NEW_DEVICES", 0x07, 0x206, B, R, "ntdddisk.h", "alias of IOCTL_STORAGE_FIND_NEW_DEVICES"],
   // SCSI pass-through (IOCTL_SCSI_BASE = FILE_DEVICE_CONTROLLER): bypasses every software lock count.
   ["IOCTL_SCSI_PASS_THROUGH", 0x04, 0x401, B, RW, "ntddscsi.h", "send a CDB (SCSI_PASS_THROUGH + buffer)"],
+  ["IOCTL_SCSI_MINIPORT", 0x04, 0x402, B, RW, "ntddscsi.h", "miniport-specific request (SRB_IO_CONTROL)"],
   ["IOCTL_SCSI_GET_INQUIRY_DATA", 0x04, 0x403, B, ANY, "ntddscsi.h", "inquiry data of the adapter's devices"],
+  ["IOCTL_SCSI_GET_CAPABILITIES", 0x04, 0x404, B, ANY, "ntddscsi.h", "adapter capabilities (IO_SCSI_CAPABILITIES)"],
   ["IOCTL_SCSI_PASS_THROUGH_DIRECT", 0x04, 0x405, B, RW, "ntddscsi.h", "send a CDB with a direct data buffer (SCSI_PASS_THROUGH_DIRECT)"],
   ["IOCTL_SCSI_GET_ADDRESS", 0x04, 0x406, B, ANY, "ntddscsi.h", "port/path/target/LUN of the device"],
-  // Seeds 000-002: file system controls (FILE_DEVICE_FILE_SYSTEM).
+  ["IOCTL_SCSI_RESCAN_BUS", 0x04, 0x407, B, ANY, "ntddscsi.h", "rescan the adapter's buses"],
+  [
+    "IOCTL_SCSI_PASS_THROUGH_EX",
+    0x04,
+    0x411,
+    B,
+    RW_,
+    "ntddscsi.h",
+    "send a CDB of any length with bidirectional data (SCSI_PASS_THROUGH_EX)",
+    SDK_SCSI,
+  ],
+  [
+    "IOCTL_SCSI_PASS_THROUGH_DIRECT_EX",
+    0x04,
+    0x412,
+    B,
+    RW_,
+    "ntddscsi.h",
+    "send a CDB of any length with direct data buffers (SCSI_PASS_THROUGH_DIRECT_EX)",
+    SDK_SCSI,
+  ],
+  // Mount manager (mountmgr.h, mountdev.h): the IOCTL_MOUNTDEV_* the mount manager sends to each
+  // volume device (a CD-ROM is one) and the IOCTL_MOUNTMGR_* it accepts.
+  ["IOCTL_MOUNTDEV_QUERY_UNIQUE_ID", MOUNTDEV, 0, B, ANY, "mountdev.h", "the volume's unique id (MOUNTDEV_UNIQUE_ID)"],
+  ["IOCTL_MOUNTDEV_UNIQUE_ID_CHANGE_NOTIFY", MOUNTDEV, 1, B, ANY, "mountdev.h", "pended until the unique id changes"],
+  ["IOCTL_MOUNTDEV_QUERY_DEVICE_NAME", MOUNTDEV, 2, B, ANY, "mountmgr.h", "the device's NT name (\\Device\\CdRom0)"],
+  ["IOCTL_MOUNTDEV_QUERY_SUGGESTED_LINK_NAME", MOUNTDEV, 3, B, ANY, "mountdev.h", "a suggested drive letter or link"],
+  ["IOCTL_MOUNTDEV_LINK_CREATED", MOUNTDEV, 4, B, ANY, "mountdev.h", "a symbolic link (drive letter) was created"],
+  ["IOCTL_MOUNTDEV_LINK_DELETED", MOUNTDEV, 5, B, ANY, "mountdev.h", "a symbolic link (drive letter) was deleted"],
+  ["IOCTL_MOUNTDEV_QUERY_STABLE_GUID", MOUNTDEV, 6, B, ANY, "mountdev.h", "the volume's stable GUID"],
+  ["IOCTL_MOUNTMGR_CREATE_POINT", MOUNTMGR, 0, B, RW_, "mountmgr.h", "create a mount point / drive letter"],
+  ["IOCTL_MOUNTMGR_DELETE_POINTS", MOUNTMGR, 1, B, RW_, "mountmgr.h", "delete mount points"],
+  ["IOCTL_MOUNTMGR_QUERY_POINTS", MOUNTMGR, 2, B, ANY, "mountmgr.h", "list mount points"],
+  ["IOCTL_MOUNTMGR_DELETE_POINTS_DBONLY", MOUNTMGR, 3, B, RW_, "mountmgr.h", "delete mount points from the database only"],
+  ["IOCTL_MOUNTMGR_NEXT_DRIVE_LETTER", MOUNTMGR, 4, B, RW_, "mountmgr.h", "assign the next drive letter"],
+  ["IOCTL_MOUNTMGR_AUTO_DL_ASSIGNMENTS", MOUNTMGR, 5, B, RW_, "mountmgr.h", "assign drive letters automatically"],
+  ["IOCTL_MOUNTMGR_VOLUME_MOUNT_POINT_CREATED", MOUNTMGR, 6, B, RW_, "mountmgr.h", "a volume mount point was created"],
+  ["IOCTL_MOUNTMGR_VOLUME_MOUNT_POINT_DELETED", MOUNTMGR, 7, B, RW_, "mountmgr.h", "a volume mount point was deleted"],
+  ["IOCTL_MOUNTMGR_CHANGE_NOTIFY", MOUNTMGR, 8, B, R, "mountmgr.h", "pended until the mount point database changes"],
+  ["IOCTL_MOUNTMGR_KEEP_LINKS_WHEN_OFFLINE", MOUNTMGR, 9, B, RW_, "mountmgr.h", "keep a volume's links while it is offline"],
+  ["IOCTL_MOUNTMGR_CHECK_UNPROCESSED_VOLUMES", MOUNTMGR, 10, B, R, "mountmgr.h", "process volumes that arrived before the manager"],
+  ["IOCTL_MOUNTMGR_VOLUME_ARRIVAL_NOTIFICATION", MOUNTMGR, 11, B, R, "mountmgr.h", "a volume arrived"],
+  ["IOCTL_MOUNTMGR_QUERY_DOS_VOLUME_PATH", MOUNTMGR, 12, B, ANY, "mountmgr.h", "the DOS path (drive letter) of a volume"],
+  ["IOCTL_MOUNTMGR_QUERY_DOS_VOLUME_PATHS", MOUNTMGR, 13, B, ANY, "mountmgr.h", "every DOS path of a volume"],
+  ["IOCTL_MOUNTMGR_SCRUB_REGISTRY", MOUNTMGR, 14, B, RW_, "mountmgr.h", "remove stale database entries"],
+  ["IOCTL_MOUNTMGR_QUERY_AUTO_MOUNT", MOUNTMGR, 15, B, ANY, "mountmgr.h", "is automount on?"],
+  ["IOCTL_MOUNTMGR_SET_AUTO_MOUNT", MOUNTMGR, 16, B, RW_, "mountmgr.h", "turn automount on or off"],
+  // Volume codes (ntddvol.h, IOCTL_VOLUME_BASE 'V'), sent to volume devices such as CdRom0.
+  ["IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS", VOLUME, 0, B, ANY, "ntddvol.h", "the disk extents of a volume"],
+  ["IOCTL_VOLUME_ONLINE", VOLUME, 2, B, RW_, "ntddvol.h", "bring the volume online"],
+  ["IOCTL_VOLUME_OFFLINE", VOLUME, 3, B, RW_, "ntddvol.h", "take the volume offline"],
+  ["IOCTL_VOLUME_IS_OFFLINE", VOLUME, 4, B, ANY, "ntddvol.h", "is the volume offline?"],
+  ["IOCTL_VOLUME_IS_IO_CAPABLE", VOLUME, 5, B, ANY, "ntddvol.h", "can the volume do I/O?"],
+  ["IOCTL_VOLUME_QUERY_VOLUME_NUMBER", VOLUME, 7, B, ANY, "ntddvol.h", "volume number and volume manager name"],
+  ["IOCTL_VOLUME_IS_CLUSTERED", VOLUME, 12, B, ANY, "ntddvol.h", "is the volume clustered?"],
+  ["IOCTL_VOLUME_GET_GPT_ATTRIBUTES", VOLUME, 14, B, ANY, "ntddvol.h", "GPT attributes of the volume"],
+  // Volume FSCTLs (winioctl.h, FILE_DEVICE_FILE_SYSTEM) a CD/DVD volume handle sees (cdfs/udfs).
+  ["FSCTL_LOCK_VOLUME", 0x09, 6, B, ANY, "winioctl.h", "lock the volume (no other open handle)"],
+  ["FSCTL_UNLOCK_VOLUME", 0x09, 7, B, ANY, "winioctl.h", "unlock a volume locked with FSCTL_LOCK_VOLUME"],
+  ["FSCTL_DISMOUNT_VOLUME", 0x09, 8, B, ANY, "winioctl.h", "dismount the file system (before an eject)"],
+  ["FSCTL_IS_VOLUME_MOUNTED", 0x09, 10, B, ANY, "winioctl.h", "is a file system mounted on the volume?"],
+  ["FSCTL_MARK_VOLUME_DIRTY", 0x09, 12, B, ANY, "winioctl.h", "mark the volume dirty (chkdsk at next boot)"],
+  ["FSCTL_FILESYSTEM_GET_STATISTICS", 0x09, 24, B, ANY, "winioctl.h", "file system statistics"],
+  ["FSCTL_GET_VOLUME_BITMAP", 0x09, 27, METHOD_NEITHER, ANY, "winioctl.h", "allocation bitmap of the volume"],
+  ["FSCTL_IS_VOLUME_DIRTY", 0x09, 30, B, ANY, "winioctl.h", "is the volume's dirty bit set?"],
+  [
+    "FSCTL_ALLOW_EXTENDED_DASD_IO",
+    0x09,
+    32,
+    METHOD_NEITHER,
+    ANY,
+    "winioctl.h",
+    "let DASD I/O on a volume handle go past the file system's end",
+  ],
+  ["FSCTL_QUERY_ON_DISK_VOLUME_INFO", 0x09, 79, B, ANY, "winioctl.h", "UDF/CDFS on-disk version and label information"],
+  // File system controls for write-once media and the USN journal (FILE_DEVICE_FILE_SYSTEM).
   [
     "FSCTL_WRITE_USN_CLOSE_RECORD",
     0x09,
@@ -297,15 +416,17 @@ const ROWS: Row[] = [
 ];
 
 function entryFromRow([name, deviceType, fn, method, access, header, description, source]: Row): CatalogEntry {
-  const group: CatalogGroup = name.startsWith("FSCTL_")
-    ? "fsctl"
-    : name.startsWith("IOCTL_CDROM_")
-      ? "cdrom"
-      : name.startsWith("IOCTL_DISK_")
-        ? "disk"
-        : name.startsWith("IOCTL_SCSI_")
-          ? "scsi"
-          : "storage";
+  const prefixes: Array<[string, CatalogGroup]> = [
+    ["FSCTL_", "fsctl"],
+    ["IOCTL_CDROM_", "cdrom"],
+    ["IOCTL_DVD_", "dvd"],
+    ["IOCTL_DISK_", "disk"],
+    ["IOCTL_SCSI_", "scsi"],
+    ["IOCTL_MOUNTDEV_", "mountdev"],
+    ["IOCTL_MOUNTMGR_", "mountmgr"],
+    ["IOCTL_VOLUME_", "volume"],
+  ];
+  const group: CatalogGroup = prefixes.find(([p]) => name.startsWith(p))?.[1] ?? "storage";
   const e: CatalogEntry = {
     name,
     code: ctlCode(deviceType, fn, method, access),
@@ -339,7 +460,7 @@ function controlEntries(): CatalogEntry[] {
   });
 }
 
-/** Every named code: seed 004's CD-ROM codes, storage/disk/SCSI codes, seeds 000-002's FSCTLs, our control IOCTLs. */
+/** Every named code: the CD-ROM, DVD, storage, disk, SCSI, mount manager and volume codes, the FSCTLs, our control IOCTLs. */
 export const IOCTL_CATALOG: readonly CatalogEntry[] = [...ROWS.map(entryFromRow), ...controlEntries()];
 
 /** Names documented without a code of their own. */
@@ -347,7 +468,8 @@ export const IOCTL_ALIASES: readonly CatalogAlias[] = [
   {
     name: "IOCTL_CDROM_CLOSE_DOOR",
     replacedBy: "IOCTL_STORAGE_LOAD_MEDIA",
-    description: "listed in seed 004 as replaced by IOCTL_STORAGE_LOAD_MEDIA; no SDK or mingw-w64 header defines a value",
+    description:
+      "listed on Microsoft's CD-ROM I/O control codes page as replaced by IOCTL_STORAGE_LOAD_MEDIA; no SDK or mingw-w64 header defines a value",
   },
 ];
 
@@ -432,7 +554,7 @@ export function lookupIoctl(name: string): CatalogEntry | undefined {
 }
 
 /**
- * cdrom.sys NormalizeIoctl (BRIEF §3): a CDROM, DISK or DVD base code with function
+ * cdrom.sys NormalizeIoctl (cdrom.sys sample, storage/class/cdrom/src, NormalizeIoctl): a CDROM, DISK or DVD base code with function
  * 0x200..0x300 is handled as the IOCTL_STORAGE_BASE code with the same function, method and
  * access (IOCTL_CDROM_MEDIA_REMOVAL behaves as IOCTL_STORAGE_MEDIA_REMOVAL). Other codes are
  * returned unchanged.

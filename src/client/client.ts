@@ -180,12 +180,25 @@ export class FilterClient {
     }
   }
 
+  /**
+   * GetInfo with our protocol version. A driver of an older version that refuses it (version 1
+   * accepted only its own) is asked again with its version: every protocol change is additive
+   * (proto/cdfilter/control.proto), so this client speaks a superset of it; what the older driver
+   * lacks reads as absent (e.g. TraceConfig.output_capture_bytes stays 0: no output capture).
+   */
   private static async infoOn(h: DeviceHandle, clientName: string): Promise<InfoReply> {
-    const info = await FilterClient.callOn(
+    let info = await FilterClient.callOn(
       h,
       ControlIoctls.getInfo,
       InfoRequest.create({ clientProtocolVersion: PROTOCOL_VERSION, clientName }),
     );
+    if (!info.compatible && info.protocolVersion >= 1 && info.protocolVersion < PROTOCOL_VERSION) {
+      info = await FilterClient.callOn(
+        h,
+        ControlIoctls.getInfo,
+        InfoRequest.create({ clientProtocolVersion: info.protocolVersion, clientName }),
+      );
+    }
     if (!info.compatible) {
       throw new ProtocolVersionError(
         `driver speaks control protocol ${info.protocolVersion} and does not accept this client's ${PROTOCOL_VERSION}`,

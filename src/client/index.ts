@@ -56,6 +56,27 @@ export {
   FSCTL_SET_DEFECT_MANAGEMENT,
   FSCTL_WRITE_USN_CLOSE_RECORD,
 } from "./fsctl.ts";
+export { IRP_MJ_NAMES, majorName, majorFromText } from "./irp.ts";
+export {
+  type CdbField,
+  type DecodedCdb,
+  type PassThroughHeader,
+  type PassThroughCompletion,
+  type SenseData,
+  decodeCdb,
+  formatCdb,
+  scsiOpcodeName,
+  isPassThrough,
+  parsePassThrough,
+  passThroughCdb,
+  decodeSense,
+  formatSense,
+  senseKeyName,
+  ascName,
+  scsiStatusName,
+  decodePassThroughCompletion,
+  formatPassThroughCompletion,
+} from "./scsi-decode.ts";
 export type { Transport, TransportKind, DeviceHandle, DriveAccess, IoResult } from "./transport.ts";
 export { SimulatorTransport, type SimulatorControl, type SimulatorOptions } from "./transports/simulator.ts";
 export { Win32Transport, type Kernel32, type Win32TransportOptions, drivePath } from "./transports/win32.ts";

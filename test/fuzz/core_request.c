@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t drive = drives[take(&c) % 3u], st, ctl_len;
         cdf_request rq;
         cdf_verdict v;
-        uint8_t *in = NULL;
+        uint8_t *in = NULL, *out = NULL;
 
         if (op >= 0xF0u) { /* control steps: policy, trace config, trace read */
             uint8_t req[4] = { 0x08, (uint8_t)(take(&c) % 3u), 0x10, (uint8_t)(1u + (op & 1u)) };
@@ -86,9 +86,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (void)cdf_control_dispatch(core, CDF_IOCTL_SET_POLICY, CDF_ACCESS_READ | CDF_ACCESS_WRITE,
                                            req, 4, g_out, sizeof(g_out), &ctl_len);
             } else if ((op & 0x0Fu) < 8u) {
-                uint8_t tc[4] = { 0x20, (uint8_t)(take(&c) & 0x7Fu), 0x0A, 0x00 };
+                /* capture_bytes, output_capture_bytes (0..127 each) */
+                uint8_t tc[4] = { 0x20, (uint8_t)(take(&c) & 0x7Fu), 0x28, (uint8_t)(take(&c) & 0x7Fu) };
                 (void)cdf_control_dispatch(core, CDF_IOCTL_SET_TRACE_CONFIG, CDF_ACCESS_READ | CDF_ACCESS_WRITE,
-                                           tc, 2, g_out, sizeof(g_out), &ctl_len);
+                                           tc, 4, g_out, sizeof(g_out), &ctl_len);
             } else {
                 uint8_t rd[12];
                 uint32_t n = 0;
@@ -150,12 +151,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (v.action == CDF_ACTION_FORWARD_TRACK) {
             REQUIRE(cdf_core_check_invariants(core) == 0);
             st = k_status[take(&c) % (sizeof(k_status) / sizeof(k_status[0]))];
+            /* output capture: exactly output_length bytes, so ASan sees any read past them */
+            out = (uint8_t *)malloc(rq.output_length ? rq.output_length : 1u);
+            memset(out, 0xA5, rq.output_length ? rq.output_length : 1u);
+            rq.output = out;
             cdf_core_complete(core, drive, &rq, &v, st, take(&c));
         } else {
             REQUIRE(v.action == CDF_ACTION_FORWARD);
         }
         if (rq.major != CDF_IRP_MJ_CLOSE) REQUIRE(v.simple_unlocks == 0u);
         free(in);
+        free(out);
         REQUIRE(cdf_core_check_invariants(core) == 0);
     }
     cdf_core_destroy(core);

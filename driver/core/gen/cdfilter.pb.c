@@ -188,6 +188,18 @@ static int cdf_TraceRecord_size_(const cdf_TraceRecord *m, size_t *size)
     if (m->count_released != 0u) {
         n += 2u + cdf_pb_varint32_size(m->count_released);
     }
+    /* output_head = 28, bytes */
+    if (m->output_head.size > 256u) {
+        return CDF_PB_ERR_BOUND;
+    }
+    len = m->output_head.size;
+    if (len != 0u) {
+        n += 2u + cdf_pb_varint32_size((uint32_t)len) + len;
+    }
+    /* output_truncated = 29, bool */
+    if (m->output_truncated != 0u) {
+        n += 2u + 1u;
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -332,6 +344,17 @@ static uint8_t *cdf_TraceRecord_write_(const cdf_TraceRecord *m, uint8_t *p)
         p[0] = 0xD8u; p[1] = 0x01u; p += 2;
         p = cdf_pb_put_varint32(p, m->count_released);
     }
+    /* output_head = 28, bytes */
+    len = m->output_head.size;
+    if (len != 0u) {
+        p[0] = 0xE2u; p[1] = 0x01u; p += 2;
+        p = cdf_pb_put_bytes(p, m->output_head.bytes, len);
+    }
+    /* output_truncated = 29, bool */
+    if (m->output_truncated != 0u) {
+        p[0] = 0xE8u; p[1] = 0x01u; p += 2;
+        *p++ = (uint8_t)(m->output_truncated != 0u);
+    }
     return p;
 }
 
@@ -429,8 +452,14 @@ static int cdf_TraceRecord_decode_(cdf_TraceRecord *m, const uint8_t *p, const u
         case 0xD8u: /* count_released = 27, uint32 */
             err = cdf_pb_get_u32(&p, end, &m->count_released);
             break;
+        case 0xE2u: /* output_head = 28, bytes */
+            err = cdf_pb_get_bytes(&p, end, m->output_head.bytes, &m->output_head.size, 256u);
+            break;
+        case 0xE8u: /* output_truncated = 29, bool */
+            err = cdf_pb_get_bool(&p, end, &m->output_truncated);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 27u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 29u));
             break;
         }
         if (err != CDF_PB_OK) {
@@ -2459,6 +2488,10 @@ static int cdf_TraceConfig_size_(const cdf_TraceConfig *m, size_t *size)
     if (m->capture_bytes != 0u) {
         n += 1u + cdf_pb_varint32_size(m->capture_bytes);
     }
+    /* output_capture_bytes = 5, uint32 */
+    if (m->output_capture_bytes != 0u) {
+        n += 1u + cdf_pb_varint32_size(m->output_capture_bytes);
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -2507,6 +2540,11 @@ static uint8_t *cdf_TraceConfig_write_(const cdf_TraceConfig *m, uint8_t *p)
     if (m->capture_bytes != 0u) {
         *p++ = 0x20u;
         p = cdf_pb_put_varint32(p, m->capture_bytes);
+    }
+    /* output_capture_bytes = 5, uint32 */
+    if (m->output_capture_bytes != 0u) {
+        *p++ = 0x28u;
+        p = cdf_pb_put_varint32(p, m->output_capture_bytes);
     }
     return p;
 }
@@ -2609,8 +2647,11 @@ static int cdf_TraceConfig_decode_(cdf_TraceConfig *m, const uint8_t *p, const u
         case 0x20u: /* capture_bytes = 4, uint32 */
             err = cdf_pb_get_u32(&p, end, &m->capture_bytes);
             break;
+        case 0x28u: /* output_capture_bytes = 5, uint32 */
+            err = cdf_pb_get_u32(&p, end, &m->output_capture_bytes);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 4u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 5u));
             break;
         }
         if (err != CDF_PB_OK) {

@@ -101,8 +101,10 @@ typedef struct cdf_TraceRecord {
     uint32_t secure_total;
     uint32_t simple_total;
     uint32_t count_released;
+    struct { uint32_t size; uint8_t bytes[256]; } output_head;
+    uint8_t output_truncated;
 } cdf_TraceRecord;
-#define cdf_TraceRecord_MAX_SIZE 528u /* largest encoding, bytes */
+#define cdf_TraceRecord_MAX_SIZE 791u /* largest encoding, bytes */
 #define cdf_TraceRecord_seq_FIELD 1u
 #define cdf_TraceRecord_kind_FIELD 2u
 #define cdf_TraceRecord_request_id_FIELD 3u
@@ -132,6 +134,9 @@ typedef struct cdf_TraceRecord {
 #define cdf_TraceRecord_secure_total_FIELD 25u
 #define cdf_TraceRecord_simple_total_FIELD 26u
 #define cdf_TraceRecord_count_released_FIELD 27u
+#define cdf_TraceRecord_output_head_FIELD 28u
+#define cdf_TraceRecord_output_head_MAX_LEN 256u
+#define cdf_TraceRecord_output_truncated_FIELD 29u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_TraceRecord_init(/* _Out_ */ cdf_TraceRecord *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -436,8 +441,9 @@ typedef struct cdf_TraceConfig {
     uint32_t drive_ids_count;
     uint32_t drive_ids[16];
     uint32_t capture_bytes;
+    uint32_t output_capture_bytes;
 } cdf_TraceConfig;
-#define cdf_TraceConfig_MAX_SIZE 394u /* largest encoding, bytes */
+#define cdf_TraceConfig_MAX_SIZE 400u /* largest encoding, bytes */
 #define cdf_TraceConfig_majors_FIELD 1u
 #define cdf_TraceConfig_majors_MAX_COUNT 28u
 #define cdf_TraceConfig_ioctl_codes_FIELD 2u
@@ -445,6 +451,7 @@ typedef struct cdf_TraceConfig {
 #define cdf_TraceConfig_drive_ids_FIELD 3u
 #define cdf_TraceConfig_drive_ids_MAX_COUNT 16u
 #define cdf_TraceConfig_capture_bytes_FIELD 4u
+#define cdf_TraceConfig_output_capture_bytes_FIELD 5u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_TraceConfig_init(/* _Out_ */ cdf_TraceConfig *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -495,7 +502,7 @@ typedef struct cdf_TraceBatch {
     uint64_t newest_seq;
     uint8_t reset;
 } cdf_TraceBatch;
-#define cdf_TraceBatch_MAX_SIZE 135982u /* largest encoding, bytes */
+#define cdf_TraceBatch_MAX_SIZE 203310u /* largest encoding, bytes */
 #define cdf_TraceBatch_records_FIELD 1u
 #define cdf_TraceBatch_records_MAX_COUNT 256u
 #define cdf_TraceBatch_dropped_FIELD 2u

@@ -10,11 +10,12 @@ import { CliError, ExitCode } from "../errors.ts";
 import { type GlobalOptions, connect, loadScenario, makeOutput } from "../context.ts";
 import type { Output } from "../output.ts";
 import { jsonReplacer, renderTable } from "../output.ts";
-import { eventJsonLine } from "../records.ts";
+import { type FilterOptions, eventJsonLine, parseFilter } from "../records.ts";
+import { filterEvents } from "./export.ts";
 import { type AuditResult, auditJson, auditJunit, runScenario, verdictSummary } from "../runner.ts";
 import { chromeTrace } from "../timeline.ts";
 
-interface AuditOpts {
+interface AuditOpts extends Pick<FilterOptions, "include" | "exclude"> {
   jsonOut?: string;
   junitOut?: string;
   traceOut?: string;
@@ -30,9 +31,12 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
     .option("--junit-out <file>", "write the verdicts as JUnit XML (one testcase per step)")
     .option("--trace-out <file>", "write the scenario's trace as JSON Lines")
     .option("--chrome-out <file>", "write the scenario's trace as Chrome/Perfetto trace-event JSON")
+    .option("--include <field=value>", "--trace-out/--chrome-out: only records with this value (repeatable; docs/filters.md)", collect)
+    .option("--exclude <field=value>", "--trace-out/--chrome-out: leave out records with this value (repeatable)", collect)
     .action(async (file: string, o: AuditOpts) => {
       const g = globals();
       const out = makeOutput(g);
+      const filter = parseFilter(o);
       const scenario = loadScenario(file);
       const client = await connect(g, out, { simulator: true, drives: scenario.drives });
       try {
@@ -49,7 +53,7 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
         if (o.jsonOut) writeOut(out, o.jsonOut, JSON.stringify(doc, jsonReplacer, 2) + "\n", "verdicts (JSON)");
         if (o.junitOut) writeOut(out, o.junitOut, auditJunit(res), "verdicts (JUnit XML)");
         if (o.traceOut || o.chromeOut) {
-          const events = await recordedTrace(client);
+          const events = filterEvents(await recordedTrace(client), filter);
           if (o.traceOut) writeOut(out, o.traceOut, events.map(eventJsonLine).join("\n") + "\n", "trace (JSON Lines)");
           if (o.chromeOut) writeOut(out, o.chromeOut, JSON.stringify(chromeTrace(events)) + "\n", "trace (Chrome trace-event JSON)");
         }
@@ -59,6 +63,8 @@ export function registerAudit(program: Command, globals: () => GlobalOptions): v
       }
     });
 }
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Every record still in the ring (the simulator starts empty: the whole run). */
 export async function recordedTrace(client: FilterClient): Promise<TraceEvent[]> {

@@ -1,13 +1,14 @@
 /**
- * `trace`: the live request trace, human lines or JSON Lines (--json), filtered client-side by
- * drive, pid, IRP major function and IOCTL; drops appear in the stream.
+ * `trace`: the live request trace, human lines, JSON Lines (--json) or CSV (--csv), filtered
+ * client-side with Procmon-like include/exclude rules (src/filter/, docs/filters.md); drops
+ * appear in the stream.
  *
  * With the real driver it follows until Ctrl-C (or --limit). With the embedded simulator the
  * activity comes from --scenario/--burst, played while tracing; the trace ends once every record
  * of that activity is printed (--follow keeps waiting).
  */
 import type { Command } from "commander";
-import { type FilterClient, OperationAbortedError, type TraceEvent } from "../../client/index.ts";
+import { type FilterClient, OperationAbortedError, RecordKind, type TraceEvent } from "../../client/index.ts";
 import { ExitCode, usageError } from "../errors.ts";
 import {
   type ActivityOptions,
@@ -20,7 +21,9 @@ import {
   playActivity,
 } from "../context.ts";
 import type { Output } from "../output.ts";
-import { HumanFormatter, type TraceFilter, eventJsonLine, filterIsEmpty, matchesFilter, parseFilter } from "../records.ts";
+import type { RecordFilter } from "../../filter/index.ts";
+import { CsvFormatter } from "../csv.ts";
+import { HumanFormatter, eventJsonLine, parseFilter } from "../records.ts";
 import type { Scenario } from "../scenario.ts";
 import { activityFrom, addActivityOptions } from "./status.ts";
 
@@ -29,6 +32,9 @@ interface TraceOpts {
   pid?: string[];
   major?: string[];
   ioctl?: string[];
+  include?: string[];
+  exclude?: string[];
+  csv?: boolean;
   from?: string;
   limit?: string;
   completed?: boolean;
@@ -49,6 +55,9 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
       .option("--pid <pid>", "only requests sent by, or on handles opened by, these processes", collect)
       .option("--major <name>", "only these IRP major functions: DEVICE_CONTROL, READ, CREATE, CLEANUP, CLOSE, ... or 0..27", collect)
       .option("--ioctl <code>", "only these IOCTLs (name or code, as sent or normalized)", collect)
+      .option("--include <field=value>", "show records with this value (repeatable; same field: any of them; docs/filters.md)", collect)
+      .option("--exclude <field=value>", "hide records with this value (repeatable; excludes win over includes)", collect)
+      .option("--csv", "CSV (RFC 4180, header row) instead of human lines")
       .option("--from <seq>", "start at this sequence number (default: the oldest record in the ring)")
       .option("--limit <n>", "stop after printing N records")
       .option("--completed", "one line per request (its completion) plus the filter's own releases")
@@ -58,6 +67,7 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
     const g = globals();
     const out = makeOutput(g);
     const filter = parseFilter(o);
+    if (o.csv && g.json) throw usageError("--csv and --json are two output formats: give one");
     const activity: ActivityOptions = { ...activityFrom(o), pace: o.pace };
     const from = o.from === undefined ? undefined : parseSeq(o.from);
     const limit = o.limit === undefined ? undefined : parseCount(o.limit, "--limit");
@@ -78,6 +88,7 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
         follow: o.follow === true,
         activity,
         scenario,
+        csv: o.csv === true,
       });
     } finally {
       await client.close();
@@ -93,8 +104,17 @@ function parseSeq(s: string): bigint {
   return v;
 }
 
+/** Record kinds `--completed` leaves out (one line per request: its completion). */
+const HIDDEN_WHEN_COMPLETED: ReadonlySet<RecordKind> = new Set([
+  RecordKind.RECORD_KIND_DISPATCH,
+  RecordKind.RECORD_KIND_HANDLE_OPEN,
+  RecordKind.RECORD_KIND_HANDLE_CLOSE,
+]);
+
 export interface StreamOptions {
-  filter: TraceFilter;
+  filter: RecordFilter;
+  /** Print CSV rows (header first) instead of human or JSON lines. */
+  csv?: boolean;
   from?: bigint;
   limit?: number;
   completed: boolean;
@@ -126,12 +146,13 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     signal: ctl.signal,
     highWaterMark: 8192,
   });
-  const human = out.json ? undefined : new HumanFormatter(out.c, o.completed);
+  const csv = o.csv ? new CsvFormatter() : undefined;
+  const human = out.json || csv ? undefined : new HumanFormatter(out.c, o.completed);
+  let chunk = csv && !o.silent ? csv.header() : "";
   let lastSeq = o.from ?? 0n;
   let endSeq: bigint | undefined;
   let printed = 0;
   let dropped = 0n;
-  let chunk = "";
   const idleCheck = setInterval(() => {
     if (endSeq !== undefined && lastSeq >= endSeq && !o.follow) ctl.abort();
   }, 20);
@@ -143,15 +164,35 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
     : undefined;
   activity?.catch(() => ctl.abort());
 
-  const filtered = !filterIsEmpty(o.filter);
+  // Relative `time` rules and the `+seconds` column count from the stream's first record,
+  // filtered or not.
+  const filtered = !o.filter.empty;
   try {
     for await (const ev of stream) {
       if (ev.type === "record") {
         lastSeq = ev.record.seq;
-        if (!filtered || matchesFilter(ev.record, o.filter)) {
+        if (o.filter.timeBase === undefined) {
+          o.filter.timeBase = ev.record.timestamp;
+          human?.anchor(ev.record.timestamp);
+          csv?.anchor(ev.record.timestamp);
+        }
+        const shown = !filtered || o.filter.matches(ev.record);
+        if (!shown && !o.silent) {
+          human?.remember(ev.record);
+          csv?.remember(ev.record);
+        }
+        if (shown) {
           o.onEvent?.(ev);
           if (!o.silent) {
-            const line = human ? human.format(ev) : eventJsonLine(ev);
+            if (csv) {
+              // the row is always formatted: a dispatch's input names its completion
+              const row = csv.format(ev);
+              if (!o.completed || !HIDDEN_WHEN_COMPLETED.has(ev.record.kind)) {
+                chunk += row;
+                printed++;
+              }
+            }
+            const line = csv ? undefined : human ? human.format(ev) : eventJsonLine(ev);
             if (line !== undefined) {
               chunk += line + "\n";
               printed++;
@@ -162,7 +203,7 @@ export async function streamTrace(client: FilterClient, out: Output, o: StreamOp
         dropped += ev.count;
         lastSeq = ev.afterSeq + ev.count;
         o.onEvent?.(ev);
-        if (!o.silent) chunk += (human ? human.format(ev) : eventJsonLine(ev)) + "\n";
+        if (!o.silent) chunk += csv ? csv.format(ev) : (human ? human.format(ev) : eventJsonLine(ev)) + "\n";
       }
       if (chunk.length > 65536 || (chunk && stream.buffered === 0)) {
         await out.write(chunk);

@@ -146,6 +146,15 @@ export interface TraceRecord {
   simpleTotal: number;
   /** count_released = 27, uint32. AUTO_RELEASE / LEAK_RELEASE: how many locks were released */
   countReleased: number;
+  /**
+   * output_head = 28, bytes, max 256 bytes. Protocol version 2 (additive: older readers skip both). COMPLETION records only: the first
+   * TraceConfig.output_capture_bytes of what the lower driver returned (METHOD_BUFFERED device
+   * controls and reads, min(information, output_length) bytes), when output capture is on and the
+   * request came from user mode (never a kernel-mode requestor's buffer).
+   */
+  outputHead: Uint8Array;
+  /** output_truncated = 29, bool. the returned bytes (information) exceed the captured ones */
+  outputTruncated: boolean;
 }
 
 function newTraceRecord(): TraceRecord {
@@ -177,6 +186,8 @@ function newTraceRecord(): TraceRecord {
     secureTotal: 0,
     simpleTotal: 0,
     countReleased: 0,
+    outputHead: pb.EMPTY_BYTES,
+    outputTruncated: false,
   };
 }
 
@@ -216,6 +227,11 @@ function sizeTraceRecord(m: TraceRecord, s: number[]): number {
   if (m.secureTotal !== 0) n += 2 + pb.szU32(m.secureTotal);
   if (m.simpleTotal !== 0) n += 2 + pb.szU32(m.simpleTotal);
   if (m.countReleased !== 0) n += 2 + pb.szU32(m.countReleased);
+  {
+    const len = pb.szBytes(m.outputHead, 256, "TraceRecord.output_head");
+    if (len !== 0) n += 2 + pb.varintSize32(len) + len;
+  }
+  if (m.outputTruncated !== false) n += 2 + pb.szBool(m.outputTruncated);
   return n;
 }
 
@@ -330,6 +346,14 @@ function writeTraceRecord(m: TraceRecord, w: pb.Writer): void {
   if (m.countReleased !== 0) {
     w.b2(0xd8, 0x1);
     w.u32(m.countReleased);
+  }
+  if (m.outputHead.length !== 0) {
+    w.b2(0xe2, 0x1);
+    w.bytes(m.outputHead);
+  }
+  if (m.outputTruncated !== false) {
+    w.b2(0xe8, 0x1);
+    w.bool(m.outputTruncated);
   }
 }
 
@@ -652,6 +676,22 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
     } else {
       pos = r.v64(pos, end);
       m.countReleased = r.lo;
+    }
+  }
+  if (pos + 1 < end && buf[pos] === 0xe2 && buf[pos + 1] === 0x1) { // output_head
+    pos += 2;
+    r.pos = pos;
+    m.outputHead = r.bytes(end, 256);
+    pos = r.pos;
+  }
+  if (pos + 1 < end && buf[pos] === 0xe8 && buf[pos + 1] === 0x1) { // output_truncated
+    pos += 2;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.outputTruncated = b !== 0;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.outputTruncated = (r.lo | r.hi) !== 0;
     }
   }
   while (pos < end) {
@@ -983,6 +1023,22 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.countReleased = r.lo;
         }
         break;
+      case 28: // output_head
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
+        r.pos = pos;
+        m.outputHead = r.bytes(end, 256);
+        pos = r.pos;
+        break;
+      case 29: // output_truncated
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.outputTruncated = b !== 0;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.outputTruncated = (r.lo | r.hi) !== 0;
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -993,10 +1049,10 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
   return m;
 }
 
-/** Codec of cdfilter.TraceRecord: at most 528 bytes encoded. */
+/** Codec of cdfilter.TraceRecord: at most 791 bytes encoded. */
 export const TraceRecord: pb.MessageType<TraceRecord> = {
   typeName: "cdfilter.TraceRecord",
-  maxSize: 528,
+  maxSize: 791,
   create: (init?: Partial<TraceRecord>): TraceRecord => (init === undefined ? newTraceRecord() : Object.assign(newTraceRecord(), init)),
   encode: (m: TraceRecord): Uint8Array => pb.encodeMessage(m, sizeTraceRecord, writeTraceRecord, "cdfilter.TraceRecord"),
   decode: (b: Uint8Array): TraceRecord => pb.decodeMessage(b, decodeTraceRecord, newTraceRecord),
@@ -3350,6 +3406,13 @@ export interface TraceConfig {
   driveIds: number[];
   /** capture_bytes = 4, uint32. input head capture cap in bytes (0..max_capture_bytes) */
   captureBytes: number;
+  /**
+   * output_capture_bytes = 5, uint32. Output capture cap in bytes (0..max_capture_bytes, 0 = off, the default): COMPLETION records
+   * of METHOD_BUFFERED device controls and reads carry the first bytes the lower driver returned
+   * (TraceRecord.output_head). Protocol version 2; a version 1 client's SetTraceConfig omits it
+   * and so turns output capture off.
+   */
+  outputCaptureBytes: number;
 }
 
 function newTraceConfig(): TraceConfig {
@@ -3358,6 +3421,7 @@ function newTraceConfig(): TraceConfig {
     ioctlCodes: [],
     driveIds: [],
     captureBytes: 0,
+    outputCaptureBytes: 0,
   };
 }
 
@@ -3394,6 +3458,7 @@ function sizeTraceConfig(m: TraceConfig, s: number[]): number {
     }
   }
   if (m.captureBytes !== 0) n += 1 + pb.szU32(m.captureBytes);
+  if (m.outputCaptureBytes !== 0) n += 1 + pb.szU32(m.outputCaptureBytes);
   return n;
 }
 
@@ -3425,6 +3490,10 @@ function writeTraceConfig(m: TraceConfig, w: pb.Writer): void {
   if (m.captureBytes !== 0) {
     w.b1(0x20);
     w.u32(m.captureBytes);
+  }
+  if (m.outputCaptureBytes !== 0) {
+    w.b1(0x28);
+    w.u32(m.outputCaptureBytes);
   }
 }
 
@@ -3477,6 +3546,19 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
     } else {
       pos = r.v64(pos, end);
       m.captureBytes = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x28) { // output_capture_bytes
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.outputCaptureBytes = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.outputCaptureBytes = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.outputCaptureBytes = r.lo;
     }
   }
   while (pos < end) {
@@ -3562,6 +3644,19 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
           m.captureBytes = r.lo;
         }
         break;
+      case 5: // output_capture_bytes
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.outputCaptureBytes = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.outputCaptureBytes = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.outputCaptureBytes = r.lo;
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -3572,10 +3667,10 @@ function decodeTraceConfig(r: pb.Reader, end: number, depth: number, m: TraceCon
   return m;
 }
 
-/** Codec of cdfilter.TraceConfig: at most 394 bytes encoded. */
+/** Codec of cdfilter.TraceConfig: at most 400 bytes encoded. */
 export const TraceConfig: pb.MessageType<TraceConfig> = {
   typeName: "cdfilter.TraceConfig",
-  maxSize: 394,
+  maxSize: 400,
   create: (init?: Partial<TraceConfig>): TraceConfig => (init === undefined ? newTraceConfig() : Object.assign(newTraceConfig(), init)),
   encode: (m: TraceConfig): Uint8Array => pb.encodeMessage(m, sizeTraceConfig, writeTraceConfig, "cdfilter.TraceConfig"),
   decode: (b: Uint8Array): TraceConfig => pb.decodeMessage(b, decodeTraceConfig, newTraceConfig),
@@ -3978,10 +4073,10 @@ function decodeTraceBatch(r: pb.Reader, end: number, depth: number, m: TraceBatc
   return m;
 }
 
-/** Codec of cdfilter.TraceBatch: at most 135982 bytes encoded. */
+/** Codec of cdfilter.TraceBatch: at most 203310 bytes encoded. */
 export const TraceBatch: pb.MessageType<TraceBatch> = {
   typeName: "cdfilter.TraceBatch",
-  maxSize: 135982,
+  maxSize: 203310,
   create: (init?: Partial<TraceBatch>): TraceBatch => (init === undefined ? newTraceBatch() : Object.assign(newTraceBatch(), init)),
   encode: (m: TraceBatch): Uint8Array => pb.encodeMessage(m, sizeTraceBatch, writeTraceBatch, "cdfilter.TraceBatch"),
   decode: (b: Uint8Array): TraceBatch => pb.decodeMessage(b, decodeTraceBatch, newTraceBatch),

@@ -6,7 +6,7 @@ import type { MessageType } from "../wire.ts";
 import { ClearTraceReply, ClearTraceRequest, DrivesReply, DrivesRequest, InfoReply, InfoRequest, LedgerRequest, LedgerSnapshot, PolicyReply, PolicyRequest, SetPolicyRequest, TraceBatch, TraceConfig, TraceConfigRequest, TraceReadRequest } from "./cdfilter.ts";
 
 /** Control protocol version (InfoRequest/InfoReply). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** CTL_CODE device type of every control IOCTL (vendor range 0x8000-0xFFFF). */
 export const IOCTL_DEVICE_TYPE = 0x8CDF;
 export const METHOD_BUFFERED = 0;
