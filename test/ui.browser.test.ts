@@ -133,7 +133,7 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     const total = (await counts(page)).records;
     expect(total).toBe(records.length);
     await page.selectOption("[data-testid=filter-field]", "image");
-    await page.fill("[data-testid=filter-value]", "burner");
+    await page.fill("[data-testid=filter-value]", "*burner*");
     await page.click("[data-testid=filter-add]");
     const burner = records.filter((r) => r.openerImage.includes("burner")).length;
     await expect.poll(() => page.textContent("[data-testid=filter-count]")).toBe(String(burner));
@@ -176,7 +176,7 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     expect(await details.textContent()).toContain("ripper.exe (pid 4400)");
     expect(await page.textContent("[data-testid=ctl-code]")).toContain("IOCTL_SCSI_PASS_THROUGH");
     expect(await page.textContent("[data-testid=ctl-code]")).toContain("METHOD_BUFFERED");
-    expect(await page.textContent("[data-testid=cdb]")).toContain("START STOP UNIT Immed=0 PowerCondition=0 LoEj=1 Start=0");
+    expect(await page.textContent("[data-testid=cdb]")).toMatch(/START STOP UNIT .*LoEj=1 Start=0/);
     // The hex dump starts with the SCSI_PASS_THROUGH Length (56 = 0x38, little-endian).
     expect(await page.textContent("[data-testid=hexdump]")).toMatch(/^0000 {2}38 00 /);
     await page.click("[data-testid=pair-link]");

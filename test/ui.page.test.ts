@@ -1,22 +1,45 @@
-// The page's pure modules without a browser: the column store (64-bit values exact), the
-// Procmon-style filter semantics and counts, the CDB decode, and the lock tracker behind the
-// timeline and a file's owners table.
+// The page's pure modules without a browser: the column store (64-bit values exact), the shared
+// filter rules (src/filter) applied to it with per-rule counts, request phrases, and the lock
+// tracker behind the timeline and a file's owners table.
 import { describe, expect, it } from "vitest";
 import { LockTracker } from "../src/ui/locks.ts";
 import { COL, type RowTuple } from "../src/ui/protocol.ts";
 import { FilterSet } from "../src/ui/page/filter.ts";
-import { decodeCdb, passThroughCdb, requestName } from "../src/ui/page/format.ts";
+import { cdbText, requestName } from "../src/ui/page/format.ts";
 import { Store } from "../src/ui/page/store.ts";
-import { Decision, Reason, RecordKind } from "../src/client/index.ts";
-
-const enums = {
-  kind: RecordKind as unknown as Record<string, number>,
-  decision: Decision as unknown as Record<string, number>,
-  reason: Reason as unknown as Record<string, number>,
-};
 
 function row(seq: number, o: Partial<Record<keyof typeof COL, number | string>> = {}): RowTuple {
-  const t: RowTuple = [seq, 2, seq, seq * 10, 1, 1, 4100, 1, 4100, 4100, "burner.exe", 3, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 1, 0, 0, 0, 0];
+  const t: RowTuple = [
+    seq,
+    2,
+    seq,
+    seq * 10,
+    1,
+    1,
+    4100,
+    1,
+    4100,
+    4100,
+    "burner.exe",
+    3,
+    0,
+    0,
+    0,
+    0,
+    0,
+    "",
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    "",
+    0,
+  ];
   for (const [k, v] of Object.entries(o)) (t as unknown[])[COL[k as keyof typeof COL]] = v;
   return t;
 }
@@ -73,53 +96,48 @@ describe("filters", () => {
   const shown = (f: FilterSet) => Array.from({ length: s.length }, (_, i) => i).filter((i) => f.test(s, i));
 
   it("ORs includes of one field, ANDs fields, and excludes win; each clause counts its matches", () => {
-    const f = new FilterSet(enums);
-    f.add("image", false, "burner", 1, () => 0);
-    f.add("image", false, "player", 2, () => 0);
+    const f = new FilterSet();
+    f.add("image", false, "*burner*", 1);
+    f.add("image", false, "player.exe", 2);
     expect(shown(f)).toEqual([0, 1, 3]);
     f.resetCounts();
-    f.add("major", true, "CLEANUP", 3, () => 0);
+    f.add("major", true, "CLEANUP", 3);
     expect(shown(f)).toEqual([0, 1]);
     expect(f.clauses.map((c) => c.matches)).toEqual([2, 1, 1]);
-    f.add("pid", false, "4200", 4, () => 0);
+    f.add("pid", false, "4200", 4);
     expect(shown(f)).toEqual([1]);
   });
 
-  it("matches an IOCTL as sent or normalized, status by name, code or failed, decisions by name", () => {
+  it("uses the shared rules (src/filter): IOCTL as sent or normalized, status, decisions, seq and time ranges", () => {
     const one = (field: Parameters<FilterSet["add"]>[0], value: string) => {
-      const f = new FilterSet(enums);
-      f.add(field, false, value, 1, () => 0);
+      const f = new FilterSet();
+      f.add(field, false, value, 1);
       return shown(f);
     };
     expect(one("ioctl", "IOCTL_STORAGE_EJECT_MEDIA")).toEqual([1, 2]);
-    expect(one("ioctl", "0x24808")).toEqual([2]);
-    expect(one("status", "failed")).toEqual([2]);
+    expect(one("ioctl", "0x24808")).toEqual([2]); // the CDROM alias as sent
+    expect(one("status", "failed")).toEqual([1, 2]); // not NT_SUCCESS: warnings too
     expect(one("status", "STATUS_ACCESS_DENIED")).toEqual([2]);
     expect(one("decision", "DENY")).toEqual([2]);
     expect(one("seq", "2..3")).toEqual([1, 2]);
+    expect(one("time", "0..25")).toEqual([0, 1]); // driver ticks
+    expect(one("time", "0us..2us")).toEqual([0, 1, 2]); // from the first record
     expect(() => one("status", "STATUS_NOPE")).toThrow(/status/);
-    expect(() => one("major", "WRITEZ")).toThrow(/major: unknown/);
+    expect(() => one("major", "WRITEZ")).toThrow(/major/);
   });
 });
 
-describe("CDB decode", () => {
-  it("names the opcode and the fields that matter", () => {
-    expect(decodeCdb(Uint8Array.from([0x1b, 0, 0, 0, 0x02, 0]))).toBe("START STOP UNIT Immed=0 PowerCondition=0 LoEj=1 Start=0");
-    expect(decodeCdb(Uint8Array.from([0x1e, 0, 0, 0, 0x01, 0]))).toBe("PREVENT ALLOW MEDIUM REMOVAL Persistent=0 Prevent=1");
-    expect(decodeCdb(Uint8Array.from([0x28, 0, 0, 0, 0, 0x10, 0, 0, 2, 0]))).toBe("READ(10) LBA=16 blocks=2");
-    expect(decodeCdb(Uint8Array.from([0xff]))).toBe("opcode 0xFF");
-  });
-
-  it("finds the CDB in SCSI_PASS_THROUGH (offset 36) and SCSI_PASS_THROUGH_EX (offset 72) heads", () => {
+describe("request phrases (CDB through src/client/scsi-decode.ts)", () => {
+  it("names the CDB inside a SCSI_PASS_THROUGH input head", () => {
     const spt = new Uint8Array(56);
-    spt[6] = 6;
+    spt[0] = 56; // Length
+    spt[6] = 6; // CdbLength
     spt.set([0x1b, 0, 0, 0, 2, 0], 36);
-    expect(requestName(14, 0x4d004, spt)).toBe("IOCTL_SCSI_PASS_THROUGH START STOP UNIT Immed=0 PowerCondition=0 LoEj=1 Start=0");
-    const sptx = new Uint8Array(80);
-    sptx[12] = 6;
-    sptx.set([0x1e, 0, 0, 0, 1, 0], 72);
-    expect([...passThroughCdb(0x4d044, sptx)!]).toEqual([0x1e, 0, 0, 0, 1, 0]);
-    expect(passThroughCdb(0x4d004, new Uint8Array(10))).toBeUndefined();
+    expect(requestName(14, 0x4d004, spt)).toBe(`IOCTL_SCSI_PASS_THROUGH ${cdbText(0x4d004, spt)}`);
+    expect(cdbText(0x4d004, spt)).toMatch(/^START STOP UNIT .*LoEj=1 Start=0/);
+    expect(cdbText(0x4d004, new Uint8Array(10))).toBeUndefined();
+    expect(requestName(14, 0x2d0940, Uint8Array.of(1))).toBe("IOCTL_STORAGE_EJECTION_CONTROL TRUE");
+    expect(requestName(3, 0, undefined)).toBe("READ");
   });
 });
 

@@ -53,6 +53,8 @@ export function rowTuple(r: Extract<TraceEvent, { type: "record" }>["record"]): 
     r.secureTotal,
     r.simpleTotal,
     r.countReleased,
+    r.outputHead.length ? Buffer.from(r.outputHead.buffer, r.outputHead.byteOffset, r.outputHead.byteLength).toString("base64") : "",
+    r.outputTruncated ? 1 : 0,
   ];
 }
 

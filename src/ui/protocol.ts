@@ -43,8 +43,12 @@ export const COL = {
   secureTotal: 24,
   simpleTotal: 25,
   countReleased: 26,
+  /** base64 of the captured output head (completions, protocol version 2; "" when none) */
+  outputHead: 27,
+  /** 0 or 1 */
+  outputTruncated: 28,
 } as const;
-export const COL_COUNT = 27;
+export const COL_COUNT = 29;
 
 /** A 64-bit unsigned value on the wire. */
 export type U64 = number | string;
@@ -78,6 +82,8 @@ export type RowTuple = [
   number, // secureTotal
   number, // simpleTotal
   number, // countReleased
+  string, // outputHead base64
+  number, // outputTruncated 0/1
 ];
 
 export interface RowsFrame {

@@ -6,18 +6,18 @@
 import { h, render, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { decodeIoctl } from "../../client/catalog.ts";
+import { decodePassThroughCompletion, formatPassThroughCompletion } from "../../client/scsi-decode.ts";
 import type { Lane } from "../locks.ts";
 import type { DriveView } from "../protocol.ts";
 import { FILTER_FIELDS, type FilterField } from "./filter.ts";
 import {
   decisionName,
-  decodeCdb,
+  cdbText,
   duration,
   hex32,
   hexDump,
   kindName,
   majorName,
-  passThroughCdb,
   reasonName,
   requestName,
   seconds,
@@ -211,7 +211,8 @@ function Filters() {
       setValue("");
       setError("");
     } catch (err) {
-      setError((err as Error).message);
+      const hint = (err as { hint?: string }).hint;
+      setError(hint ? `${(err as Error).message} (${hint})` : (err as Error).message);
     }
   };
   const f = model.filters;
@@ -242,7 +243,8 @@ function Filters() {
       ),
       h("input", {
         value,
-        placeholder: "value: burner, 4100, READ, IOCTL_STORAGE_EJECT_MEDIA, failed, DENY, 10..200",
+        placeholder: "value: *burner*, 4100, READ, IOCTL_STORAGE_EJECT_MEDIA, failed, DENY, 10..200, 0s..2s",
+        title: "the shared filter rules (docs/filters.md); a comma-separated list means any of them",
         "data-testid": "filter-value",
         onInput: (e: Event) => setValue((e.target as HTMLInputElement).value),
       }),
@@ -562,7 +564,9 @@ function Details({ row, select }: { row: number; select: (row: number) => void }
   const isIoctl = r.major === 14 || r.major === 13;
   const d = isIoctl ? decodeIoctl(r.ioctlCode) : undefined;
   const head = r.inputHead.length ? r.inputHead : pair >= 0 ? s.head(pair) : r.inputHead;
-  const cdb = isIoctl ? passThroughCdb(r.ioctlCode, head) : undefined;
+  const cdb = isIoctl ? cdbText(r.ioctlCode, head) : undefined;
+  const out = r.outputHead;
+  const completion = isIoctl && out.length ? decodePassThroughCompletion(r.ioctlCode, out) : undefined;
   const t0 = model.t0();
   return h(
     "aside",
@@ -634,7 +638,23 @@ function Details({ row, select }: { row: number; select: (row: number) => void }
           ),
         )
       : null,
-    cdb ? h("div", { class: "cdb", "data-testid": "cdb" }, h("h4", null, "CDB"), h("div", null, decodeCdb(cdb))) : null,
+    cdb ? h("div", { class: "cdb", "data-testid": "cdb" }, h("h4", null, "CDB"), h("div", null, cdb)) : null,
+    completion
+      ? h(
+          "div",
+          { class: "cdb", "data-testid": "scsi-completion" },
+          h("h4", null, "SCSI status"),
+          h("div", null, formatPassThroughCompletion(completion)),
+        )
+      : null,
+    out.length
+      ? h(
+          "div",
+          { class: "bytes" },
+          h("h4", null, `captured output (${out.length} bytes${r.outputTruncated ? ", truncated" : ""})`),
+          h("pre", { "data-testid": "hexdump-output" }, hexDump(out)),
+        )
+      : null,
     head.length
       ? h(
           "div",

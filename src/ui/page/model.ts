@@ -3,7 +3,6 @@
  * indexes with drop gaps between them), the lock tracker for the timeline, and the stream
  * connection. Components read it and re-render on `version` changes.
  */
-import { Decision, Reason, RecordKind } from "../../client/gen/cdfilter.ts";
 import { LockTracker } from "../locks.ts";
 import type { DropNotice, Hello, LedgerView, RowsFrame } from "../protocol.ts";
 import { type FilterField, FilterSet } from "./filter.ts";
@@ -38,17 +37,11 @@ export class View {
   }
 }
 
-const enums = {
-  kind: RecordKind as unknown as Record<string, number>,
-  decision: Decision as unknown as Record<string, number>,
-  reason: Reason as unknown as Record<string, number>,
-};
-
 export class Model {
   store = new Store();
   view = new View();
   tracker = new LockTracker();
-  filters = new FilterSet(enums);
+  filters = new FilterSet();
   hello: Hello | undefined;
   ledger: LedgerView | undefined;
   ended = false;
@@ -198,7 +191,7 @@ export class Model {
   }
 
   addFilter(field: FilterField, exclude: boolean, value: string): void {
-    this.filters.add(field, exclude, value, this.nextClauseId++, this.t0);
+    this.filters.add(field, exclude, value, this.nextClauseId++);
     this.refilter();
   }
 

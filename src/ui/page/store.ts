@@ -48,9 +48,19 @@ export interface RecordView {
   secureTotal: number;
   simpleTotal: number;
   countReleased: number;
+  outputHead: Uint8Array;
+  outputTruncated: boolean;
 }
 
 const f64 = (n: number): F64 => new Float64Array(n);
+
+function fromBase64(b64: string | undefined): Uint8Array {
+  if (!b64) return new Uint8Array(0);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
 const u32 = (n: number): U32 => new Uint32Array(n);
 const u8 = (n: number): U8 => new Uint8Array(n);
 
@@ -85,6 +95,8 @@ export class Store {
   released: U32 = u32(0);
   /** Captured input heads (base64), only for records that have one. */
   heads = new Map<number, string>();
+  /** Captured output heads (base64) and their truncation, only for records that have one. */
+  outHeads = new Map<number, { b64: string; truncated: boolean }>();
   /** 64-bit values above 2^53-1, exact: key `${col}:${row}`. */
   exact = new Map<string, string>();
   /** Interned image names (untrusted text). */
@@ -184,6 +196,7 @@ export class Store {
       this.secureTotal[i] = t[COL.secureTotal];
       this.simpleTotal[i] = t[COL.simpleTotal];
       this.released[i] = t[COL.countReleased];
+      if (t[COL.outputHead]) this.outHeads.set(i, { b64: t[COL.outputHead], truncated: t[COL.outputTruncated] === 1 });
       i++;
     }
     this.length = i;
@@ -198,12 +211,18 @@ export class Store {
   }
 
   head(row: number): Uint8Array {
-    const b64 = this.heads.get(row);
-    if (!b64) return new Uint8Array(0);
-    const bin = atob(b64);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+    return fromBase64(this.heads.get(row));
+  }
+
+  outputHead(row: number): Uint8Array {
+    return fromBase64(this.outHeads.get(row)?.b64);
+  }
+
+  /** A 64-bit column's exact value (the typed array holds a double). */
+  exactU64(col: "seq" | "timestamp" | "handleId" | "requestId", row: number): bigint {
+    const arr = col === "seq" ? this.seq : col === "timestamp" ? this.ts : col === "handleId" ? this.handle : this.requestId;
+    const exact = this.exact.get(`${COL[col]}:${row}`);
+    return exact !== undefined ? BigInt(exact) : BigInt(arr[row]!);
   }
 
   record(row: number): RecordView {
@@ -236,6 +255,8 @@ export class Store {
       secureTotal: this.secureTotal[row]!,
       simpleTotal: this.simpleTotal[row]!,
       countReleased: this.released[row]!,
+      outputHead: this.outputHead(row),
+      outputTruncated: this.outHeads.get(row)?.truncated === true,
     };
   }
 
