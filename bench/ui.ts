@@ -7,7 +7,8 @@
  *            and beside 10,000 records/s of reads on another drive (goal: p99 < 250 ms);
  *   1M       the page holding 1,000,000+ records: time to stream them, JS heap (CDP
  *            Performance.getMetrics), the column store's bytes, one filter pass over all of
- *            them, and the time from a scroll to the middle to the painted frame.
+ *            them, and the time from a scroll (to the middle, then 30 steps of 400 px) to the
+ *            painted frame.
  *
  * Both clocks are epoch milliseconds (Node's and Chromium's performance.timeOrigin + now()).
  * `npx tsx bench/ui.ts [--requests N] [--records N]`
@@ -174,6 +175,21 @@ async function million(): Promise<void> {
           requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t)));
         }),
     );
+    // Then 30 steps of 400 px (a wheel's worth each): the time from each step to its frame.
+    const stepsMs = await s.page.evaluate(async () => {
+      const el = document.querySelector("[data-testid=trace-table]") as HTMLElement;
+      const out: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        out.push(
+          await new Promise<number>((resolve) => {
+            const t = performance.now();
+            el.scrollTop += 400;
+            requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t)));
+          }),
+        );
+      }
+      return out.sort((a, b) => a - b);
+    });
     const rowsInDom = await s.page.locator("[data-testid=trace-row]").count();
     console.log(`  records on the page: ${st.length.toLocaleString("en-US")} (+${st.dropped} dropped) in ${loadS.toFixed(1)} s`);
     console.log(
@@ -184,6 +200,7 @@ async function million(): Promise<void> {
     console.log(
       `  scroll to the middle -> painted: ${scrollMs.toFixed(1)} ms (two idle frames: ${idleFramesMs.toFixed(1)} ms), ${rowsInDom} rows in the DOM`,
     );
+    console.log(`  30 scroll steps of 400 px -> painted: p50 ${stepsMs[15]!.toFixed(1)} ms, max ${stepsMs[29]!.toFixed(1)} ms`);
   } finally {
     await s.page.close();
     await s.server.close();
