@@ -11,6 +11,7 @@
  *   fleet      ship -> JetStream -> ingest -> PostgreSQL records/s vs a raw COPY of the same rows,
  *              and the lag simulator record -> row visible (p50/p99); skipped without the servers
  *   record     pcapng recording writer vs the drain, records/s; bytes vs JSON Lines
+ *   ui         `cdfilter ui` in Chromium: request-to-pixel p50/p99, the page at 1M records (docs/ui.md)
  *
  * `npm run bench -- core drain` runs a subset. Exit status: non-zero if a benchmark failed to
  * run (timings are reported, never asserted).
@@ -20,7 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ["codec", "core", "drain", "trace-cli", "cli-start", "filter", "fleet", "record"] as const;
+const all = ["codec", "core", "drain", "trace-cli", "cli-start", "filter", "fleet", "record", "ui"] as const;
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(all as readonly string[]).includes(w));
 if (unknown.length > 0) {

@@ -2,7 +2,7 @@
  * The `cdfilter` command line (bin/cdfilter.js runs this file through tsx).
  *
  * Commands (docs/cli.md): info, drives, locks, trace, record, lock, unlock, eject, policy, config,
- * clear, decode, audit, export, ship, ingest, fleet, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
+ * clear, decode, audit, export, ship, ingest, fleet, ui, demo. Exit codes: errors.ts (ExitCode). Errors are printed as one line,
  * `cdfilter: <what went wrong>`, followed by `hint: <what to do>`.
  */
 import { Command, CommanderError, Option } from "commander";
@@ -22,6 +22,7 @@ import { registerFleet } from "./commands/fleet.ts";
 import { registerRecord } from "./commands/record.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerTrace } from "./commands/trace.ts";
+import { registerUi } from "./commands/ui.ts";
 import { type GlobalOptions, parseCount } from "./context.ts";
 import { ScenarioError } from "../scenario/index.ts";
 import { registerDemo } from "./demo.ts";
@@ -79,6 +80,7 @@ export function buildProgram(captureError?: (s: string) => void): Command {
   registerConfig(program, globals);
   registerFleet(program, globals);
   registerDemo(program, globals);
+  registerUi(program, globals);
   for (const cmd of program.commands) {
     cmd.exitOverride().showHelpAfterError(captureError ? false : "(run with --help for usage)");
     if (captureError) cmd.configureOutput({ outputError: (s) => captureError(s) });
