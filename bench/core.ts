@@ -1,4 +1,4 @@
-// Core tracing benchmark (issue 3 §7): the cost of tracing one request in driver/core (dispatch
+// Core tracing benchmark (docs/core.md): the cost of tracing one request in driver/core (dispatch
 // + completion records) in ns and in instructions (valgrind --tool=callgrind), beside a floor
 // measured in the same run: copying the same record bytes into a ring of the same slots with
 // memcpy. Goals: <= 150 ns per request and <= 2x the floor. Prints figures only: it asserts no

@@ -1,4 +1,4 @@
-// Drain benchmark (issue 3 §7): records/s from the core's trace ring through the ReadTrace
+// Drain benchmark (docs/core.md): records/s from the core's trace ring through the ReadTrace
 // control IOCTL (cdfsim_ioctl via koffi, METHOD_BUFFERED) into decoded TypeScript TraceRecords.
 // Goal: >= 1,000,000 records/s. The ring is filled first with cdfsim_burst (reads through the
 // whole simulated stack, in C) and only the drain is timed.

@@ -2,9 +2,9 @@
  * npm run bench: every benchmark of the project, one after another, each printing its figures
  * beside a baseline measured in the same run (nanopb, protobufjs, a memcpy floor, ...).
  *
- *   codec      C encode/decode vs nanopb 0.4.7; TS decode vs protobufjs        (issue 2 §5)
- *   core       cost of tracing one request vs a memcpy floor, ns + callgrind   (issue 3 §7)
- *   drain      ring -> ReadTrace IOCTL -> decoded TS records, records/s         (issue 3 §7)
+ *   codec      C encode/decode vs nanopb 0.4.7; TS decode vs protobufjs        (docs/codec.md)
+ *   core       cost of tracing one request vs a memcpy floor, ns + callgrind   (docs/core.md)
+ *   drain      ring -> ReadTrace IOCTL -> decoded TS records, records/s         (docs/core.md)
  *   trace-cli  `cdfilter trace --json` under a burst: records/s, p50/p99 latency
  *   cli-start  `cdfilter decode` / `cdfilter info` start to exit vs `node -e 0`
  *   filter     the shared trace filter and CSV rows over 1M records, records/s

@@ -1,4 +1,4 @@
-// Benchmark (issue 4 §5): `cdfilter trace --json` under a synthetic burst from the simulator.
+// Benchmark (docs/cli.md): `cdfilter trace --json` under a synthetic burst from the simulator.
 //   - records/s: JSON Lines the CLI writes to stdout, counted as this harness reads them
 //     (first line to last line), and end to end (spawn to exit);
 //   - latency from a request in the simulator to its record printed: the record's `timestamp`

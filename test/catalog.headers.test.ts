@@ -172,7 +172,7 @@ function compileAndRun(): Map<string, string> {
   ]);
   const env = { WINEPREFIX: PREFIX, WINEDEBUG: "-all", WINEDLLOVERRIDES: "mscoree,mshtml=" };
   try {
-    // stdout to a file, not a pipe (BRIEF §8).
+    // stdout to a file, not a pipe (docs/wine.md).
     run("wine", [exe], env, out);
   } finally {
     spawnSync("wineserver", ["-k"], { env: { ...process.env, ...env }, stdio: "ignore" });
@@ -239,7 +239,7 @@ describe("catalog values against the mingw-w64 headers (compiled, run under Wine
     );
   });
 
-  it("names every code of seed 004's table (IOCTL_CDROM_CLOSE_DOOR has no value anywhere: an alias)", () => {
+  it("names every code of the table of Microsoft docs, CD-ROM I/O control codes (IOCTL_CDROM_CLOSE_DOOR has no value anywhere: an alias)", () => {
     const seed = [
       "CHECK_VERIFY",
       "CLOSE_DOOR",

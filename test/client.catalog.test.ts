@@ -15,7 +15,7 @@ import { ControlIoctls, IOCTL_DEVICE_TYPE } from "../src/client/gen/cdfilter_ioc
 
 describe("decodeIoctl", () => {
   it.each([
-    // BRIEF §3 codes
+    // cdrom.sys sample, storage/class/cdrom/src codes
     [0x2d0940, "IOCTL_STORAGE_EJECTION_CONTROL", "FILE_DEVICE_MASS_STORAGE", 0x250, "METHOD_BUFFERED", "FILE_ANY_ACCESS"],
     [0x2d4804, "IOCTL_STORAGE_MEDIA_REMOVAL", "FILE_DEVICE_MASS_STORAGE", 0x201, "METHOD_BUFFERED", "FILE_READ_ACCESS"],
     [0x2d4808, "IOCTL_STORAGE_EJECT_MEDIA", "FILE_DEVICE_MASS_STORAGE", 0x202, "METHOD_BUFFERED", "FILE_READ_ACCESS"],

@@ -94,7 +94,7 @@ describe("Win32 error -> typed error", () => {
 });
 
 describe("NTSTATUS -> RtlNtStatusToDosError -> typed error", () => {
-  // RtlNtStatusToDosError on Windows for the statuses this project meets (BRIEF §3, §8; seeds).
+  // RtlNtStatusToDosError on Windows for the statuses this project meets (cdrom.sys sample; docs/wine.md; Microsoft docs).
   const EXPECTED: Array<[keyof typeof NTSTATUS, keyof typeof WIN32_ERROR]> = [
     ["STATUS_ACCESS_DENIED", "ERROR_ACCESS_DENIED"],
     ["STATUS_INVALID_DEVICE_REQUEST", "ERROR_INVALID_FUNCTION"],

@@ -1,5 +1,5 @@
 // driver/cdfilter.inf: the directives that make it an isolation-compliant extension INF adding
-// an upper filter above cdrom.sys (BRIEF §4; docs: "Using an Extension INF File", "INF AddFilter
+// an upper filter above cdrom.sys (docs/core.md, adoption of unseen file objects; docs: "Using an Extension INF File", "INF AddFilter
 // directive", "Specifying KMDF Directives in INF Files", "INF DestinationDirs Section").
 // checkInf() returns every problem it finds; the real INF must have none, and each mutation
 // below must be caught, so the checks can fail.

@@ -1,7 +1,7 @@
 // Requests without a file object (a kernel component's IoBuildDeviceIoControlRequest): the
 // secure (ejection-control) lock needs a caller identity, so the filter fails it as cdrom.sys
 // does (STATUS_INVALID_HANDLE, not forwarded); simple locks do not, and go through.
-// Sources: BRIEF §3 ("A secure request with no file object fails"), issue 3 §1.
+// Sources: cdrom.sys sample, storage/class/cdrom/src ("A secure request with no file object fails"), docs/core.md (ledger).
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TraceBatch, TraceReadRequest, Decision, Reason } from "../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";

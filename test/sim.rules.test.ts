@@ -1,6 +1,6 @@
-// Every rule of issue 3 §1 (ledger), §2 (policy) and §5 (the simulated cdrom.sys), each with the
+// Every rule of the ledger and the policy (docs/core.md) and of the simulated cdrom.sys (docs/simulator.md), each with the
 // expected NTSTATUS, the filter's ledger (GetLedger, decoded with the generated codec) and the
-// lower device's state. Sources: BRIEF §3, seed 003 (IOCTL_STORAGE_EJECTION_CONTROL).
+// lower device's state. Sources: cdrom.sys sample, storage/class/cdrom/src, Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL (IOCTL_STORAGE_EJECTION_CONTROL).
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Policy } from "../src/client/gen/cdfilter.ts";
 import { ControlIoctls } from "../src/client/gen/cdfilter_ioctl.ts";
@@ -34,10 +34,10 @@ function traceRecords(r: Rig): TraceBatch["records"] {
 }
 
 const rules: Rule[] = [
-  // ---- §1 the ledger ----
+  // ---- the ledger ----
   {
     rule: "EJECTION_CONTROL TRUE increments the caller's secure count; the drive gets PREVENT",
-    source: "issue 3 §1; seed 003 step 3",
+    source: "docs/core.md (ledger); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL step 3",
     run(r) {
       const a = r.open(1, 100, "burner.exe", READ_ATTRS);
       expectStatus(r.secure(a, true), ST.SUCCESS);
@@ -50,7 +50,8 @@ const rules: Rule[] = [
   },
   {
     rule: "EJECTION_CONTROL FALSE from the holder decrements; ALLOW when the total reaches zero",
-    source: "issue 3 §1; seed 003 step 3; BRIEF §3 (command only on a zero flip)",
+    source:
+      "docs/core.md (ledger); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL step 3; cdrom.sys sample, storage/class/cdrom/src (command only on a zero flip)",
     run(r) {
       const a = r.open(1, 100, "burner.exe", READ_ATTRS);
       r.secure(a, true);
@@ -65,7 +66,8 @@ const rules: Rule[] = [
   },
   {
     rule: "observe: a foreign secure unlock changes nothing; cdrom answers STATUS_INVALID_DEVICE_STATE",
-    source: "issue 3 §1; seed 003 ('ignores unlock requests ... not received a lock request from the same caller')",
+    source:
+      "docs/core.md (ledger); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL ('ignores unlock requests ... not received a lock request from the same caller')",
     run(r) {
       const a = r.open(1, 100, "burner.exe", READ_ATTRS);
       const b = r.open(1, 200, "player.exe", READ_ATTRS);
@@ -80,7 +82,8 @@ const rules: Rule[] = [
   },
   {
     rule: "counts change only on lower success: no media -> STATUS_NO_MEDIA_IN_DEVICE, ledger unchanged",
-    source: "issue 3 §1; BRIEF §3 (no media gives STATUS_NO_MEDIA_IN_DEVICE); seed 003 status block",
+    source:
+      "docs/core.md (ledger); cdrom.sys sample, storage/class/cdrom/src (no media gives STATUS_NO_MEDIA_IN_DEVICE); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL status block",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       r.lib.setMedia(r.sim, 1, false);
@@ -91,7 +94,7 @@ const rules: Rule[] = [
   },
   {
     rule: "counts change only on lower success: disconnected -> STATUS_DEVICE_NOT_CONNECTED",
-    source: "issue 3 §1; seed 003 status block",
+    source: "docs/core.md (ledger); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL status block",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       r.lib.setConnected(r.sim, 1, false);
@@ -102,7 +105,7 @@ const rules: Rule[] = [
   },
   {
     rule: "counts change only on lower success: an injected fault fails the next request once",
-    source: "issue 3 §1, §5 (fault injection)",
+    source: "docs/core.md; docs/simulator.md (fault injection)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       r.lib.failNext(r.sim, 1, ST.IO_DEVICE_ERROR);
@@ -114,7 +117,7 @@ const rules: Rule[] = [
   },
   {
     rule: "input shorter than one BOOLEAN: STATUS_INFO_LENGTH_MISMATCH, not forwarded",
-    source: "issue 3 §1; BRIEF §3 (sizeof(PREVENT_MEDIA_REMOVAL))",
+    source: "docs/core.md (ledger); cdrom.sys sample, storage/class/cdrom/src (sizeof(PREVENT_MEDIA_REMOVAL))",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       expectNotForwarded(r, 1, a, () => r.secure(a, true, new Uint8Array(0)), ST.INFO_LENGTH_MISMATCH);
@@ -124,7 +127,7 @@ const rules: Rule[] = [
   },
   {
     rule: "NormalizeIoctl: IOCTL_CDROM_MEDIA_REMOVAL and IOCTL_DISK_MEDIA_REMOVAL count as simple locks",
-    source: "issue 3 §1; BRIEF §3 (NormalizeIoctl, function 0x200-0x300)",
+    source: "docs/core.md (ledger); cdrom.sys sample, storage/class/cdrom/src (NormalizeIoctl, function 0x200-0x300)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       expectStatus(r.simple(a, true, IOCTL.CDROM_MEDIA_REMOVAL), ST.SUCCESS);
@@ -152,7 +155,7 @@ const rules: Rule[] = [
   },
   {
     rule: "close without cleanup still releases the handle's secure locks",
-    source: "issue 3 §1; BRIEF §8 (Wine: a killed process gets IRP_MJ_CLOSE only)",
+    source: "docs/core.md (ledger); docs/wine.md (Wine: a killed process gets IRP_MJ_CLOSE only)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       r.secure(a, true);
@@ -163,7 +166,8 @@ const rules: Rule[] = [
   },
   {
     rule: "process exit releases every handle of the process on every drive",
-    source: "issue 3 §1; seed 003 ('If the caller terminates without unlocking ... the class driver unlocks')",
+    source:
+      "docs/core.md (ledger); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL ('If the caller terminates without unlocking ... the class driver unlocks')",
     run(r) {
       const a1 = r.open(1, 100, "a1.exe", READ_ATTRS);
       const a2 = r.open(2, 100, "a2.exe", READ_ATTRS);
@@ -182,7 +186,7 @@ const rules: Rule[] = [
   },
   {
     rule: "observe: simple locks are not released at close (cdrom's stuck tray)",
-    source: "BRIEF §3 (simple locks are not released when a handle closes)",
+    source: "cdrom.sys sample, storage/class/cdrom/src (simple locks are not released when a handle closes)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       r.simple(a, true);
@@ -196,10 +200,10 @@ const rules: Rule[] = [
       expect(r.lower(1).trayOpen).toBe(false);
     },
   },
-  // ---- §2 policy ----
+  // ---- policy ----
   {
     rule: "enforce: a foreign secure unlock is completed with STATUS_INVALID_DEVICE_STATE, not forwarded",
-    source: "issue 3 §2",
+    source: "docs/core.md (policy)",
     run(r) {
       expectStatus(r.setPolicy(1, Policy.POLICY_ENFORCE), ST.SUCCESS);
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
@@ -214,7 +218,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: EJECT_MEDIA (and its CDROM alias) from a non-owner under a secure lock -> STATUS_DEVICE_BUSY, not forwarded",
-    source: "issue 3 §2",
+    source: "docs/core.md (policy)",
     run(r) {
       r.setPolicy(0, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
@@ -228,7 +232,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: the sole owner's eject is forwarded (cdrom then refuses it under its own protected count)",
-    source: "issue 3 §2; BRIEF §3 (EJECT_MEDIA with protected count -> STATUS_DEVICE_BUSY)",
+    source: "docs/core.md (policy); cdrom.sys sample, storage/class/cdrom/src (EJECT_MEDIA with protected count -> STATUS_DEVICE_BUSY)",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ);
@@ -241,7 +245,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: with two secure owners nobody is the sole owner: every eject is denied",
-    source: "issue 3 §2 ('other than the sole lock owner')",
+    source: "docs/core.md (policy) ('other than the sole lock owner')",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ);
@@ -254,7 +258,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: SCSI pass-through START STOP UNIT LoEj=1 / PREVENT ALLOW prevent=0 under a foreign lock -> STATUS_DEVICE_BUSY",
-    source: "issue 3 §2; BRIEF §3 (gaps)",
+    source: "docs/core.md (policy); cdrom.sys sample, storage/class/cdrom/src (gaps)",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
@@ -269,7 +273,7 @@ const rules: Rule[] = [
   },
   {
     rule: "observe: pass-through ALLOW then START STOP UNIT ejects under a secure lock (the gap)",
-    source: "BRIEF §3 (pass-through bypasses every software count); MMC (eject refused while prevented)",
+    source: "cdrom.sys sample, storage/class/cdrom/src (pass-through bypasses every software count); MMC (eject refused while prevented)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       const b = r.open(1, 200, "b.exe", READ_WRITE);
@@ -288,7 +292,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: simple locks a handle still holds at close are released (leak report)",
-    source: "issue 3 §2 (deliberate difference from cdrom.sys)",
+    source: "docs/core.md (policy) (deliberate difference from cdrom.sys)",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ);
@@ -303,7 +307,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: a leaked simple lock whose unlock fails at close stays counted (orphan), as cdrom still holds it",
-    source: "issue 3 §2; BRIEF §3 (counts commit only if the command succeeded)",
+    source: "docs/core.md (policy); cdrom.sys sample, storage/class/cdrom/src (counts commit only if the command succeeded)",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ);
@@ -327,7 +331,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: of two leaked simple locks only the last unlock needs the drive: one released, one left",
-    source: "issue 3 §2; BRIEF §3 (PREVENT/ALLOW only on a zero flip)",
+    source: "docs/core.md (policy); cdrom.sys sample, storage/class/cdrom/src (PREVENT/ALLOW only on a zero flip)",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const a = r.open(1, 100, "a.exe", READ);
@@ -415,7 +419,7 @@ const rules: Rule[] = [
   },
   {
     rule: "enforce: no secure lock held -> eject is forwarded and the tray opens",
-    source: "issue 3 §2",
+    source: "docs/core.md (policy)",
     run(r) {
       r.setPolicy(1, Policy.POLICY_ENFORCE);
       const b = r.open(1, 200, "b.exe", READ);
@@ -423,10 +427,10 @@ const rules: Rule[] = [
       expect(r.lower(1)).toMatchObject({ trayOpen: true, ejects: 1n });
     },
   },
-  // ---- §5 the simulated cdrom.sys ----
+  // ---- the simulated cdrom.sys ----
   {
     rule: "cdrom: a simple unlock at zero is a successful no-op; any caller may release a simple lock",
-    source: "BRIEF §3",
+    source: "cdrom.sys sample, storage/class/cdrom/src",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       const b = r.open(1, 200, "b.exe", READ);
@@ -440,7 +444,7 @@ const rules: Rule[] = [
   },
   {
     rule: "cdrom: the PREVENT/ALLOW command is sent only on a zero flip; counts commit only if it succeeded",
-    source: "BRIEF §3",
+    source: "cdrom.sys sample, storage/class/cdrom/src",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       expectStatus(r.simple(a, true), ST.SUCCESS);
@@ -454,7 +458,7 @@ const rules: Rule[] = [
   },
   {
     rule: "cdrom: exclusive access denies other handles' IOCTLs and reads; released at close",
-    source: "BRIEF §3 (IOCTL_CDROM_EXCLUSIVE_ACCESS)",
+    source: "cdrom.sys sample, storage/class/cdrom/src (IOCTL_CDROM_EXCLUSIVE_ACCESS)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_WRITE);
       const b = r.open(1, 200, "b.exe", READ_WRITE);
@@ -480,7 +484,7 @@ const rules: Rule[] = [
   },
   {
     rule: "cdrom: MCN disables are per handle; an enable from a handle without one -> STATUS_INVALID_DEVICE_STATE",
-    source: "BRIEF §3 (FILE_OBJECT_CONTEXT MCN count)",
+    source: "cdrom.sys sample, storage/class/cdrom/src (FILE_OBJECT_CONTEXT MCN count)",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       const b = r.open(1, 200, "b.exe", READ_ATTRS);
@@ -493,7 +497,7 @@ const rules: Rule[] = [
   },
   {
     rule: "cdrom: reads need media (removed or tray open -> STATUS_NO_MEDIA_IN_DEVICE) and sector alignment",
-    source: "issue 3 §5",
+    source: "docs/simulator.md",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ);
       expectStatus(r.read(a), ST.SUCCESS);
@@ -509,7 +513,8 @@ const rules: Rule[] = [
   // ---- the I/O manager and the control device ----
   {
     rule: "I/O manager: CTL_CODE access bits vs granted access (FILE_READ_ATTRIBUTES only reaches FILE_ANY_ACCESS codes)",
-    source: "BRIEF §3 (codes and access); seed 003 ('open the device with FILE_READ_ATTRIBUTES')",
+    source:
+      "cdrom.sys sample, storage/class/cdrom/src (codes and access); Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL ('open the device with FILE_READ_ATTRIBUTES')",
     run(r) {
       const a = r.open(1, 100, "a.exe", READ_ATTRS);
       expectStatus(r.secure(a, true), ST.SUCCESS); // EJECTION_CONTROL: FILE_ANY_ACCESS
@@ -521,7 +526,7 @@ const rules: Rule[] = [
   },
   {
     rule: "control device: state changes need write access, queries read access",
-    source: "issue 3 §4; proto/cdfilter/control.proto",
+    source: "docs/core.md (control protocol); proto/cdfilter/control.proto",
     run(r) {
       const ro = r.lib.open(r.sim, 0, 300, "viewer.exe", READ).handle;
       const req = new Uint8Array([0x08, 0x01, 0x10, 0x02]); // SetPolicyRequest{drive_id:1, policy:ENFORCE}
@@ -532,7 +537,7 @@ const rules: Rule[] = [
   },
 ];
 
-describe("simulated stack: issue 3 rules", () => {
+describe("simulated stack: ledger and policy rules", () => {
   let rig: Rig;
   beforeEach(() => {
     rig = new Rig(2);

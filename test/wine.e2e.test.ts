@@ -1,5 +1,5 @@
 /**
- * Windows end to end under Wine (issue 6 §2, docs/wine.md): real, separate Windows processes
+ * Windows end to end under Wine (docs/wine.md, docs/wine.md): real, separate Windows processes
  * (node.exe under Wine running the client's Win32 transport through koffi) against the core in
  * kernel mode (build/wine/cdfilter_wine.sys loaded by Wine's ntoskrnl).
  *

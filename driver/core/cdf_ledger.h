@@ -6,7 +6,7 @@
  * left at close under observe, locks of handles the table had no room for, locks of a stale entry
  * retired when a create reuses its file object). Counts saturate at
  * CDF_COUNT_LIMIT and never go below zero. Every function runs under core->lock.
- * Source of the rules: seed 003 (IOCTL_STORAGE_EJECTION_CONTROL), BRIEF §3 (cdrom.sys
+ * Source of the rules: Microsoft docs "IOCTL_STORAGE_EJECTION_CONTROL IOCTL" (IOCTL_STORAGE_EJECTION_CONTROL), cdrom.sys sample, storage/class/cdrom/src (cdrom.sys
  * storage/class/cdrom/src: FILE_OBJECT_CONTEXT, DeviceCleanupProtectedLocks).
  */
 #ifndef CDF_LEDGER_H

@@ -123,7 +123,7 @@ $(KH_EXE): $(KH_GLUE_OBJS) $(KH_CORE_OBJS) $(KH_MODEL_OBJS)
 
 kmdf-harness-build: $(KH_EXE)
 
-# stdout must be a file under Wine (BRIEF: a pipe gives EBADF to some programs); own prefix,
+# stdout must be a file under Wine (docs/wine.md: a pipe gives EBADF to some programs); own prefix,
 # its wineserver stopped afterwards.
 kmdf-harness-check: $(KH_EXE)
 	@awk -f kmdf_harness/paged_code_check.awk $(KH_GLUE_SRCS)

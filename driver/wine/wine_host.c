@@ -263,7 +263,7 @@ static NTSTATUS drive_ioctl(cdfw_device *dev, PIRP irp, PIO_STACK_LOCATION stack
     }
     if (CDF_CTL_METHOD(code) != CDF_METHOD_BUFFERED ||
         (buffer == NULL && (in_len != 0 || out_cap != 0))) {
-        /* Every code the model knows is METHOD_BUFFERED (seed 004); others never reach simcd
+        /* Every code the model knows is METHOD_BUFFERED (Microsoft docs "CD-ROM I/O control codes"); others never reach simcd
          * with a buffer it could trust. The core still sees and records the request. */
         buffer = NULL;
         in_len = 0;

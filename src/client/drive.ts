@@ -2,7 +2,7 @@
  * Lock actions for QA on a drive handle: what a burning or playback application sends, so the
  * filter's ledger, enforcement and trace can be checked against it.
  *
- * The handle is opened with FILE_READ_ATTRIBUTES by default (seed 003: "A caller must open the
+ * The handle is opened with FILE_READ_ATTRIBUTES by default (Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL: "A caller must open the
  * device with FILE_READ_ATTRIBUTES to send this request"; no file system is mounted, so the
  * create reaches the storage stack). CTL_CODE access matters: IOCTL_STORAGE_EJECTION_CONTROL
  * and IOCTL_STORAGE_MCN_CONTROL are FILE_ANY_ACCESS, but IOCTL_STORAGE_MEDIA_REMOVAL and
@@ -10,7 +10,7 @@
  * write: on an "attributes" handle the I/O manager fails them with STATUS_ACCESS_DENIED. Open
  * with access "read" (GENERIC_READ | FILE_READ_ATTRIBUTES) for those, or a mask with
  * GENERIC_WRITE too for pass-through. On Windows a GENERIC_READ open of a drive with media can
- * mount CDFS/UDFS, whose volume handle then forwards the IOCTLs (BRIEF §4).
+ * mount CDFS/UDFS, whose volume handle then forwards the IOCTLs (docs/core.md, adoption of unseen file objects).
  *
  * Every action resolves to an ActionResult (it never throws for a status the device returned);
  * only a closed handle or a bad argument throws.
@@ -133,7 +133,7 @@ export class Drive {
 
   /**
    * IOCTL_STORAGE_EJECTION_CONTROL FALSE: release one secure lock of this handle. A handle that
-   * holds none gets STATUS_INVALID_DEVICE_STATE (cdrom.sys; BRIEF §3).
+   * holds none gets STATUS_INVALID_DEVICE_STATE (cdrom.sys; cdrom.sys sample, storage/class/cdrom/src).
    */
   unlock(): Promise<ActionResult> {
     return this.send(IOCTL_STORAGE_EJECTION_CONTROL, Uint8Array.of(0));

@@ -13,7 +13,7 @@
  * (ERROR_INVALID_FUNCTION <- STATUS_INVALID_DEVICE_REQUEST) when the file system is not UDF or
  * the handle is not a volume handle, AccessDeniedError without write access,
  * JournalNotActiveError (ERROR_JOURNAL_NOT_ACTIVE) when the volume has no USN journal, and a
- * failure for a handle locked by a transaction (seed 002: "it always fails").
+ * failure for a handle locked by a transaction (Microsoft docs, FSCTL_WRITE_USN_CLOSE_RECORD IOCTL: "it always fails").
  */
 import { lookupIoctl } from "./catalog.ts";
 import { errorFromNtStatus, errorFromWin32, ProtocolError } from "./errors.ts";

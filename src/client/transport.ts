@@ -9,7 +9,7 @@ export type TransportKind = "win32" | "simulator";
 
 /** Access a drive handle is opened with (CreateFileW dwDesiredAccess / cdfsim_open desired_access). */
 export type DriveAccess =
-  /** FILE_READ_ATTRIBUTES (0x80): no file system is mounted, the create reaches the storage stack (seed 003). */
+  /** FILE_READ_ATTRIBUTES (0x80): no file system is mounted, the create reaches the storage stack (Microsoft docs, IOCTL_STORAGE_EJECTION_CONTROL IOCTL). */
   | "attributes"
   /** GENERIC_READ | FILE_READ_ATTRIBUTES: needed for FILE_READ_ACCESS codes (MEDIA_REMOVAL, EJECT_MEDIA). */
   | "read"

@@ -1,5 +1,5 @@
 /**
- * The main job on Wine (`npm start -- --wine`, issue 6 §4): the demo scenario played with every
+ * The main job on Wine (`npm start -- --wine`, docs/wine.md): the demo scenario played with every
  * actor a real Windows process under Wine, against the cdfilter kernel host.
  *
  * From Linux: prepare (scripts/wine/setup.sh), boot a fresh prefix with the driver loaded

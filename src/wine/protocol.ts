@@ -5,7 +5,7 @@
  *
  * This channel only says *what* an actor should do; every request to the driver goes through
  * the actor's own Win32 handles (kernel32 DeviceIoControl via koffi). TCP is used because
- * node.exe under Wine dies with EBADF when its standard streams are pipes (BRIEF §8): its
+ * node.exe under Wine dies with EBADF when its standard streams are pipes (docs/wine.md): its
  * stdout/stderr go to a log file instead.
  *
  * Values: bigint -> { "$n": "123" }, Uint8Array -> { "$b": "hex" }, so trace records, ledger

@@ -1091,7 +1091,7 @@ static void test_cursor_reset(void)
     cdf_core_destroy(core);
 }
 
-/* Adoption: a file object the core never saw created (a CDFS/UDFS volume handle, BRIEF §4). */
+/* Adoption: a file object the core never saw created (a CDFS/UDFS volume handle, docs/core.md, adoption of unseen file objects). */
 enum { FO_VOL = 0x7000, FO_VOL2 = 0x8000, PID_V = 700 };
 
 /* White box, between calls: drive d's tracked entries and orphan counts. */

@@ -430,7 +430,7 @@ export class LedgerModel {
     }
   }
 
-  // ---- the filter (issue 3 §1-§2) ----
+  // ---- the filter (docs/core.md) ----
 
   /** The one handle holding secure locks, or undefined when there are none or several. */
   private soleSecureOwner(drive: number): ModelHandle | undefined {
@@ -533,7 +533,7 @@ export class LedgerModel {
       if (input.length >= 41) {
         const op = input[36];
         const b4 = input[40] ?? 0;
-        // Issue 3 §2 says "START STOP UNIT with LoEj=1"; LoEj=1 with Start=1 is a load, which
+        // The enforce rule (docs/core.md) says "START STOP UNIT with LoEj=1"; LoEj=1 with Start=1 is a load, which
         // cannot take the medium away, so only LoEj=1 Start=0 (eject) counts (the core agrees).
         const ejecting = op === 0x1b && (b4 & 0x03) === 0x02;
         const allowing = op === 0x1e && (b4 & 0x01) === 0;
@@ -640,7 +640,7 @@ export class LedgerModel {
     return { ...d.lower, exclusiveLocked: d.exclusiveOwner !== 0 };
   }
 
-  /** Invariant of issue 3 §1: the secure total is the sum of the owners' counts; nothing negative. */
+  /** Ledger invariant (docs/core.md): the secure total is the sum of the owners' counts; nothing negative. */
   checkInvariants(): void {
     this.drives.forEach((d, i) => {
       const sum = [...this.handles.values()].filter((h) => h.open && h.drive === i + 1).reduce((s, h) => s + h.secure, 0);
