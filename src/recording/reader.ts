@@ -228,12 +228,20 @@ export async function* readTraceSource(path: string): AsyncGenerator<SourceItem>
   }
 }
 
-function* jsonlText(text: string, file: string): Generator<SourceItem> {
+/**
+ * JSON Lines as events (and the host/clock context of the first record that has one). A bad line
+ * is fatal unless it is the last one and `endsWithNewline()` says the text stops mid-line.
+ */
+async function* jsonlLines(
+  lines: Iterable<string> | AsyncIterable<string>,
+  file: string,
+  endsWithNewline: () => boolean,
+): AsyncGenerator<SourceItem> {
   let lineNo = 0;
   let context = false;
   let bad: { error: TraceSourceError; lineNo: number } | undefined;
   let kept = 0;
-  for (const line of text.split("\n")) {
+  for await (const line of lines) {
     lineNo++;
     if (line.trim() === "") continue;
     if (bad) throw bad.error;
@@ -254,9 +262,13 @@ function* jsonlText(text: string, file: string): Generator<SourceItem> {
     yield ev;
   }
   if (bad) {
-    if (text.endsWith("\n")) throw bad.error;
+    if (endsWithNewline()) throw bad.error;
     yield truncatedLastLine(file, bad.lineNo, kept);
   }
+}
+
+function jsonlText(text: string, file: string): AsyncGenerator<SourceItem> {
+  return jsonlLines(text.split("\n"), file, () => text.endsWith("\n"));
 }
 
 /**
@@ -293,35 +305,9 @@ function parseJsonl(line: string, file: string, lineNo: number): TraceEvent {
 }
 
 async function* jsonlFile(path: string): AsyncGenerator<SourceItem> {
-  let lineNo = 0;
-  let context = false;
-  let bad: { error: TraceSourceError; lineNo: number } | undefined;
-  let kept = 0;
   try {
-    for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
-      lineNo++;
-      if (line.trim() === "") continue;
-      if (bad) throw bad.error;
-      let ev: TraceEvent;
-      try {
-        ev = parseJsonl(line, path, lineNo);
-      } catch (e) {
-        if (!(e instanceof TraceSourceError)) throw e;
-        bad = { error: e, lineNo };
-        continue;
-      }
-      if (!context && ev.type === "record") {
-        context = true;
-        const c = jsonlContextOf(line);
-        if (c) yield { type: "context", file: path, context: c };
-      }
-      kept++;
-      yield ev;
-    }
-    if (bad) {
-      if (endsWithNewline(path)) throw bad.error;
-      yield truncatedLastLine(path, bad.lineNo, kept);
-    }
+    const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+    yield* jsonlLines(lines, path, () => endsWithNewline(path));
   } catch (e) {
     if (e instanceof TraceSourceError) throw e;
     throw fileError(path, e);
