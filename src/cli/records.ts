@@ -172,6 +172,7 @@ export function recordJsonLine(r: TraceRecord): string {
     `"decision":"${decisionName(r.decision)}","reason":"${reasonName(r.reason)}","secureTotal":${r.secureTotal},` +
     `"simpleTotal":${r.simpleTotal},"countReleased":${r.countReleased}` +
     (r.outputHead.length ? `,"outputHead":"${base64(r.outputHead)}","outputTruncated":${r.outputTruncated}` : "") +
+    (r.driveName ? `,"driveName":${JSON.stringify(r.driveName)}` : "") +
     `,"majorName":"${majorName(r.major)}"` +
     (ioctl ? `,"ioctlName":"${ioctl}"` : "") +
     `,"statusName":"${ntStatusName(r.status)}"` +
@@ -289,6 +290,7 @@ export function parseTraceJsonLine(line: string, file: string, lineNo: number): 
     countReleased: u32(o, "countReleased", bad),
     outputHead: new Uint8Array(Buffer.from(str(o, "outputHead", bad), "base64")),
     outputTruncated: o.outputTruncated === true,
+    driveName: str(o, "driveName", bad),
   };
   return { type: "record", record };
 }
@@ -412,6 +414,11 @@ export class HumanFormatter {
         break;
       case RecordKind.RECORD_KIND_HANDLE_CLOSE:
         what = c.dim(`- handle h${r.handleId} gone`);
+        break;
+      case RecordKind.RECORD_KIND_DRIVE_NOT_TRACKED:
+        what = c.bold(
+          c.yellow(`! drive ${r.driveName || "?"} not tracked: the filter holds its maximum of drives; its I/O passes untraced`),
+        );
         break;
       default:
         what = kindName(r.kind);
