@@ -309,11 +309,12 @@ describe("a mounted UDF volume on the simulated drive", () => {
   });
 });
 
-// The filter core's trace reason under exclusive access (driver/core/cdf_rules.c storage_family)
-// disagrees with cdrom.c RequestIsIoctlBlockedByExclusiveAccess: it omits the SCSI base and the
-// allow-list. Expected to fail until the core takes the rule from simcd_exclusive_blocks.
-describe("filter trace reason under exclusive access (known core disagreement)", () => {
-  it.fails("a blocked pass-through is traced EXCLUSIVE_ACCESS and an allowed query is not", () => {
+// The filter core's trace reason under exclusive access follows cdrom.c
+// RequestIsIoctlBlockedByExclusiveAccess (driver/core/cdf_class.h cdf_class_exclusive_guarded):
+// the SCSI base is blocked, the allow-list is not. Failed on the core that tested only the
+// CD-ROM, disk, DVD and storage bases.
+describe("filter trace reason under exclusive access", () => {
+  it("a blocked pass-through is traced EXCLUSIVE_ACCESS and an allowed query is not", () => {
     const r = new Rig(1);
     try {
       const a = r.open(1, 100, "a.exe", READ_WRITE);

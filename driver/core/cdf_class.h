@@ -36,8 +36,8 @@ typedef struct cdf_class {
     uint8_t lock_kind;       /* MEDIA_LOCK only: CDF_CLASS_LOCK_* */
     uint8_t ejects;          /* EJECT_LOAD only: 1 = eject, 0 = load */
     uint8_t effect;          /* PASSTHROUGH only: cdf_scsi_effect of the CDB */
-    uint8_t exclusive_guarded; /* a device control whose device type (as sent) cdrom.sys refuses
-                              * to non-owners under exclusive access (CD-ROM, disk, DVD, storage) */
+    uint8_t exclusive_guarded; /* a device control cdrom.sys refuses to non-owners under exclusive
+                              * access (cdf_class_exclusive_guarded) */
     uint8_t reserved_[3];
     uint32_t normalized;     /* device control: cdrom.sys NormalizeIoctl of the code, else the code */
     uint32_t kernel_capture; /* bytes of the input that may be captured from a kernel-mode
@@ -63,13 +63,24 @@ static inline uint32_t cdf_class_normalize(uint32_t code)
     return code;
 }
 
-/* Device types whose IOCTLs cdrom.sys refuses to non-owners under exclusive access
- * (RequestIsIoctlBlockedByExclusiveAccess), by the code as sent. */
+/* Whether cdrom.sys refuses this device control to a file object other than the exclusive-access
+ * owner with STATUS_ACCESS_DENIED, by the code as sent (not normalized): cdrom.sys sample,
+ * storage/class/cdrom/src/cdrom.c, RequestIsIoctlBlockedByExclusiveAccess (called from
+ * DeviceEvtIoInCallerContext and the sequential-queue dispatch). The minimum set disk management
+ * needs passes; IOCTL_STORAGE_QUERY_PROPERTY is never blocked there (RequestDispatchSpecialIoctls
+ * answers it from cached descriptors); every other code of the SCSI, disk, CD-ROM, storage and
+ * DVD bases is blocked; other bases pass. Returns 1 if blocked, 0 if not. */
 static inline int cdf_class_exclusive_guarded(uint32_t code)
 {
     uint32_t base = CDF_CTL_DEVICE_TYPE(code);
-    return base == CDF_FILE_DEVICE_CD_ROM || base == CDF_FILE_DEVICE_DISK ||
-           base == CDF_FILE_DEVICE_DVD || base == CDF_FILE_DEVICE_MASS_STORAGE;
+    if (code == CDF_IOCTL_SCSI_GET_ADDRESS || code == CDF_IOCTL_STORAGE_GET_HOTPLUG_INFO ||
+        code == CDF_IOCTL_STORAGE_GET_DEVICE_NUMBER || code == CDF_IOCTL_STORAGE_GET_MEDIA_TYPES_EX ||
+        code == CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS || code == CDF_IOCTL_CDROM_GET_INQUIRY_DATA ||
+        code == CDF_IOCTL_STORAGE_QUERY_PROPERTY)
+        return 0;
+    return base == CDF_FILE_DEVICE_CONTROLLER || base == CDF_FILE_DEVICE_DISK ||
+           base == CDF_FILE_DEVICE_CD_ROM || base == CDF_FILE_DEVICE_MASS_STORAGE ||
+           base == CDF_FILE_DEVICE_DVD;
 }
 
 /* A device control: its family by the normalized code (the pass-through and exclusive-access

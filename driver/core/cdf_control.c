@@ -26,7 +26,8 @@ _Static_assert(CDF_RECORD_KIND_DISPATCH == CDF_REC_DISPATCH && CDF_RECORD_KIND_C
                CDF_RECORD_KIND_AUTO_RELEASE == CDF_REC_AUTO_RELEASE &&
                CDF_RECORD_KIND_LEAK_RELEASE == CDF_REC_LEAK_RELEASE &&
                CDF_RECORD_KIND_HANDLE_OPEN == CDF_REC_HANDLE_OPEN &&
-               CDF_RECORD_KIND_HANDLE_CLOSE == CDF_REC_HANDLE_CLOSE, "RecordKind mirror");
+               CDF_RECORD_KIND_HANDLE_CLOSE == CDF_REC_HANDLE_CLOSE &&
+               CDF_RECORD_KIND_DRIVE_NOT_TRACKED == CDF_REC_DRIVE_NOT_TRACKED, "RecordKind mirror");
 _Static_assert(CDF_DECISION_PASS == CDF_DEC_PASS && CDF_DECISION_TRACK == CDF_DEC_TRACK &&
                CDF_DECISION_DENY == CDF_DEC_DENY && CDF_DECISION_REJECT == CDF_DEC_REJECT &&
                CDF_DECISION_RELEASE == CDF_DEC_RELEASE, "Decision mirror");
@@ -43,12 +44,16 @@ _Static_assert(CDF_REASON_LOCK_TAKEN == CDF_RSN_LOCK_TAKEN && CDF_REASON_LOCK_DR
                CDF_REASON_WOULD_DENY == CDF_RSN_WOULD_DENY && CDF_REASON_LEDGER_FULL == CDF_RSN_LEDGER_FULL &&
                CDF_REASON_EXCLUSIVE_ACCESS == CDF_RSN_EXCLUSIVE_ACCESS &&
                CDF_REASON_UNLOCK_AT_ZERO == CDF_RSN_UNLOCK_AT_ZERO && CDF_REASON_HANDLE_QUOTA == CDF_RSN_HANDLE_QUOTA &&
-               CDF_REASON_HANDLE_EVICTED == CDF_RSN_HANDLE_EVICTED, "Reason mirror");
+               CDF_REASON_HANDLE_EVICTED == CDF_RSN_HANDLE_EVICTED &&
+               CDF_REASON_DRIVE_NOT_TRACKED == CDF_RSN_DRIVE_NOT_TRACKED, "Reason mirror");
 _Static_assert(CDF_POLICY_OBSERVE == CDF_POLICY_OBSERVE_V && CDF_POLICY_ENFORCE == CDF_POLICY_ENFORCE_V,
                "Policy mirror");
 _Static_assert(sizeof(((cdf_TraceRecord *)0)->opener_image) == CDF_IMAGE_MAX + 1u, "image bound");
 _Static_assert(sizeof(((cdf_TraceRecord *)0)->input_head.bytes) == CDF_CAPTURE_MAX, "capture bound");
 _Static_assert(sizeof(((cdf_DriveInfo *)0)->name) == CDF_DRIVE_NAME_MAX + 1u, "drive name bound");
+_Static_assert(sizeof(((cdf_UntrackedDrive *)0)->name) == CDF_DRIVE_NAME_MAX + 1u, "untracked name bound");
+_Static_assert(sizeof(((cdf_TraceRecord *)0)->drive_name) >= CDF_IMAGE_MAX + 1u, "record drive name bound");
+_Static_assert(cdf_DrivesReply_untracked_MAX_COUNT == CDF_UNTRACKED_LIST_MAX, "untracked list bound");
 _Static_assert(sizeof(((cdf_InfoReply *)0)->driver_version) == CDF_VERSION_MAX + 1u, "version bound");
 
 /* Every reply struct built in the core's scratch area. */
@@ -140,8 +145,10 @@ static void slot_to_record(const cdf_slot *s, cdf_TraceRecord *r)
     r->tid = s->tid;
     r->requestor_pid = s->requestor_pid;
     r->opener_pid = s->opener_pid;
-    /* r was zeroed by init: the image is NUL-terminated after its image_len bytes */
-    memcpy(r->opener_image, s->opener_image, s->image_len <= CDF_IMAGE_MAX ? s->image_len : CDF_IMAGE_MAX);
+    /* r was zeroed by init: the text is NUL-terminated after its image_len bytes. A
+     * DRIVE_NOT_TRACKED record keeps the drive's name where others keep the opener image. */
+    memcpy(s->kind == CDF_REC_DRIVE_NOT_TRACKED ? r->drive_name : r->opener_image, s->opener_image,
+           s->image_len <= CDF_IMAGE_MAX ? s->image_len : CDF_IMAGE_MAX);
     r->major = s->major;
     r->minor = s->minor;
     r->ioctl_code = s->ioctl_code;
@@ -355,6 +362,21 @@ static uint32_t list_drives(cdf_core *core, cdf_DrivesReply *m, uint8_t *out, ui
     for (i = 0; i < core->max_drives; i++) {
         if (core->drives[i].in_use) fill_drive_info(core, i + 1u, &m->drives[m->drives_count++]);
     }
+    /* drives present but not registered, in arrival order */
+    for (i = 0; i < CDF_UNTRACKED_LIST_MAX; i++) {
+        const cdf_untracked *e = &core->untracked[i];
+        uint32_t j;
+        if (e->token == 0u) continue;
+        j = m->untracked_count++;
+        while (j > 0u && m->untracked[j - 1u].since > e->since) {
+            m->untracked[j] = m->untracked[j - 1u];
+            j--;
+        }
+        copy_fixed_string(m->untracked[j].name, e->name, CDF_DRIVE_NAME_MAX);
+        m->untracked[j].since = e->since;
+    }
+    m->untracked_present = core->untracked_present;
+    m->untracked_total = core->untracked_total;
     cdf_lock_release(&core->lock);
     CDF_ENCODE_REPLY(cdf_DrivesReply, m, out, out_cap, out_len);
 }

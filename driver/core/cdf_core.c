@@ -1,6 +1,7 @@
 /*
  * cdf_core.c - creation, drives and self-check of the core (cdf_core.h).
  */
+#include <stddef.h>
 #include <string.h>
 #include "cdf_internal.h"
 #include "cdf_handles.h"
@@ -116,6 +117,72 @@ void cdf_core_remove_drive(cdf_core *core, uint32_t drive_id)
             cdf_handles_remove(&core->handles, d, cdf_handles_at(&core->handles, d->first_handle));
         memset(d, 0, sizeof(*d));
     }
+    cdf_lock_release(&core->lock);
+}
+
+uint32_t cdf_core_add_untracked_drive(cdf_core *core, const char *name, uint32_t *token)
+{
+    uint64_t now = cdf_clock_now();
+    cdf_untracked *e;
+    cdf_slot *r;
+    uint32_t i, name_len;
+    uint64_t seq;
+    cdf_notify_fn *fn = NULL;
+    void *context = NULL;
+    if (core == NULL || token == NULL) return CDF_STATUS_INVALID_PARAMETER;
+    *token = 0u;
+    if (bounded_length(name, CDF_DRIVE_NAME_MAX) > CDF_DRIVE_NAME_MAX) return CDF_STATUS_INVALID_PARAMETER;
+    cdf_lock_acquire(&core->lock);
+    now = cdf_ring_order(&core->ring, now);
+    /* a free entry, else the oldest one (the list keeps the most recent arrivals) */
+    e = &core->untracked[0];
+    for (i = 0; i < CDF_UNTRACKED_LIST_MAX; i++) {
+        cdf_untracked *c = &core->untracked[i];
+        if (c->token == 0u) {
+            e = c;
+            break;
+        }
+        if (c->since < e->since) e = c;
+    }
+    if (++core->untracked_next_token == 0u) core->untracked_next_token = 1u;
+    memset(e, 0, sizeof(*e));
+    e->token = core->untracked_next_token;
+    e->since = now;
+    (void)cdf_utf8_copy(e->name, CDF_DRIVE_NAME_MAX, name);
+    if (core->untracked_present < CDF_COUNT_LIMIT) core->untracked_present++;
+    core->untracked_total++;
+    *token = e->token;
+
+    r = cdf_ring_append(&core->ring, CDF_REC_DRIVE_NOT_TRACKED, now);
+    seq = r->seq;
+    memset(r, 0, offsetof(cdf_slot, opener_image));
+    r->seq = seq;
+    r->kind = CDF_REC_DRIVE_NOT_TRACKED;
+    r->timestamp = now;
+    r->decision = CDF_DEC_PASS;
+    r->reason = CDF_RSN_DRIVE_NOT_TRACKED;
+    name_len = (uint32_t)bounded_length(e->name, CDF_DRIVE_NAME_MAX);
+    memcpy(r->opener_image, e->name, name_len);
+    r->image_len = (uint16_t)name_len;
+    if (core->wait_armed && core->notify != NULL) {
+        core->wait_armed = 0u;
+        fn = core->notify;
+        context = core->notify_context;
+    }
+    cdf_lock_release(&core->lock);
+    if (fn != NULL) fn(context);
+    return CDF_STATUS_SUCCESS;
+}
+
+void cdf_core_remove_untracked_drive(cdf_core *core, uint32_t token)
+{
+    uint32_t i;
+    if (core == NULL || token == 0u) return;
+    cdf_lock_acquire(&core->lock);
+    for (i = 0; i < CDF_UNTRACKED_LIST_MAX; i++) {
+        if (core->untracked[i].token == token) memset(&core->untracked[i], 0, sizeof(core->untracked[i]));
+    }
+    if (core->untracked_present != 0u) core->untracked_present--;
     cdf_lock_release(&core->lock);
 }
 

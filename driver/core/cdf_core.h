@@ -53,6 +53,19 @@ uint32_t cdf_core_add_drive(cdf_core *core, const char *name, uint32_t *drive_id
 /* Forget a drive and every handle on it (device removal). */
 void cdf_core_remove_drive(cdf_core *core, uint32_t drive_id);
 
+/* A drive the host filters but could not register (cdf_core_add_drive returned
+ * STATUS_INSUFFICIENT_RESOURCES: more drives than max_drives). Its I/O passes untraced, so the
+ * core makes it visible instead: a DRIVE_NOT_TRACKED record (reason DRIVE_NOT_TRACKED,
+ * drive_id 0, drive_name = name) is appended to the ring (filter-originated: written whatever
+ * the trace filter says) and the drive is listed in DrivesReply.untracked (the last 8 such
+ * drives still present) and counted in untracked_present / untracked_total. PASSIVE_LEVEL.
+ * name: e.g. "CdRom16", at most 64 bytes of UTF-8. *token receives an id >= 1 for
+ * cdf_core_remove_untracked_drive. STATUS_SUCCESS or STATUS_INVALID_PARAMETER (NULL core or
+ * token, name too long). Never allocates. */
+uint32_t cdf_core_add_untracked_drive(cdf_core *core, const char *name, uint32_t *token);
+/* The untracked drive went away (device removal). Call once per token; token 0 is ignored. */
+void cdf_core_remove_untracked_drive(cdf_core *core, uint32_t token);
+
 /* Called (outside every core lock, at IRQL <= DISPATCH_LEVEL) after records were appended, so a
  * host can complete parked WaitTrace requests. NULL disables.
  * Edge-triggered: a WaitTrace that returns STATUS_PENDING arms it; the next append fires it once

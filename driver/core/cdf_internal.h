@@ -33,7 +33,8 @@
  * cdf_control.c checks them against gen/cdfilter.pb.h at compile time. */
 enum {
     CDF_REC_DISPATCH = 1, CDF_REC_COMPLETION = 2, CDF_REC_AUTO_RELEASE = 3,
-    CDF_REC_LEAK_RELEASE = 4, CDF_REC_HANDLE_OPEN = 5, CDF_REC_HANDLE_CLOSE = 6
+    CDF_REC_LEAK_RELEASE = 4, CDF_REC_HANDLE_OPEN = 5, CDF_REC_HANDLE_CLOSE = 6,
+    CDF_REC_DRIVE_NOT_TRACKED = 7
 };
 enum {
     CDF_DEC_NONE = 0, CDF_DEC_PASS = 1, CDF_DEC_TRACK = 2, CDF_DEC_DENY = 3,
@@ -47,7 +48,7 @@ enum {
     CDF_RSN_HANDLE_CLEANUP = 10, CDF_RSN_HANDLE_CLOSE = 11, CDF_RSN_PROCESS_EXIT = 12,
     CDF_RSN_SIMPLE_LOCK_LEAK = 13, CDF_RSN_FOREIGN_SIMPLE_UNLOCK = 14, CDF_RSN_WOULD_DENY = 15,
     CDF_RSN_LEDGER_FULL = 16, CDF_RSN_EXCLUSIVE_ACCESS = 17, CDF_RSN_UNLOCK_AT_ZERO = 18,
-    CDF_RSN_HANDLE_QUOTA = 19, CDF_RSN_HANDLE_EVICTED = 20
+    CDF_RSN_HANDLE_QUOTA = 19, CDF_RSN_HANDLE_EVICTED = 20, CDF_RSN_DRIVE_NOT_TRACKED = 21
 };
 
 /* One tracked file object. Lives at a stable index in the handle pool. */
@@ -103,8 +104,17 @@ typedef struct cdf_drive {
     uint64_t denials;
 } cdf_drive;
 
+/* A drive present that the core could not register (cdf_core_add_untracked_drive). */
+#define CDF_UNTRACKED_LIST_MAX 8u   /* DrivesReply.untracked bound */
+typedef struct cdf_untracked {
+    uint32_t token;           /* cdf_core_add_untracked_drive's token, 0 = free entry */
+    uint64_t since;           /* 100 ns monotonic */
+    char name[CDF_DRIVE_NAME_MAX + 1];
+} cdf_untracked;
+
 /* One trace record in the ring: a compact fixed-size C struct (not protobuf). Only the first
- * image_len bytes of opener_image and head_len bytes of head belong to the record: the rest of
+ * image_len bytes of opener_image and head_len bytes of head belong to the record (a
+ * DRIVE_NOT_TRACKED record keeps its drive name in opener_image: TraceRecord.drive_name): the rest of
  * those arrays is left over from older records and never read. `head` and `truncated` hold the
  * input head of a DISPATCH record and the output head of a COMPLETION record (output capture,
  * cdf_trace_capture_output): a completion never carries input, so one array serves both. */
@@ -154,6 +164,11 @@ struct cdf_core {
     uint32_t ring_bytes;
     char driver_version[CDF_VERSION_MAX + 1];
     cdf_drive drives[CDF_MAX_DRIVES];
+    /* drives present but not registered (more than max_drives): the most recent ones */
+    cdf_untracked untracked[CDF_UNTRACKED_LIST_MAX];
+    uint32_t untracked_present;   /* added and not yet removed (may exceed the list) */
+    uint32_t untracked_next_token;/* last token handed out */
+    uint64_t untracked_total;     /* added since create */
     cdf_handles handles;
     cdf_ring ring;
     cdf_trace_filter filter;

@@ -104,6 +104,16 @@
  * Windows SDK ntddcdrm.h (absent from mingw-w64's copy). */
 #define CDF_IOCTL_CDROM_EXCLUSIVE_ACCESS   CDF_CTL_CODE(0x02u, 0x017u, 0u, 3u)  /* 0x02C05C */
 
+/* The IOCTLs cdrom.sys lets a non-owner send under exclusive access (cdrom.sys sample,
+ * storage/class/cdrom/src/cdrom.c, RequestIsIoctlBlockedByExclusiveAccess): ntddscsi.h,
+ * ntddstor.h, ntddcdrm.h. */
+#define CDF_IOCTL_SCSI_GET_ADDRESS           CDF_CTL_CODE(0x04u, 0x406u, 0u, 0u)  /* 0x041018 */
+#define CDF_IOCTL_STORAGE_GET_MEDIA_TYPES_EX CDF_CTL_CODE(0x2Du, 0x301u, 0u, 0u)  /* 0x2D0C04 */
+#define CDF_IOCTL_STORAGE_GET_HOTPLUG_INFO   CDF_CTL_CODE(0x2Du, 0x305u, 0u, 0u)  /* 0x2D0C14 */
+#define CDF_IOCTL_STORAGE_GET_DEVICE_NUMBER  CDF_CTL_CODE(0x2Du, 0x420u, 0u, 0u)  /* 0x2D1080 */
+#define CDF_IOCTL_STORAGE_QUERY_PROPERTY     CDF_CTL_CODE(0x2Du, 0x500u, 0u, 0u)  /* 0x2D1400 */
+#define CDF_IOCTL_CDROM_GET_INQUIRY_DATA     CDF_CTL_CODE(0x02u, 0x019u, 0u, 1u)  /* 0x024064 */
+
 /* CDROM_EXCLUSIVE_ACCESS.RequestType (ntddcdrm.h EXCLUSIVE_ACCESS_REQUEST_TYPE) */
 #define CDF_EXCLUSIVE_ACCESS_QUERY_STATE   0u
 #define CDF_EXCLUSIVE_ACCESS_LOCK_DEVICE   1u

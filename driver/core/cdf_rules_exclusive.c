@@ -5,7 +5,7 @@
  * Sources: cdrom.sys sample, storage/class/cdrom/src/ioctl.c, RequestHandleExclusiveAccessLockDevice,
  * RequestHandleExclusiveAccessUnlockDevice (one owner file object per device; cdrom.sys drops
  * it at the owner's close, DeviceEvtFileClose) and RequestIsIoctlBlockedByExclusiveAccess (the
- * other file objects' CD-ROM/disk/DVD/storage IOCTLs get STATUS_ACCESS_DENIED).
+ * other file objects' IOCTLs it blocks get STATUS_ACCESS_DENIED: cdf_class_exclusive_guarded).
  */
 #include "cdf_rules.h"
 #include "cdf_handles.h"

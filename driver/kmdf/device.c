@@ -4,8 +4,10 @@
  * One filter device per CD/DVD drive. It registers the drive with the core under cdrom.sys's
  * device name (e.g. "CdRom0") and with the control-device registry (control.c). A drive beyond
  * the core's capacity (cdf_core_add_drive: 16) is still filtered, untraced: its requests go
- * down untouched (creates with a completion routine, request.c) and the debugger output says
- * which drive it is (docs/kmdf-harness.md).
+ * down untouched (creates with a completion routine, request.c); the core records it
+ * (cdf_core_add_untracked_drive: a DRIVE_NOT_TRACKED trace record and DrivesReply.untracked, so
+ * `cdfilter drives` and `cdfilter trace` show it) and the debugger output says which drive it is
+ * (docs/kmdf-harness.md).
  */
 #include "driver.h"
 
@@ -147,13 +149,18 @@ NTSTATUS CdfEvtDriverDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit)
         /*
          * More drives than the core tracks. Failing AddDevice would fail the whole drive
          * stack; with drive id 0 the core forwards every request untouched instead (creates
-         * with a completion routine, request.c). Said at error level: the drive is missing
-         * from `cdfilter drives` and from the trace.
+         * with a completion routine, request.c). The core lists the drive as present but not
+         * tracked (`cdfilter drives`) and writes a DRIVE_NOT_TRACKED record (`cdfilter trace`).
          */
         CdfDbgPrint(CDF_DBG_ERROR, "%s is not traced: the core already holds its maximum of "
                     "drives (cdf_core_add_drive 0x%08X); its I/O passes untouched\n",
                     driveName, status);
         filter->DriveId = 0;
+        status = (NTSTATUS)cdf_core_add_untracked_drive(CdfCore, driveName, &filter->UntrackedToken);
+        if (!NT_SUCCESS(status)) {
+            CdfDbgPrint(CDF_DBG_WARNING, "%s not recorded as untracked 0x%08X\n", driveName, status);
+            filter->UntrackedToken = 0;
+        }
     }
 
     status = CdfFilterQueueInitialize(device);
@@ -188,5 +195,9 @@ VOID CdfEvtFilterDeviceContextCleanup(WDFOBJECT Object)
     if (filter->DriveId != 0) {
         cdf_core_remove_drive(CdfCore, filter->DriveId);
         filter->DriveId = 0;
+    }
+    if (filter->UntrackedToken != 0) {
+        cdf_core_remove_untracked_drive(CdfCore, filter->UntrackedToken);
+        filter->UntrackedToken = 0;
     }
 }

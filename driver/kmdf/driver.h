@@ -49,7 +49,8 @@ extern cdf_core *CdfCore;
 typedef struct _CDF_FILTER_CONTEXT {
     WDFDEVICE Device;
     WDFIOTARGET LowerTarget;  /* cdrom.sys's device object below us */
-    uint32_t DriveId;         /* the core's id of this drive (>= 1) */
+    uint32_t DriveId;         /* the core's id of this drive (>= 1), 0 = not tracked */
+    uint32_t UntrackedToken;  /* DriveId 0: cdf_core_add_untracked_drive's token (0 = none) */
 } CDF_FILTER_CONTEXT, *PCDF_FILTER_CONTEXT;
 
 WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(CDF_FILTER_CONTEXT, CdfFilterGetContext)

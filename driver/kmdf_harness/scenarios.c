@@ -86,6 +86,29 @@ static NTSTATUS control_call(model_handle *c, ULONG code, const UCHAR *in, ULONG
     return v.status;
 }
 
+/* control_call, and *information = the reply's length in g_out. */
+static NTSTATUS control_call_reply(model_handle *c, ULONG code, const UCHAR *in, ULONG inLength,
+                                   ULONG *information)
+{
+    model_irp *m = model_control(c, code, in, inLength, g_out, sizeof(g_out));
+    model_request_view v = model_irp_view(m);
+    EXPECT(v.completed, "control IOCTL 0x%08lX not completed", (unsigned long)code);
+    *information = v.completed && v.information <= sizeof(g_out) ? (ULONG)v.information : 0;
+    model_irp_free(m);
+    return v.status;
+}
+
+/* Whether text occurs in the first length bytes of g_out. */
+static int reply_contains(ULONG length, const char *text)
+{
+    size_t n = strlen(text);
+    ULONG i;
+    for (i = 0; n != 0 && i + n <= length; i++) {
+        if (memcmp(g_out + i, text, n) == 0) return 1;
+    }
+    return 0;
+}
+
 static void set_policy_enforce(model_handle *c)
 {
     UCHAR in[4];
@@ -248,9 +271,11 @@ static void s_control_lifetime(unsigned seed)
 static void s_more_drives_than_core(unsigned seed)
 {
     model_drive *d[MAX_DRIVES_CORE + 1];
-    model_handle h;
+    model_handle h, c;
     model_request_view v;
     NTSTATUS s;
+    ULONG length = 0;
+    UCHAR in[4];
     unsigned i;
     (void)seed;
 
@@ -260,6 +285,18 @@ static void s_more_drives_than_core(unsigned seed)
         EXPECT(d[i]->device != NULL, "drive %u not filtered", i);
     }
     EXPECT(model_debug_output_contains("CdRom16"), "the 17th drive is not reported");
+    /* visible to the control plane: listed as present but not tracked, and a DRIVE_NOT_TRACKED
+     * record naming it (no other record carries a drive name) */
+    EXPECT(NT_SUCCESS(model_open_control(&c)), "control device cannot be opened");
+    s = control_call_reply(&c, CDF_IOCTL_LIST_DRIVES, NULL, 0, &length);
+    EXPECT(NT_SUCCESS(s), "ListDrives failed 0x%08lX", (unsigned long)s);
+    EXPECT(reply_contains(length, "CdRom16"), "the 17th drive is missing from DrivesReply.untracked");
+    EXPECT(get_varint_field(g_out, length, 3) == 1, "DrivesReply.untracked_present is not 1");
+    in[0] = 0x08; /* after_seq 0 */
+    in[1] = 0x00;
+    s = control_call_reply(&c, CDF_IOCTL_READ_TRACE, in, 2, &length);
+    EXPECT(NT_SUCCESS(s), "ReadTrace failed 0x%08lX", (unsigned long)s);
+    EXPECT(reply_contains(length, "CdRom16"), "no DRIVE_NOT_TRACKED record names the 17th drive");
     /* cdrom.sys fails the create (e.g. exclusive access held elsewhere) */
     d[MAX_DRIVES_CORE]->lower_status = STATUS_ACCESS_DENIED;
     s = model_open_drive(d[MAX_DRIVES_CORE], &h, UserMode);
@@ -270,7 +307,15 @@ static void s_more_drives_than_core(unsigned seed)
     EXPECT(NT_SUCCESS(v.status), "I/O on the 17th drive failed");
     v = media_removal(&h, FALSE);
     close_handle(&h);
-    for (i = 0; i <= MAX_DRIVES_CORE; i++) {
+    /* the 17th drive goes: no longer listed */
+    model_remove_drive(d[MAX_DRIVES_CORE]);
+    s = control_call_reply(&c, CDF_IOCTL_LIST_DRIVES, NULL, 0, &length);
+    EXPECT(NT_SUCCESS(s), "ListDrives failed 0x%08lX", (unsigned long)s);
+    EXPECT(!reply_contains(length, "CdRom16"), "a removed untracked drive is still listed");
+    EXPECT(get_varint_field(g_out, length, 3) == 0, "DrivesReply.untracked_present is not 0");
+    EXPECT(get_varint_field(g_out, length, 4) == 1, "DrivesReply.untracked_total is not 1");
+    close_handle(&c);
+    for (i = 0; i < MAX_DRIVES_CORE; i++) {
         model_remove_drive(d[i]);
     }
     model_unload_driver();

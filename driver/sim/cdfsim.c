@@ -108,10 +108,15 @@ static void on_core_notify(void *context)
 
 cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
 {
+    return cdfsim_create_ex(drive_count, drive_count, ring_bytes);
+}
+
+cdfsim *cdfsim_create_ex(uint32_t drive_count, uint32_t core_drives, uint32_t ring_bytes)
+{
     cdf_config cfg;
     cdfsim *sim;
     uint32_t i;
-    if (drive_count == 0 || drive_count > SIM_MAX_DRIVES) {
+    if (drive_count == 0 || drive_count > SIM_MAX_DRIVES || core_drives == 0 || core_drives > drive_count) {
         return NULL;
     }
     sim = (cdfsim *)calloc(1, sizeof(*sim));
@@ -119,7 +124,7 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
         return NULL;
     }
     cdf_config_default(&cfg);
-    cfg.max_drives = drive_count;
+    cfg.max_drives = core_drives;
     cfg.host_kind = 2; /* CDF_HOST_KIND_SIMULATOR (proto HostKind) */
     cfg.driver_version = "0.1.0-sim";
     if (ring_bytes != 0) {
@@ -148,8 +153,21 @@ cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)
             name[6] = 0;
         }
         sim->lower[i] = simcd_create(SIM_FILES_PER_DRIVE);
-        if (sim->lower[i] == NULL ||
-            cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != CDF_STATUS_SUCCESS) {
+        if (sim->lower[i] == NULL) {
+            cdfsim_destroy(sim);
+            return NULL;
+        }
+        if (i > core_drives) {
+            /* as the KMDF glue does (driver/kmdf/device.c): drive id 0, recorded as untracked */
+            uint32_t token = 0;
+            sim->drive_ids[i] = 0;
+            if (cdf_core_add_untracked_drive(sim->core, name, &token) != CDF_STATUS_SUCCESS) {
+                cdfsim_destroy(sim);
+                return NULL;
+            }
+            continue;
+        }
+        if (cdf_core_add_drive(sim->core, name, &sim->drive_ids[i]) != CDF_STATUS_SUCCESS) {
             cdfsim_destroy(sim);
             return NULL;
         }

@@ -26,6 +26,12 @@ typedef struct cdfsim cdfsim;
 /* Create a stack with drive_count drives (1..16) named CdRom0.. (ids 1..N), media present,
  * tray closed, policy observe, trace ring of ring_bytes (0 = default 1 MiB). NULL on failure. */
 cdfsim *cdfsim_create(uint32_t drive_count, uint32_t ring_bytes);
+/* cdfsim_create with a core that holds only core_drives (1..drive_count) of them, as the KMDF
+ * filter's core holds 16 drives however many the machine has: drives core_drives+1..N are
+ * simulated and reachable, but the core could not register them (cdf_core_add_untracked_drive:
+ * a DRIVE_NOT_TRACKED record each, listed in DrivesReply.untracked) and their I/O passes
+ * untraced. NULL on failure. */
+cdfsim *cdfsim_create_ex(uint32_t drive_count, uint32_t core_drives, uint32_t ring_bytes);
 void cdfsim_destroy(cdfsim *sim);
 
 /* Open drive (1..N) or the control device (0) as process pid with image name image.

@@ -374,6 +374,11 @@ export class HumanFormatter {
       case RecordKind.RECORD_KIND_HANDLE_CLOSE:
         what = c.dim(`- handle h${r.handleId} gone`);
         break;
+      case RecordKind.RECORD_KIND_DRIVE_NOT_TRACKED:
+        what = c.bold(
+          c.yellow(`! drive ${r.driveName || "?"} not tracked: the filter holds its maximum of drives; its I/O passes untraced`),
+        );
+        break;
       default:
         what = kindName(r.kind);
     }

@@ -21,6 +21,7 @@ import {
 import {
   ClearTraceRequest,
   type DriveInfo,
+  type DrivesReply,
   DrivesRequest,
   type DrivePolicy,
   type InfoReply,
@@ -259,9 +260,20 @@ export class FilterClient {
     return FilterClient.infoOn(this.control, this.clientName);
   }
 
-  /** ListDrives. */
+  /** ListDrives: the drives the core tracks. */
   async drives(): Promise<DriveInfo[]> {
     return (await this.call(ControlIoctls.listDrives, DrivesRequest.create())).drives;
+  }
+
+  /**
+   * ListDrives, the whole reply: the tracked drives, plus the drives the filter sits on that the
+   * core could not register (more than it holds; their I/O passes untraced): `untracked` (the
+   * most recent ones still present, arrival order, `since` in monotonic 100 ns units),
+   * `untrackedPresent` and `untrackedTotal`. A driver that predates these fields answers with
+   * them empty (additive protocol-2 fields).
+   */
+  drivesReply(): Promise<DrivesReply> {
+    return this.call(ControlIoctls.listDrives, DrivesRequest.create());
   }
 
   /** GetLedger of one drive, or of every drive (0/undefined). InvalidParameterError for an unknown drive. */

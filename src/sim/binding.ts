@@ -191,6 +191,7 @@ export class SimLibrary {
     const lib = koffi.load(path);
     const sig: Record<string, string> = {
       create: "cdfsim_ptr cdfsim_create(uint32_t drive_count, uint32_t ring_bytes)",
+      createEx: "cdfsim_ptr cdfsim_create_ex(uint32_t drive_count, uint32_t core_drives, uint32_t ring_bytes)",
       destroy: "void cdfsim_destroy(cdfsim_ptr sim)",
       open:
         "uint32_t cdfsim_open(cdfsim_ptr sim, uint32_t drive, uint32_t pid, const char *image, " +
@@ -260,13 +261,18 @@ export class SimLibrary {
 
   /**
    * cdfsim_create: a stack of `driveCount` drives (1..16; ids 1..N, names CdRom0..), media
-   * present, policy observe, a trace ring of `ringBytes` bytes (0 = 1 MiB). Throws when the C
-   * side returns NULL (bad count, or the core refused the configuration).
+   * present, policy observe, a trace ring of `ringBytes` bytes (0 = 1 MiB). `coreDrives`
+   * (cdfsim_create_ex, 1..driveCount, default driveCount): how many of them the filter core
+   * holds; the others are untracked (DRIVE_NOT_TRACKED). Throws when the C side returns NULL
+   * (bad count, or the core refused the configuration).
    */
-  create(driveCount: number, ringBytes = 0): SimPointer {
-    const p = this.call("create", driveCount, ringBytes);
+  create(driveCount: number, ringBytes = 0, coreDrives = driveCount): SimPointer {
+    const p =
+      coreDrives === driveCount ? this.call("create", driveCount, ringBytes) : this.call("createEx", driveCount, coreDrives, ringBytes);
     if (p === null || p === undefined || p === 0 || p === 0n) {
-      throw new Error(`cdfsim_create(${driveCount}, ${ringBytes}) failed (drive count 1..16, ring size accepted by the core)`);
+      throw new Error(
+        `cdfsim_create_ex(${driveCount}, ${coreDrives}, ${ringBytes}) failed (drive count 1..16, core drives 1..drive count, ring size accepted by the core)`,
+      );
     }
     // Pointers are plain values (koffi gives BigInts): a new stack may reuse a freed address.
     this.destroyed.delete(p);

@@ -1447,6 +1447,84 @@ static void test_untracked_orphans_released(void)
     cdf_core_destroy(core);
 }
 
+/* A drive the core could not register (cdf_core_add_untracked_drive): a DRIVE_NOT_TRACKED record
+ * naming it, written even when the trace filter excludes everything, and DrivesReply.untracked
+ * (the last CDF_UNTRACKED_LIST_MAX still present, in arrival order) with its counters; a parked
+ * WaitTrace is woken. */
+static void test_untracked_drive(void)
+{
+    uint32_t id[16], len, i, extra, tok[10], st;
+    const cdf_TraceRecord *r;
+    cdf_DrivesReply *dr = (cdf_DrivesReply *)malloc(sizeof(*dr));
+    uint8_t wait_req[2] = { 0x08, 0x00 };
+    char name[16];
+    cdf_core *core = make_core(16, 1u << 20, 16, id);
+    uint64_t before = newest_seq(core);
+    CHECK(dr != NULL);
+    if (dr == NULL) return;
+    CHECK_EQ(cdf_core_add_drive(core, "CdRom16", &extra), CDF_STATUS_INSUFFICIENT_RESOURCES);
+    CHECK_EQ(extra, 0u);
+    CHECK_EQ(cdf_core_add_untracked_drive(core, "CdRom16", NULL), CDF_STATUS_INVALID_PARAMETER);
+    CHECK_EQ(cdf_core_add_untracked_drive(NULL, "CdRom16", &tok[0]), CDF_STATUS_INVALID_PARAMETER);
+    /* a parked WaitTrace is completed by the record */
+    g_notified = 0;
+    cdf_core_set_notify(core, on_notify, NULL);
+    wait_req[1] = (uint8_t)before;
+    CHECK_EQ(cdf_control_dispatch(core, CDF_IOCTL_WAIT_TRACE, CDF_ACCESS_READ, wait_req, 2, g_out, sizeof(g_out), &len),
+             CDF_STATUS_PENDING);
+    CHECK_EQ(cdf_core_add_untracked_drive(core, "CdRom16", &tok[0]), CDF_STATUS_SUCCESS);
+    CHECK(tok[0] != 0u);
+    CHECK_EQ(g_notified, 1);
+    r = last_record(core, before, CDF_RECORD_KIND_DRIVE_NOT_TRACKED);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        CHECK(strcmp(r->drive_name, "CdRom16") == 0);
+        CHECK_EQ(r->opener_image[0], '\0');
+        CHECK_EQ(r->drive_id, 0u);
+        CHECK_EQ(r->reason, CDF_REASON_DRIVE_NOT_TRACKED);
+        CHECK_EQ(r->decision, CDF_DECISION_PASS);
+    }
+    CHECK_EQ(control(core, CDF_IOCTL_LIST_DRIVES, NULL, 0, &len), CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_DrivesReply_decode(dr, g_out, len), CDF_PB_OK);
+    CHECK_EQ(dr->drives_count, 16u);
+    CHECK_EQ(dr->untracked_count, 1u);
+    CHECK(strcmp(dr->untracked[0].name, "CdRom16") == 0);
+    CHECK(dr->untracked[0].since != 0u);
+    CHECK_EQ(dr->untracked_present, 1u);
+    CHECK_EQ(dr->untracked_total, 1ull);
+    /* nine more: the list keeps the most recent eight, the counters count all */
+    for (i = 1; i < 10; i++) {
+        snprintf(name, sizeof(name), "CdRom%u", 16u + i);
+        CHECK_EQ(cdf_core_add_untracked_drive(core, name, &tok[i]), CDF_STATUS_SUCCESS);
+    }
+    CHECK_EQ(control(core, CDF_IOCTL_LIST_DRIVES, NULL, 0, &len), CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_DrivesReply_decode(dr, g_out, len), CDF_PB_OK);
+    CHECK_EQ(dr->untracked_count, 8u);
+    CHECK(strcmp(dr->untracked[0].name, "CdRom18") == 0);
+    CHECK(strcmp(dr->untracked[7].name, "CdRom25") == 0);
+    CHECK_EQ(dr->untracked_present, 10u);
+    CHECK_EQ(dr->untracked_total, 10ull);
+    /* removal: listed ones leave the list, every removal leaves the present count */
+    cdf_core_remove_untracked_drive(core, tok[9]);
+    cdf_core_remove_untracked_drive(core, tok[0]);
+    cdf_core_remove_untracked_drive(core, 0u);
+    CHECK_EQ(control(core, CDF_IOCTL_LIST_DRIVES, NULL, 0, &len), CDF_STATUS_SUCCESS);
+    CHECK_EQ(cdf_DrivesReply_decode(dr, g_out, len), CDF_PB_OK);
+    CHECK_EQ(dr->untracked_count, 7u);
+    CHECK(strcmp(dr->untracked[6].name, "CdRom24") == 0);
+    CHECK_EQ(dr->untracked_present, 8u);
+    CHECK_EQ(dr->untracked_total, 10ull);
+    /* a name longer than a drive name is refused */
+    memset(g_out, 'x', 80);
+    g_out[80] = 0;
+    CHECK_EQ(cdf_core_add_untracked_drive(core, (const char *)g_out, &extra), CDF_STATUS_INVALID_PARAMETER);
+    (void)read_trace(core, 0, sizeof(g_out), &st);
+    CHECK_EQ(st, CDF_STATUS_SUCCESS);
+    INVARIANTS(core);
+    free(dr);
+    cdf_core_destroy(core);
+}
+
 int main(void)
 {
     g_snap = (cdf_LedgerSnapshot *)malloc(sizeof(*g_snap));
@@ -1461,6 +1539,7 @@ int main(void)
     test_trace();
     test_control();
     test_notify();
+    test_untracked_drive();
     test_utf8_image();
     test_scsi_ex();
     test_opener_image_lifetime();

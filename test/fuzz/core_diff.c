@@ -92,7 +92,7 @@ static uint32_t send(world *w, uint32_t drive, cdf_request *rq, uint32_t io_flag
         REQUIRE(rq->major == CDF_IRP_MJ_CLOSE);
         for (i = 0; i < v.simple_unlocks; i++) {
             uint8_t allow = 0u;
-            uint32_t ust = simcd_ioctl(lower, fo, SIMCD_IOCTL_STORAGE_MEDIA_REMOVAL, 0u, &allow, 1u, NULL, 0u, &info);
+            uint32_t ust = simcd_ioctl(lower, fo, CDF_IOCTL_STORAGE_MEDIA_REMOVAL, 0u, &allow, 1u, NULL, 0u, &info);
             if (CDF_NT_SUCCESS(ust)) ok++;
             else if (first == CDF_STATUS_SUCCESS) first = ust;
         }

@@ -19,6 +19,9 @@ static int cdf_DriveInfo_decode_(cdf_DriveInfo *m, const uint8_t *p, const uint8
 static int cdf_DrivesRequest_size_(const cdf_DrivesRequest *m, size_t *size);
 static uint8_t *cdf_DrivesRequest_write_(const cdf_DrivesRequest *m, uint8_t *p);
 static int cdf_DrivesRequest_decode_(cdf_DrivesRequest *m, const uint8_t *p, const uint8_t *end, unsigned depth);
+static int cdf_UntrackedDrive_size_(const cdf_UntrackedDrive *m, size_t *size);
+static uint8_t *cdf_UntrackedDrive_write_(const cdf_UntrackedDrive *m, uint8_t *p);
+static int cdf_UntrackedDrive_decode_(cdf_UntrackedDrive *m, const uint8_t *p, const uint8_t *end, unsigned depth);
 static int cdf_DrivesReply_size_(const cdf_DrivesReply *m, size_t *size);
 static uint8_t *cdf_DrivesReply_write_(const cdf_DrivesReply *m, uint8_t *p);
 static int cdf_DrivesReply_decode_(cdf_DrivesReply *m, const uint8_t *p, const uint8_t *end, unsigned depth);
@@ -200,6 +203,14 @@ static int cdf_TraceRecord_size_(const cdf_TraceRecord *m, size_t *size)
     if (m->output_truncated != 0u) {
         n += 2u + 1u;
     }
+    /* drive_name = 30, string */
+    err = cdf_pb_string_len(m->drive_name, 64u, &len);
+    if (err != CDF_PB_OK) {
+        return err;
+    }
+    if (len != 0u) {
+        n += 2u + cdf_pb_varint32_size((uint32_t)len) + len;
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -355,6 +366,12 @@ static uint8_t *cdf_TraceRecord_write_(const cdf_TraceRecord *m, uint8_t *p)
         p[0] = 0xE8u; p[1] = 0x01u; p += 2;
         *p++ = (uint8_t)(m->output_truncated != 0u);
     }
+    /* drive_name = 30, string */
+    len = cdf_pb_strnlen(m->drive_name, 64u);
+    if (len != 0u) {
+        p[0] = 0xF2u; p[1] = 0x01u; p += 2;
+        p = cdf_pb_put_bytes(p, m->drive_name, len);
+    }
     return p;
 }
 
@@ -458,8 +475,11 @@ static int cdf_TraceRecord_decode_(cdf_TraceRecord *m, const uint8_t *p, const u
         case 0xE8u: /* output_truncated = 29, bool */
             err = cdf_pb_get_bool(&p, end, &m->output_truncated);
             break;
+        case 0xF2u: /* drive_name = 30, string */
+            err = cdf_pb_get_string(&p, end, m->drive_name, 64u);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 29u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 30u));
             break;
         }
         if (err != CDF_PB_OK) {
@@ -1203,6 +1223,127 @@ int cdf_DrivesRequest_decode(cdf_DrivesRequest *m, const uint8_t *buf, size_t le
     return cdf_DrivesRequest_decode_(m, buf, buf + len, 1u);
 }
 
+/* ---- cdfilter.UntrackedDrive ---- */
+
+static int cdf_UntrackedDrive_size_(const cdf_UntrackedDrive *m, size_t *size)
+{
+    size_t n = 0;
+    size_t len = 0;
+    int err;
+    /* name = 1, string */
+    err = cdf_pb_string_len(m->name, 64u, &len);
+    if (err != CDF_PB_OK) {
+        return err;
+    }
+    if (len != 0u) {
+        n += 1u + cdf_pb_varint32_size((uint32_t)len) + len;
+    }
+    /* since = 2, uint64 */
+    if (m->since != 0u) {
+        n += 1u + cdf_pb_varint64_size(m->since);
+    }
+    *size = n;
+    return CDF_PB_OK;
+}
+
+static uint8_t *cdf_UntrackedDrive_write_(const cdf_UntrackedDrive *m, uint8_t *p)
+{
+    size_t len = 0;
+    /* name = 1, string */
+    len = cdf_pb_strnlen(m->name, 64u);
+    if (len != 0u) {
+        *p++ = 0x0Au;
+        p = cdf_pb_put_bytes(p, m->name, len);
+    }
+    /* since = 2, uint64 */
+    if (m->since != 0u) {
+        *p++ = 0x10u;
+        p = cdf_pb_put_varint64(p, m->since);
+    }
+    return p;
+}
+
+static int cdf_UntrackedDrive_decode_(cdf_UntrackedDrive *m, const uint8_t *p, const uint8_t *end, unsigned depth)
+{
+    uint32_t tag = 0;
+    int err;
+    if (depth > CDF_PB_MAX_DEPTH) {
+        return CDF_PB_ERR_DEPTH;
+    }
+    while (p < end) {
+        err = cdf_pb_get_tag(&p, end, &tag);
+        if (err != CDF_PB_OK) {
+            return err;
+        }
+        switch (tag) {
+        case 0x0Au: /* name = 1, string */
+            err = cdf_pb_get_string(&p, end, m->name, 64u);
+            break;
+        case 0x10u: /* since = 2, uint64 */
+            err = cdf_pb_get_u64(&p, end, &m->since);
+            break;
+        default:
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 2u));
+            break;
+        }
+        if (err != CDF_PB_OK) {
+            return err;
+        }
+    }
+    return CDF_PB_OK;
+}
+
+void cdf_UntrackedDrive_init(cdf_UntrackedDrive *m)
+{
+    if (m != NULL) {
+        memset(m, 0, sizeof *m);
+    }
+}
+
+size_t cdf_UntrackedDrive_size(const cdf_UntrackedDrive *m)
+{
+    size_t n = 0;
+    if (m == NULL || cdf_UntrackedDrive_size_(m, &n) != CDF_PB_OK) {
+        return CDF_PB_SIZE_INVALID;
+    }
+    return n;
+}
+
+int cdf_UntrackedDrive_encode(const cdf_UntrackedDrive *m, uint8_t *buf, size_t cap, size_t *written)
+{
+    size_t n = 0;
+    int err;
+    if (written != NULL) {
+        *written = 0;
+    }
+    if (m == NULL || written == NULL || (buf == NULL && cap != 0u)) {
+        return CDF_PB_ERR_ARG;
+    }
+    err = cdf_UntrackedDrive_size_(m, &n);
+    if (err != CDF_PB_OK) {
+        return err;
+    }
+    if (n > cap) {
+        return CDF_PB_ERR_OUTPUT_FULL;
+    }
+    if (n != 0u) {
+        *written = (size_t)(cdf_UntrackedDrive_write_(m, buf) - buf);
+    }
+    return CDF_PB_OK;
+}
+
+int cdf_UntrackedDrive_decode(cdf_UntrackedDrive *m, const uint8_t *buf, size_t len)
+{
+    if (m == NULL || (buf == NULL && len != 0u)) {
+        return CDF_PB_ERR_ARG;
+    }
+    cdf_UntrackedDrive_init(m);
+    if (len == 0u) {
+        return CDF_PB_OK;
+    }
+    return cdf_UntrackedDrive_decode_(m, buf, buf + len, 1u);
+}
+
 /* ---- cdfilter.DrivesReply ---- */
 
 static int cdf_DrivesReply_size_(const cdf_DrivesReply *m, size_t *size)
@@ -1222,6 +1363,25 @@ static int cdf_DrivesReply_size_(const cdf_DrivesReply *m, size_t *size)
         }
         n += 1u + cdf_pb_varint32_size((uint32_t)len) + len;
     }
+    /* untracked = 2, UntrackedDrive, repeated */
+    if (m->untracked_count > 8u) {
+        return CDF_PB_ERR_BOUND;
+    }
+    for (i = 0; i < m->untracked_count; i++) {
+        err = cdf_UntrackedDrive_size_(&m->untracked[i], &len);
+        if (err != CDF_PB_OK) {
+            return err;
+        }
+        n += 1u + cdf_pb_varint32_size((uint32_t)len) + len;
+    }
+    /* untracked_present = 3, uint32 */
+    if (m->untracked_present != 0u) {
+        n += 1u + cdf_pb_varint32_size(m->untracked_present);
+    }
+    /* untracked_total = 4, uint64 */
+    if (m->untracked_total != 0u) {
+        n += 1u + cdf_pb_varint64_size(m->untracked_total);
+    }
     *size = n;
     return CDF_PB_OK;
 }
@@ -1236,6 +1396,23 @@ static uint8_t *cdf_DrivesReply_write_(const cdf_DrivesReply *m, uint8_t *p)
         *p++ = 0x0Au;
         p = cdf_pb_put_varint32(p, (uint32_t)len);
         p = cdf_DriveInfo_write_(&m->drives[i], p);
+    }
+    /* untracked = 2, UntrackedDrive, repeated */
+    for (i = 0; i < m->untracked_count; i++) {
+        (void)cdf_UntrackedDrive_size_(&m->untracked[i], &len); /* accepted by the size pass */
+        *p++ = 0x12u;
+        p = cdf_pb_put_varint32(p, (uint32_t)len);
+        p = cdf_UntrackedDrive_write_(&m->untracked[i], p);
+    }
+    /* untracked_present = 3, uint32 */
+    if (m->untracked_present != 0u) {
+        *p++ = 0x18u;
+        p = cdf_pb_put_varint32(p, m->untracked_present);
+    }
+    /* untracked_total = 4, uint64 */
+    if (m->untracked_total != 0u) {
+        *p++ = 0x20u;
+        p = cdf_pb_put_varint64(p, m->untracked_total);
     }
     return p;
 }
@@ -1269,8 +1446,29 @@ static int cdf_DrivesReply_decode_(cdf_DrivesReply *m, const uint8_t *p, const u
                 m->drives_count++;
             }
             break;
+        case 0x12u: /* untracked = 2, UntrackedDrive, repeated */
+            if (m->untracked_count >= 8u) {
+                err = CDF_PB_ERR_BOUND;
+                break;
+            }
+            err = cdf_pb_get_length(&p, end, &len);
+            if (err != CDF_PB_OK) {
+                break;
+            }
+            err = cdf_UntrackedDrive_decode_(&m->untracked[m->untracked_count], p, p + len, depth + 1u);
+            p += len;
+            if (err == CDF_PB_OK) {
+                m->untracked_count++;
+            }
+            break;
+        case 0x18u: /* untracked_present = 3, uint32 */
+            err = cdf_pb_get_u32(&p, end, &m->untracked_present);
+            break;
+        case 0x20u: /* untracked_total = 4, uint64 */
+            err = cdf_pb_get_u64(&p, end, &m->untracked_total);
+            break;
         default:
-            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) == 1u));
+            err = cdf_pb_skip_field(&p, end, tag, (unsigned)((tag >> 3) <= 4u));
             break;
         }
         if (err != CDF_PB_OK) {

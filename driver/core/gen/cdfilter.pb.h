@@ -27,6 +27,7 @@ typedef int32_t cdf_RecordKind;
 #define CDF_RECORD_KIND_LEAK_RELEASE 4
 #define CDF_RECORD_KIND_HANDLE_OPEN 5
 #define CDF_RECORD_KIND_HANDLE_CLOSE 6
+#define CDF_RECORD_KIND_DRIVE_NOT_TRACKED 7
 
 /* enum cdfilter.Decision (open: decode keeps unknown values) */
 typedef int32_t cdf_Decision;
@@ -60,6 +61,7 @@ typedef int32_t cdf_Reason;
 #define CDF_REASON_UNLOCK_AT_ZERO 18
 #define CDF_REASON_HANDLE_QUOTA 19
 #define CDF_REASON_HANDLE_EVICTED 20
+#define CDF_REASON_DRIVE_NOT_TRACKED 21
 
 /* enum cdfilter.HostKind (open: decode keeps unknown values) */
 typedef int32_t cdf_HostKind;
@@ -105,8 +107,9 @@ typedef struct cdf_TraceRecord {
     uint32_t count_released;
     struct { uint32_t size; uint8_t bytes[256]; } output_head;
     uint8_t output_truncated;
+    char drive_name[65];
 } cdf_TraceRecord;
-#define cdf_TraceRecord_MAX_SIZE 791u /* largest encoding, bytes */
+#define cdf_TraceRecord_MAX_SIZE 858u /* largest encoding, bytes */
 #define cdf_TraceRecord_seq_FIELD 1u
 #define cdf_TraceRecord_kind_FIELD 2u
 #define cdf_TraceRecord_request_id_FIELD 3u
@@ -139,6 +142,8 @@ typedef struct cdf_TraceRecord {
 #define cdf_TraceRecord_output_head_FIELD 28u
 #define cdf_TraceRecord_output_head_MAX_LEN 256u
 #define cdf_TraceRecord_output_truncated_FIELD 29u
+#define cdf_TraceRecord_drive_name_FIELD 30u
+#define cdf_TraceRecord_drive_name_MAX_LEN 64u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_TraceRecord_init(/* _Out_ */ cdf_TraceRecord *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -254,14 +259,40 @@ int cdf_DrivesRequest_encode(/* _In_ */ const cdf_DrivesRequest *m, /* _Out_writ
 /* Initialises *m, then decodes buf[0..len). On error *m is memory-safe but incomplete. */
 int cdf_DrivesRequest_decode(/* _Out_ */ cdf_DrivesRequest *m, /* _In_reads_bytes_(len) */ const uint8_t *buf, size_t len);
 
+/* ---- cdfilter.UntrackedDrive ---- */
+typedef struct cdf_UntrackedDrive {
+    char name[65];
+    uint64_t since;
+} cdf_UntrackedDrive;
+#define cdf_UntrackedDrive_MAX_SIZE 77u /* largest encoding, bytes */
+#define cdf_UntrackedDrive_name_FIELD 1u
+#define cdf_UntrackedDrive_name_MAX_LEN 64u
+#define cdf_UntrackedDrive_since_FIELD 2u
+/* Sets every field to its proto3 default (all bytes zero). */
+void cdf_UntrackedDrive_init(/* _Out_ */ cdf_UntrackedDrive *m);
+/* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
+size_t cdf_UntrackedDrive_size(/* _In_ */ const cdf_UntrackedDrive *m);
+/* Canonical encoding into buf[0..cap); *written = bytes produced. Nothing past cap is written. */
+int cdf_UntrackedDrive_encode(/* _In_ */ const cdf_UntrackedDrive *m, /* _Out_writes_bytes_(cap) */ uint8_t *buf, size_t cap, /* _Out_ */ size_t *written);
+/* Initialises *m, then decodes buf[0..len). On error *m is memory-safe but incomplete. */
+int cdf_UntrackedDrive_decode(/* _Out_ */ cdf_UntrackedDrive *m, /* _In_reads_bytes_(len) */ const uint8_t *buf, size_t len);
+
 /* ---- cdfilter.DrivesReply ---- */
 typedef struct cdf_DrivesReply {
     uint32_t drives_count;
     cdf_DriveInfo drives[16];
+    uint32_t untracked_count;
+    cdf_UntrackedDrive untracked[8];
+    uint32_t untracked_present;
+    uint64_t untracked_total;
 } cdf_DrivesReply;
-#define cdf_DrivesReply_MAX_SIZE 1824u /* largest encoding, bytes */
+#define cdf_DrivesReply_MAX_SIZE 2473u /* largest encoding, bytes */
 #define cdf_DrivesReply_drives_FIELD 1u
 #define cdf_DrivesReply_drives_MAX_COUNT 16u
+#define cdf_DrivesReply_untracked_FIELD 2u
+#define cdf_DrivesReply_untracked_MAX_COUNT 8u
+#define cdf_DrivesReply_untracked_present_FIELD 3u
+#define cdf_DrivesReply_untracked_total_FIELD 4u
 /* Sets every field to its proto3 default (all bytes zero). */
 void cdf_DrivesReply_init(/* _Out_ */ cdf_DrivesReply *m);
 /* Encoded size in bytes; CDF_PB_SIZE_INVALID if encode would fail (bound, string, oneof). */
@@ -518,7 +549,7 @@ typedef struct cdf_TraceBatch {
     uint64_t newest_seq;
     uint8_t reset;
 } cdf_TraceBatch;
-#define cdf_TraceBatch_MAX_SIZE 203310u /* largest encoding, bytes */
+#define cdf_TraceBatch_MAX_SIZE 220462u /* largest encoding, bytes */
 #define cdf_TraceBatch_records_FIELD 1u
 #define cdf_TraceBatch_records_MAX_COUNT 256u
 #define cdf_TraceBatch_dropped_FIELD 2u

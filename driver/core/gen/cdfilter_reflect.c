@@ -21,6 +21,7 @@ static const char *const type_names[] = {
     "InfoReply",
     "DriveInfo",
     "DrivesRequest",
+    "UntrackedDrive",
     "DrivesReply",
     "LockOwner",
     "DriveLedger",
@@ -134,6 +135,25 @@ static int roundtrip_DrivesRequest(const uint8_t *in, size_t in_len, uint8_t *ou
     if (err == CDF_PB_OK) {
         size_t expect = cdf_DrivesRequest_size(m);
         err = cdf_DrivesRequest_encode(m, out, out_cap, out_len);
+        if (err == CDF_PB_OK && *out_len != expect) {
+            err = -2;
+        }
+    }
+    free(m);
+    return err;
+}
+
+static int roundtrip_UntrackedDrive(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    int err;
+    cdf_UntrackedDrive *m = (cdf_UntrackedDrive *)malloc(sizeof *m);
+    if (m == NULL) {
+        return -3;
+    }
+    err = cdf_UntrackedDrive_decode(m, in, in_len);
+    if (err == CDF_PB_OK) {
+        size_t expect = cdf_UntrackedDrive_size(m);
+        err = cdf_UntrackedDrive_encode(m, out, out_cap, out_len);
         if (err == CDF_PB_OK && *out_len != expect) {
             err = -2;
         }
@@ -450,6 +470,9 @@ int cdf_codec_roundtrip(const char *type_name, const uint8_t *in, size_t in_len,
     if (name_is(type_name, "DrivesRequest")) {
         return roundtrip_DrivesRequest(in, in_len, out, out_cap, out_len);
     }
+    if (name_is(type_name, "UntrackedDrive")) {
+        return roundtrip_UntrackedDrive(in, in_len, out, out_cap, out_len);
+    }
     if (name_is(type_name, "DrivesReply")) {
         return roundtrip_DrivesReply(in, in_len, out, out_cap, out_len);
     }
@@ -517,6 +540,9 @@ size_t cdf_codec_max_size(const char *type_name)
     }
     if (name_is(type_name, "DrivesRequest")) {
         return cdf_DrivesRequest_MAX_SIZE;
+    }
+    if (name_is(type_name, "UntrackedDrive")) {
+        return cdf_UntrackedDrive_MAX_SIZE;
     }
     if (name_is(type_name, "DrivesReply")) {
         return cdf_DrivesReply_MAX_SIZE;

@@ -2,7 +2,7 @@
  * `info`, `drives`, `locks`: what the filter is, which drives it sits on, who holds which lock.
  */
 import type { Command } from "commander";
-import { type FilterClient, HostKind, type InfoReply, type LedgerSnapshot, Policy } from "../../client/index.ts";
+import { type DrivesReply, type FilterClient, HostKind, type InfoReply, type LedgerSnapshot, Policy } from "../../client/index.ts";
 import {
   connect,
   hasActivity,
@@ -77,27 +77,12 @@ export function registerStatus(program: Command, globals: Globals): void {
       const out = makeOutput(g);
       const client = await connectWithActivity(g, out, activityFrom(o));
       try {
-        const drives = await client.drives();
+        const reply = await client.drivesReply();
         if (out.json) {
-          out.jsonDoc(drives.map((d) => ({ ...d, policy: policyName(d.policy) })));
+          out.jsonDoc(drivesJson(reply));
           return;
         }
-        out.line(
-          renderTable(
-            ["id", "name", "policy", "handles", "secure", "simple", "exclusive owner"],
-            drives.map((d) => [
-              String(d.driveId),
-              d.name,
-              policyName(d.policy),
-              String(d.openHandles),
-              String(d.secureTotal),
-              String(d.simpleTotal),
-              d.exclusiveOwner ? `h${d.exclusiveOwner}` : "-",
-            ]),
-            out.c,
-            ["right", "left", "left", "right", "right", "right", "left"],
-          ),
-        );
+        for (const line of drivesLines(reply, out)) out.line(line);
       } finally {
         await client.close();
       }
@@ -122,6 +107,54 @@ export function registerStatus(program: Command, globals: Globals): void {
       await client.close();
     }
   });
+}
+
+/**
+ * `drives --json`: one object per drive; tracked ones as DriveInfo with `tracked: true`, drives
+ * the filter sits on but the core could not register with `tracked: false`, `driveId: 0`, `name`
+ * and `since` (monotonic 100 ns, decimal string).
+ */
+export function drivesJson(reply: DrivesReply): unknown[] {
+  return [
+    ...reply.drives.map((d) => ({ ...d, policy: policyName(d.policy), tracked: true })),
+    ...reply.untracked.map((u) => ({ driveId: 0, name: u.name, tracked: false, since: String(u.since) })),
+  ];
+}
+
+/** `drives`: the table, untracked drives as rows marked "not tracked", then a note when more
+ * untracked drives are present than the reply lists. */
+export function drivesLines(reply: DrivesReply, out: Pick<Output, "c">): string[] {
+  const rows = reply.drives.map((d) => [
+    String(d.driveId),
+    d.name,
+    policyName(d.policy),
+    String(d.openHandles),
+    String(d.secureTotal),
+    String(d.simpleTotal),
+    d.exclusiveOwner ? `h${d.exclusiveOwner}` : "-",
+  ]);
+  for (const u of reply.untracked) rows.push(["-", u.name, out.c.yellow("NOT TRACKED"), "-", "-", "-", "-"]);
+  const lines = [
+    renderTable(["id", "name", "policy", "handles", "secure", "simple", "exclusive owner"], rows, out.c, [
+      "right",
+      "left",
+      "left",
+      "right",
+      "right",
+      "right",
+      "left",
+    ]),
+  ];
+  if (reply.untrackedPresent > 0) {
+    const unlisted = reply.untrackedPresent - reply.untracked.length;
+    lines.push(
+      out.c.yellow(
+        `${reply.untrackedPresent} drive(s) present but not tracked (the filter holds its maximum of drives): ` +
+          `their I/O passes untraced${unlisted > 0 ? `; ${unlisted} more than listed` : ""}`,
+      ),
+    );
+  }
+  return lines;
 }
 
 function printInfo(out: Output, client: FilterClient, info: InfoReply): void {

@@ -45,6 +45,7 @@ interface TraceOpts {
   scenario?: string;
   burst?: string;
   failOnDrop?: boolean;
+  outputCaptureBytes?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -64,6 +65,10 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
       .option("--from <seq>", "start at this sequence number (default: the oldest record in the ring)")
       .option("--limit <n>", "stop after printing N records")
       .option("--completed", "one line per request (its completion) plus the filter's own releases")
+      .option(
+        "--output-capture-bytes <n>",
+        "first set the driver's output capture (TraceConfig.output_capture_bytes, as `config set`): pass-through completions then show ScsiStatus and sense",
+      )
       .option("--follow", "simulator: keep waiting after the played activity (until Ctrl-C)")
       .option("--no-pace", "simulator: send the burst as fast as possible, letting the ring overflow (shows drops)")
       .option("--fail-on-drop", "exit 1 if records were dropped (left the ring before they were read): for CI"),
@@ -85,6 +90,11 @@ export function registerTrace(program: Command, globals: () => GlobalOptions): v
         );
       }
       await requireDriveIds(client, includedDriveIds(filter));
+      if (o.outputCaptureBytes !== undefined) {
+        const max = (await client.info()).maxCaptureBytes;
+        const n = parseCount(o.outputCaptureBytes, "--output-capture-bytes", 0, max, "0 (off) .. the driver's limit");
+        await client.setTraceConfig({ outputCaptureBytes: n });
+      }
       process.exitCode = await streamTrace(client, out, {
         filter,
         from,

@@ -17,6 +17,12 @@ export enum RecordKind {
   RECORD_KIND_HANDLE_OPEN = 5,
   /** a handle went away (cleanup or close) */
   RECORD_KIND_HANDLE_CLOSE = 6,
+  /**
+   * Protocol version 2 (additive): the filter sits on a drive the core could not register (it
+   * already holds its maximum of drives): that drive's I/O passes untraced and untouched.
+   * drive_name says which drive; drive_id is 0. Written when the drive arrives.
+   */
+  RECORD_KIND_DRIVE_NOT_TRACKED = 7,
 }
 
 export enum Decision {
@@ -75,6 +81,8 @@ export enum Reason {
   REASON_HANDLE_QUOTA = 19,
   /** an idle entry gave its slot to a lock holder (untracked now) */
   REASON_HANDLE_EVICTED = 20,
+  /** DRIVE_NOT_TRACKED: more drives than the core holds */
+  REASON_DRIVE_NOT_TRACKED = 21,
 }
 
 export enum HostKind {
@@ -159,6 +167,11 @@ export interface TraceRecord {
   outputHead: Uint8Array;
   /** output_truncated = 29, bool. the returned bytes (information) exceed the captured ones */
   outputTruncated: boolean;
+  /**
+   * drive_name = 30, string, max 64 bytes. Protocol version 2 (additive). DRIVE_NOT_TRACKED records only: the drive's name (e.g.
+   * "CdRom16"), as `drives` would have shown it.
+   */
+  driveName: string;
 }
 
 function newTraceRecord(): TraceRecord {
@@ -192,6 +205,7 @@ function newTraceRecord(): TraceRecord {
     countReleased: 0,
     outputHead: pb.EMPTY_BYTES,
     outputTruncated: false,
+    driveName: "",
   };
 }
 
@@ -236,6 +250,11 @@ function sizeTraceRecord(m: TraceRecord, s: number[]): number {
     if (len !== 0) n += 2 + pb.varintSize32(len) + len;
   }
   if (m.outputTruncated !== false) n += 2 + pb.szBool(m.outputTruncated);
+  {
+    const len = pb.szStr(m.driveName, 64, "TraceRecord.drive_name");
+    s.push(len);
+    if (len !== 0) n += 2 + pb.varintSize32(len) + len;
+  }
   return n;
 }
 
@@ -358,6 +377,13 @@ function writeTraceRecord(m: TraceRecord, w: pb.Writer): void {
   if (m.outputTruncated !== false) {
     w.b2(0xe8, 0x1);
     w.bool(m.outputTruncated);
+  }
+  {
+    const len = w.next();
+    if (len !== 0) {
+      w.b2(0xf2, 0x1);
+      w.str(m.driveName, len);
+    }
   }
 }
 
@@ -697,6 +723,12 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
       pos = r.v64(pos, end);
       m.outputTruncated = (r.lo | r.hi) !== 0;
     }
+  }
+  if (pos + 1 < end && buf[pos] === 0xf2 && buf[pos + 1] === 0x1) { // drive_name
+    pos += 2;
+    r.pos = pos;
+    m.driveName = r.str(end, 64);
+    pos = r.pos;
   }
   while (pos < end) {
     let tag = buf[pos]!;
@@ -1043,6 +1075,12 @@ function decodeTraceRecord(r: pb.Reader, end: number, depth: number, m: TraceRec
           m.outputTruncated = (r.lo | r.hi) !== 0;
         }
         break;
+      case 30: // drive_name
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
+        r.pos = pos;
+        m.driveName = r.str(end, 64);
+        pos = r.pos;
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -1084,11 +1122,12 @@ function toJsonTraceRecord(m: TraceRecord): pb.JsonObject {
   o.countReleased = m.countReleased;
   o.outputHead = pb.bytesToJson(m.outputHead);
   o.outputTruncated = m.outputTruncated;
+  o.driveName = m.driveName;
   return o;
 }
 
 function toJsonTextTraceRecord(m: TraceRecord, before = "", after = ""): string {
-  return `{${before}"seq":"${m.seq}","kind":${pb.enumJsonText(RecordKind, m.kind)},"requestId":"${m.requestId}","timestamp":"${m.timestamp}","driveId":${m.driveId},"handleId":"${m.handleId}","pid":${m.pid},"tid":${m.tid},"requestorPid":${m.requestorPid},"openerPid":${m.openerPid},"openerImage":${pb.stringJsonText(m.openerImage)},"major":${m.major},"minor":${m.minor},"ioctlCode":${m.ioctlCode},"normalizedCode":${m.normalizedCode},"inputLength":${m.inputLength},"outputLength":${m.outputLength},"inputHead":${`"${pb.bytesToJson(m.inputHead)}"`},"truncated":${m.truncated},"status":${m.status},"information":"${m.information}","duration":"${m.duration}","decision":${pb.enumJsonText(Decision, m.decision)},"reason":${pb.enumJsonText(Reason, m.reason)},"secureTotal":${m.secureTotal},"simpleTotal":${m.simpleTotal},"countReleased":${m.countReleased},"outputHead":${`"${pb.bytesToJson(m.outputHead)}"`},"outputTruncated":${m.outputTruncated}${after}}`;
+  return `{${before}"seq":"${m.seq}","kind":${pb.enumJsonText(RecordKind, m.kind)},"requestId":"${m.requestId}","timestamp":"${m.timestamp}","driveId":${m.driveId},"handleId":"${m.handleId}","pid":${m.pid},"tid":${m.tid},"requestorPid":${m.requestorPid},"openerPid":${m.openerPid},"openerImage":${pb.stringJsonText(m.openerImage)},"major":${m.major},"minor":${m.minor},"ioctlCode":${m.ioctlCode},"normalizedCode":${m.normalizedCode},"inputLength":${m.inputLength},"outputLength":${m.outputLength},"inputHead":${`"${pb.bytesToJson(m.inputHead)}"`},"truncated":${m.truncated},"status":${m.status},"information":"${m.information}","duration":"${m.duration}","decision":${pb.enumJsonText(Decision, m.decision)},"reason":${pb.enumJsonText(Reason, m.reason)},"secureTotal":${m.secureTotal},"simpleTotal":${m.simpleTotal},"countReleased":${m.countReleased},"outputHead":${`"${pb.bytesToJson(m.outputHead)}"`},"outputTruncated":${m.outputTruncated},"driveName":${pb.stringJsonText(m.driveName)}${after}}`;
 }
 
 function fromJsonTraceRecord(json: unknown, path: string, opts: pb.FromJsonOptions): TraceRecord {
@@ -1229,6 +1268,11 @@ function fromJsonTraceRecord(json: unknown, path: string, opts: pb.FromJsonOptio
         if (v === null) break;
         m.outputTruncated = pb.jsonBool(v, pb.jsonPath(path, "outputTruncated"));
         break;
+      case "driveName":
+      case "drive_name":
+        if (v === null) break;
+        m.driveName = pb.jsonString(v, pb.jsonPath(path, "driveName"), 64);
+        break;
       default:
         if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.TraceRecord");
     }
@@ -1236,10 +1280,10 @@ function fromJsonTraceRecord(json: unknown, path: string, opts: pb.FromJsonOptio
   return m;
 }
 
-/** Codec of cdfilter.TraceRecord: at most 791 bytes encoded. */
+/** Codec of cdfilter.TraceRecord: at most 858 bytes encoded. */
 export const TraceRecord: pb.MessageType<TraceRecord> = {
   typeName: "cdfilter.TraceRecord",
-  maxSize: 791,
+  maxSize: 858,
   create: (init?: Partial<TraceRecord>): TraceRecord => (init === undefined ? newTraceRecord() : Object.assign(newTraceRecord(), init)),
   encode: (m: TraceRecord): Uint8Array => pb.encodeMessage(m, sizeTraceRecord, writeTraceRecord, "cdfilter.TraceRecord"),
   decode: (b: Uint8Array): TraceRecord => pb.decodeMessage(b, decodeTraceRecord, newTraceRecord),
@@ -2479,14 +2523,173 @@ export const DrivesRequest: pb.MessageType<DrivesRequest> = {
   fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): DrivesRequest => fromJsonDrivesRequest(j, "", opts),
 };
 
+/**
+ * Protocol version 2 (additive): a drive the filter sits on that the core could not register
+ * (more drives than it holds): its I/O passes untraced and untouched.
+ */
+export interface UntrackedDrive {
+  /** name = 1, string, max 64 bytes. e.g. "CdRom16" */
+  name: string;
+  /** since = 2, uint64. monotonic 100 ns time it arrived (see InfoReply anchors) */
+  since: bigint;
+}
+
+function newUntrackedDrive(): UntrackedDrive {
+  return {
+    name: "",
+    since: 0n,
+  };
+}
+
+function sizeUntrackedDrive(m: UntrackedDrive, s: number[]): number {
+  let n = 0;
+  {
+    const len = pb.szStr(m.name, 64, "UntrackedDrive.name");
+    s.push(len);
+    if (len !== 0) n += 1 + pb.varintSize32(len) + len;
+  }
+  if (m.since !== 0n) n += 1 + pb.szU64(m.since);
+  return n;
+}
+
+function writeUntrackedDrive(m: UntrackedDrive, w: pb.Writer): void {
+  {
+    const len = w.next();
+    if (len !== 0) {
+      w.b1(0xa);
+      w.str(m.name, len);
+    }
+  }
+  if (m.since !== 0n) {
+    w.b1(0x10);
+    w.u64(m.since);
+  }
+}
+
+function decodeUntrackedDrive(r: pb.Reader, end: number, depth: number, m: UntrackedDrive): UntrackedDrive {
+  if (depth > pb.MAX_DEPTH) throw pb.err(pb.WireErrorCode.DEPTH);
+  const buf = r.buf;
+  let pos = r.pos;
+  let b = 0;
+  if (pos < end && buf[pos] === 0xa) { // name
+    pos += 1;
+    r.pos = pos;
+    m.name = r.str(end, 64);
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x10) { // since
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.since = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.since = pb.u64Of(r.lo, r.hi);
+    }
+  }
+  while (pos < end) {
+    let tag = buf[pos]!;
+    if (tag >= 8 && tag < 0x80) {
+      pos++;
+    } else if (tag >= 0x80 && pos + 1 < end && (b = buf[pos + 1]!) < 0x80 && b !== 0) {
+      tag = (tag & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      r.pos = pos;
+      tag = r.tag(end);
+      pos = r.pos;
+    }
+    switch (tag >>> 3) {
+      case 1: // name
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
+        r.pos = pos;
+        m.name = r.str(end, 64);
+        pos = r.pos;
+        break;
+      case 2: // since
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.since = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.since = pb.u64Of(r.lo, r.hi);
+        }
+        break;
+      default:
+        r.pos = pos;
+        r.skip(tag, end, false);
+        pos = r.pos;
+    }
+  }
+  r.pos = pos;
+  return m;
+}
+
+function toJsonUntrackedDrive(m: UntrackedDrive): pb.JsonObject {
+  const o: pb.JsonObject = {};
+  o.name = m.name;
+  o.since = String(m.since);
+  return o;
+}
+
+function toJsonTextUntrackedDrive(m: UntrackedDrive, before = "", after = ""): string {
+  return `{${before}"name":${pb.stringJsonText(m.name)},"since":"${m.since}"${after}}`;
+}
+
+function fromJsonUntrackedDrive(json: unknown, path: string, opts: pb.FromJsonOptions): UntrackedDrive {
+  const j = pb.jsonObject(json, path, "cdfilter.UntrackedDrive");
+  const m = newUntrackedDrive();
+  for (const k of Object.keys(j)) {
+    const v = j[k];
+    switch (k) {
+      case "name":
+        if (v === null) break;
+        m.name = pb.jsonString(v, pb.jsonPath(path, "name"), 64);
+        break;
+      case "since":
+        if (v === null) break;
+        m.since = pb.jsonU64(v, pb.jsonPath(path, "since"));
+        break;
+      default:
+        if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.UntrackedDrive");
+    }
+  }
+  return m;
+}
+
+/** Codec of cdfilter.UntrackedDrive: at most 77 bytes encoded. */
+export const UntrackedDrive: pb.MessageType<UntrackedDrive> = {
+  typeName: "cdfilter.UntrackedDrive",
+  maxSize: 77,
+  create: (init?: Partial<UntrackedDrive>): UntrackedDrive => (init === undefined ? newUntrackedDrive() : Object.assign(newUntrackedDrive(), init)),
+  encode: (m: UntrackedDrive): Uint8Array => pb.encodeMessage(m, sizeUntrackedDrive, writeUntrackedDrive, "cdfilter.UntrackedDrive"),
+  decode: (b: Uint8Array): UntrackedDrive => pb.decodeMessage(b, decodeUntrackedDrive, newUntrackedDrive),
+  toJson: toJsonUntrackedDrive,
+  toJsonText: toJsonTextUntrackedDrive,
+  fromJson: (j: unknown, opts: pb.FromJsonOptions = {}): UntrackedDrive => fromJsonUntrackedDrive(j, "", opts),
+};
+
 export interface DrivesReply {
   /** drives = 1, cdfilter.DriveInfo, max 16 elements */
   drives: DriveInfo[];
+  /**
+   * untracked = 2, cdfilter.UntrackedDrive, max 8 elements. Protocol version 2 (additive): drives present but not tracked, the most recent ones when more
+   * are present than the list holds (untracked_present says how many there are).
+   */
+  untracked: UntrackedDrive[];
+  /** untracked_present = 3, uint32. drives present now that the core could not register */
+  untrackedPresent: number;
+  /** untracked_total = 4, uint64. such arrivals since the driver loaded */
+  untrackedTotal: bigint;
 }
 
 function newDrivesReply(): DrivesReply {
   return {
     drives: [],
+    untracked: [],
+    untrackedPresent: 0,
+    untrackedTotal: 0n,
   };
 }
 
@@ -2503,6 +2706,19 @@ function sizeDrivesReply(m: DrivesReply, s: number[]): number {
       n += 1 + pb.varintSize32(len) + len;
     }
   }
+  {
+    const a = m.untracked;
+    pb.checkCount(a, 8, "DrivesReply.untracked");
+    for (let i = 0; i < a.length; i++) {
+      const at = s.length;
+      s.push(0);
+      const len = sizeUntrackedDrive(a[i]!, s);
+      s[at] = len;
+      n += 1 + pb.varintSize32(len) + len;
+    }
+  }
+  if (m.untrackedPresent !== 0) n += 1 + pb.szU32(m.untrackedPresent);
+  if (m.untrackedTotal !== 0n) n += 1 + pb.szU64(m.untrackedTotal);
   return n;
 }
 
@@ -2515,6 +2731,22 @@ function writeDrivesReply(m: DrivesReply, w: pb.Writer): void {
       writeDriveInfo(a[i]!, w);
     }
   }
+  {
+    const a = m.untracked;
+    for (let i = 0; i < a.length; i++) {
+      w.b1(0x12);
+      w.u32(w.next());
+      writeUntrackedDrive(a[i]!, w);
+    }
+  }
+  if (m.untrackedPresent !== 0) {
+    w.b1(0x18);
+    w.u32(m.untrackedPresent);
+  }
+  if (m.untrackedTotal !== 0n) {
+    w.b1(0x20);
+    w.u64(m.untrackedTotal);
+  }
 }
 
 function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesReply): DrivesReply {
@@ -2522,13 +2754,42 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
   const buf = r.buf;
   let pos = r.pos;
   let b = 0;
-  void b;
   if (pos < end && buf[pos] === 0xa) { // drives
     pos += 1;
     if (m.drives.length >= 16) throw pb.err(pb.WireErrorCode.BOUND);
     r.pos = pos;
     m.drives.push(decodeDriveInfo(r, r.len(end), depth + 1, newDriveInfo()));
     pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x12) { // untracked
+    pos += 1;
+    if (m.untracked.length >= 8) throw pb.err(pb.WireErrorCode.BOUND);
+    r.pos = pos;
+    m.untracked.push(decodeUntrackedDrive(r, r.len(end), depth + 1, newUntrackedDrive()));
+    pos = r.pos;
+  }
+  if (pos < end && buf[pos] === 0x18) { // untracked_present
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.untrackedPresent = b;
+      pos++;
+    } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+      m.untrackedPresent = (buf[pos]! & 0x7f) | (b << 7);
+      pos += 2;
+    } else {
+      pos = r.v64(pos, end);
+      m.untrackedPresent = r.lo;
+    }
+  }
+  if (pos < end && buf[pos] === 0x20) { // untracked_total
+    pos += 1;
+    if (pos < end && (b = buf[pos]!) < 0x80) {
+      m.untrackedTotal = pb.SMALL_BIGINT[b]!;
+      pos++;
+    } else {
+      pos = r.v64(pos, end);
+      m.untrackedTotal = pb.u64Of(r.lo, r.hi);
+    }
   }
   while (pos < end) {
     let tag = buf[pos]!;
@@ -2550,6 +2811,36 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
         m.drives.push(decodeDriveInfo(r, r.len(end), depth + 1, newDriveInfo()));
         pos = r.pos;
         break;
+      case 2: // untracked
+        if ((tag & 7) !== 2) throw pb.wrongWireType(tag);
+        if (m.untracked.length >= 8) throw pb.err(pb.WireErrorCode.BOUND);
+        r.pos = pos;
+        m.untracked.push(decodeUntrackedDrive(r, r.len(end), depth + 1, newUntrackedDrive()));
+        pos = r.pos;
+        break;
+      case 3: // untracked_present
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.untrackedPresent = b;
+          pos++;
+        } else if (pos + 1 < end && (b = buf[pos + 1]!) < 0x80) {
+          m.untrackedPresent = (buf[pos]! & 0x7f) | (b << 7);
+          pos += 2;
+        } else {
+          pos = r.v64(pos, end);
+          m.untrackedPresent = r.lo;
+        }
+        break;
+      case 4: // untracked_total
+        if ((tag & 7) !== 0) throw pb.wrongWireType(tag);
+        if (pos < end && (b = buf[pos]!) < 0x80) {
+          m.untrackedTotal = pb.SMALL_BIGINT[b]!;
+          pos++;
+        } else {
+          pos = r.v64(pos, end);
+          m.untrackedTotal = pb.u64Of(r.lo, r.hi);
+        }
+        break;
       default:
         r.pos = pos;
         r.skip(tag, end, false);
@@ -2563,12 +2854,18 @@ function decodeDrivesReply(r: pb.Reader, end: number, depth: number, m: DrivesRe
 function toJsonDrivesReply(m: DrivesReply): pb.JsonObject {
   const o: pb.JsonObject = {};
   o.drives = m.drives.map((x) => toJsonDriveInfo(x));
+  o.untracked = m.untracked.map((x) => toJsonUntrackedDrive(x));
+  o.untrackedPresent = m.untrackedPresent;
+  o.untrackedTotal = String(m.untrackedTotal);
   return o;
 }
 
 function toJsonTextDrivesReply(m: DrivesReply, before = "", after = ""): string {
   const p: string[] = [];
   p.push(`"drives":[${m.drives.map((x) => toJsonTextDriveInfo(x)).join(",")}]`);
+  p.push(`"untracked":[${m.untracked.map((x) => toJsonTextUntrackedDrive(x)).join(",")}]`);
+  p.push(`"untrackedPresent":${String(m.untrackedPresent)}`);
+  p.push(`"untrackedTotal":${`"${m.untrackedTotal}"`}`);
   return `{${before}${p.join(",")}${after}}`;
 }
 
@@ -2582,6 +2879,20 @@ function fromJsonDrivesReply(json: unknown, path: string, opts: pb.FromJsonOptio
         if (v === null) break;
         m.drives = pb.jsonArray(v, pb.jsonPath(path, "drives"), 16).map((x, i) => fromJsonDriveInfo(x, pb.jsonPath(pb.jsonPath(path, "drives"), i), opts));
         break;
+      case "untracked":
+        if (v === null) break;
+        m.untracked = pb.jsonArray(v, pb.jsonPath(path, "untracked"), 8).map((x, i) => fromJsonUntrackedDrive(x, pb.jsonPath(pb.jsonPath(path, "untracked"), i), opts));
+        break;
+      case "untrackedPresent":
+      case "untracked_present":
+        if (v === null) break;
+        m.untrackedPresent = pb.jsonU32(v, pb.jsonPath(path, "untrackedPresent"));
+        break;
+      case "untrackedTotal":
+      case "untracked_total":
+        if (v === null) break;
+        m.untrackedTotal = pb.jsonU64(v, pb.jsonPath(path, "untrackedTotal"));
+        break;
       default:
         if (!opts.ignoreUnknownFields) throw new pb.JsonError(pb.jsonPath(path, k), "is not a field of cdfilter.DrivesReply");
     }
@@ -2589,10 +2900,10 @@ function fromJsonDrivesReply(json: unknown, path: string, opts: pb.FromJsonOptio
   return m;
 }
 
-/** Codec of cdfilter.DrivesReply: at most 1824 bytes encoded. */
+/** Codec of cdfilter.DrivesReply: at most 2473 bytes encoded. */
 export const DrivesReply: pb.MessageType<DrivesReply> = {
   typeName: "cdfilter.DrivesReply",
-  maxSize: 1824,
+  maxSize: 2473,
   create: (init?: Partial<DrivesReply>): DrivesReply => (init === undefined ? newDrivesReply() : Object.assign(newDrivesReply(), init)),
   encode: (m: DrivesReply): Uint8Array => pb.encodeMessage(m, sizeDrivesReply, writeDrivesReply, "cdfilter.DrivesReply"),
   decode: (b: Uint8Array): DrivesReply => pb.decodeMessage(b, decodeDrivesReply, newDrivesReply),
@@ -5360,10 +5671,10 @@ function fromJsonTraceBatch(json: unknown, path: string, opts: pb.FromJsonOption
   return m;
 }
 
-/** Codec of cdfilter.TraceBatch: at most 203310 bytes encoded. */
+/** Codec of cdfilter.TraceBatch: at most 220462 bytes encoded. */
 export const TraceBatch: pb.MessageType<TraceBatch> = {
   typeName: "cdfilter.TraceBatch",
-  maxSize: 203310,
+  maxSize: 220462,
   create: (init?: Partial<TraceBatch>): TraceBatch => (init === undefined ? newTraceBatch() : Object.assign(newTraceBatch(), init)),
   encode: (m: TraceBatch): Uint8Array => pb.encodeMessage(m, sizeTraceBatch, writeTraceBatch, "cdfilter.TraceBatch"),
   decode: (b: Uint8Array): TraceBatch => pb.decodeMessage(b, decodeTraceBatch, newTraceBatch),

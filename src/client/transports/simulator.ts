@@ -29,6 +29,13 @@ export interface SimulatorOptions {
   drives?: number;
   /** Trace ring size in bytes (0 or absent = the core's default, 1 MiB). */
   ringBytes?: number;
+  /**
+   * Drives the filter core holds (1..drives; default: all of them). The drives past it are
+   * simulated but untracked, as on a machine with more drives than the driver's core holds
+   * (16): their I/O passes untraced, each gets a DRIVE_NOT_TRACKED record and is listed in
+   * DrivesReply.untracked.
+   */
+  coreDrives?: number;
   /** Library path (default: the one src/sim/locate.ts finds). */
   libraryPath?: string;
 }
@@ -200,6 +207,10 @@ export class SimulatorTransport implements Transport, SimulatorControl {
     if (!Number.isInteger(drives) || drives < 1 || drives > 16) {
       throw new InvalidArgumentError(`simulator drives must be 1..16, got ${drives}`);
     }
+    const coreDrives = opts.coreDrives ?? drives;
+    if (!Number.isInteger(coreDrives) || coreDrives < 1 || coreDrives > drives) {
+      throw new InvalidArgumentError(`simulator coreDrives must be 1..drives (${drives}), got ${coreDrives}`);
+    }
     const ringBytes = opts.ringBytes ?? 0;
     if (!Number.isInteger(ringBytes) || ringBytes < 0 || ringBytes > 0xffffffff) {
       throw new InvalidArgumentError(`simulator ringBytes must be a byte count, got ${ringBytes}`);
@@ -213,7 +224,7 @@ export class SimulatorTransport implements Transport, SimulatorControl {
     }
     let sim: SimPointer;
     try {
-      sim = lib.create(drives, ringBytes);
+      sim = lib.create(drives, ringBytes, coreDrives);
     } catch (e) {
       throw new InvalidArgumentError((e as Error).message, { cause: e });
     }
