@@ -32,6 +32,14 @@ if ((${#missing_pkgs[@]} > 0)); then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
 fi
 
+# A root directory that other users cannot traverse (a chroot made with mktemp -d is 0700) stops
+# every program the fleet tests run as the postgres user ("Permission denied" on exec). A normal
+# system's / is 0755; make it so when we may.
+if [[ $(id -u) -eq 0 && $(( 0$(stat -c %a /) & 1 )) -eq 0 ]]; then
+  echo "setup: / is not searchable by other users (mode $(stat -c %a /)); setting it to 0755" >&2
+  chmod 0755 /
+fi
+
 npm ci --no-audit --no-fund
 bash scripts/wine/setup.sh
 bash scripts/node22.sh
