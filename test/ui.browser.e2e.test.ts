@@ -157,7 +157,9 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     expect(await page.locator("[data-testid=filter-chip]").count()).toBe(2);
     // Remove both: everything is shown again.
     while ((await page.locator("[data-testid=filter-chip]").count()) > 0)
-      await page.locator("[data-testid=filter-chip] button").first().click();
+      // dispatchEvent: the chips re-render while records stream in, so Playwright's wait for a
+      // stable element can miss every frame on a slow machine; the click itself is the same.
+      await page.locator("[data-testid=filter-chip] button").first().dispatchEvent("click");
     await expect.poll(async () => (await counts(page)).shown).toBe(records.length);
   });
 
@@ -184,7 +186,9 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     expect(await details.textContent()).toContain("STATUS_DEVICE_BUSY");
     expect(await page.locator("[data-testid=trace-row].sel").count()).toBe(1);
     while ((await page.locator("[data-testid=filter-chip]").count()) > 0)
-      await page.locator("[data-testid=filter-chip] button").first().click();
+      // dispatchEvent: the chips re-render while records stream in, so Playwright's wait for a
+      // stable element can miss every frame on a slow machine; the click itself is the same.
+      await page.locator("[data-testid=filter-chip] button").first().dispatchEvent("click");
   });
 
   it("draws a lane per handle and lock kind, in sync with the table", async () => {
@@ -260,7 +264,7 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui: drops", () => {
       await page.click("[data-testid=filter-add]");
       await expect.poll(() => page.locator("[data-testid=gap-row]").count()).toBeGreaterThan(0);
       expect(await page.locator("[data-testid=trace-row]").count()).toBe(0);
-      await page.locator("[data-testid=filter-chip] button").click();
+      await page.locator("[data-testid=filter-chip] button").first().dispatchEvent("click");
       await page.locator("[data-testid=trace-table]").evaluate((el) => (el.scrollTop = 0));
       await page.waitForTimeout(100);
       await shot(page, "ui-drops");
