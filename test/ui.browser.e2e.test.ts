@@ -156,10 +156,7 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     expect(await page.textContent("[data-testid=filter-error]")).toContain("status");
     expect(await page.locator("[data-testid=filter-chip]").count()).toBe(2);
     // Remove both: everything is shown again.
-    while ((await page.locator("[data-testid=filter-chip]").count()) > 0)
-      // dispatchEvent: the chips re-render while records stream in, so Playwright's wait for a
-      // stable element can miss every frame on a slow machine; the click itself is the same.
-      await page.locator("[data-testid=filter-chip] button").first().dispatchEvent("click");
+    await removeAllChips(page);
     await expect.poll(async () => (await counts(page)).shown).toBe(records.length);
   });
 
@@ -185,10 +182,7 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui in Chromium", () => {
     await expect.poll(() => details.locator("h3").textContent()).toBe(`seq ${completion.seq} · COMPLETION`);
     expect(await details.textContent()).toContain("STATUS_DEVICE_BUSY");
     expect(await page.locator("[data-testid=trace-row].sel").count()).toBe(1);
-    while ((await page.locator("[data-testid=filter-chip]").count()) > 0)
-      // dispatchEvent: the chips re-render while records stream in, so Playwright's wait for a
-      // stable element can miss every frame on a slow machine; the click itself is the same.
-      await page.locator("[data-testid=filter-chip] button").first().dispatchEvent("click");
+    await removeAllChips(page);
   });
 
   it("draws a lane per handle and lock kind, in sync with the table", async () => {
@@ -276,3 +270,17 @@ describe.skipIf(missing !== undefined && !CI)("cdfilter ui: drops", () => {
     }
   });
 });
+
+/**
+ * Remove every filter chip, one click at a time, waiting for each removal to render before the
+ * next (the page re-renders as records stream in; counting chips before a removal has rendered
+ * would click a chip that is already gone). dispatchEvent: Playwright's wait for a stable element
+ * can miss every frame on a slow machine; the click itself is the same.
+ */
+async function removeAllChips(page: Page): Promise<void> {
+  const chips = page.locator("[data-testid=filter-chip]");
+  for (let n = await chips.count(); n > 0; n--) {
+    await chips.first().locator("button").dispatchEvent("click");
+    await expect.poll(() => chips.count(), { timeout: 20_000 }).toBe(n - 1);
+  }
+}
