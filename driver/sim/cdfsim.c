@@ -265,6 +265,47 @@ static void fill_request(cdf_request *rq, uint32_t major, const handle_view *h)
     }
 }
 
+/* A free slot (under table_mu). A slot whose WaitTrace callers have not left yet stays out of reuse. */
+static sim_handle *free_handle(cdfsim *sim, uint32_t *slot_out)
+{
+    uint32_t slot;
+    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        if (!sim->handles[slot].in_use && sim->handles[slot].waiters == 0) {
+            *slot_out = slot;
+            return &sim->handles[slot];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Claim a free slot for a new file object (under table_mu): a new generation, the opener's
+ * identity and a fresh opaque file-object key. `unseen`: the filter never sees its create (a
+ * volume handle routed through the file system). NULL when the table is full.
+ */
+static sim_handle *claim_handle(cdfsim *sim, uint32_t *slot_out, uint32_t drive, uint32_t pid,
+                                const char *image, uint32_t desired_access, uint8_t unseen)
+{
+    sim_handle *h = free_handle(sim, slot_out);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->in_use = 1;
+    h->cleaned = 0;
+    h->generation++;
+    h->drive = drive;
+    h->pid = pid;
+    h->access = desired_access;
+    h->fo = sim->next_fo++;
+    h->unseen = unseen;
+    memset(h->image, 0, sizeof(h->image));
+    if (image != NULL) {
+        size_t n = strlen(image);
+        memcpy(h->image, image, n > SIM_IMAGE_BYTES ? SIM_IMAGE_BYTES : n);
+    }
+    return h;
+}
+
 uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *image,
                      uint32_t desired_access, uint64_t *handle)
 {
@@ -281,29 +322,10 @@ uint32_t cdfsim_open(cdfsim *sim, uint32_t drive, uint32_t pid, const char *imag
         return CDF_STATUS_OBJECT_NAME_NOT_FOUND;
     }
     pthread_mutex_lock(&sim->table_mu);
-    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
-        /* A slot whose WaitTrace callers have not left yet stays out of reuse. */
-        if (!sim->handles[slot].in_use && sim->handles[slot].waiters == 0) {
-            h = &sim->handles[slot];
-            break;
-        }
-    }
+    h = claim_handle(sim, &slot, drive, pid, image, desired_access, 0);
     if (h == NULL) {
         pthread_mutex_unlock(&sim->table_mu);
         return CDF_STATUS_INSUFFICIENT_RESOURCES;
-    }
-    h->in_use = 1;
-    h->cleaned = 0;
-    h->generation++;
-    h->drive = drive;
-    h->pid = pid;
-    h->access = desired_access;
-    h->fo = sim->next_fo++;
-    h->unseen = 0;
-    memset(h->image, 0, sizeof(h->image));
-    if (image != NULL) {
-        size_t n = strlen(image);
-        memcpy(h->image, image, n > SIM_IMAGE_BYTES ? SIM_IMAGE_BYTES : n);
     }
     value = handle_value(slot, h->generation);
     view.slot = slot;
@@ -945,18 +967,6 @@ uint32_t cdfsim_drive_state_get(cdfsim *sim, uint32_t drive, cdfsim_drive_state 
 }
 
 /* A free handle slot, or NULL. Caller holds table_mu. */
-static sim_handle *free_handle(cdfsim *sim, uint32_t *slot_out)
-{
-    uint32_t slot;
-    for (slot = 0; slot < SIM_MAX_HANDLES; slot++) {
-        if (!sim->handles[slot].in_use && sim->handles[slot].waiters == 0) {
-            *slot_out = slot;
-            return &sim->handles[slot];
-        }
-    }
-    return NULL;
-}
-
 uint32_t cdfsim_duplicate(cdfsim *sim, uint64_t handle, uint32_t pid, uint64_t *duplicate)
 {
     handle_view h;
@@ -1008,23 +1018,10 @@ uint32_t cdfsim_open_volume(cdfsim *sim, uint32_t drive, uint32_t pid, const cha
         return CDF_STATUS_NO_MEDIA_IN_DEVICE; /* nothing to mount */
     }
     pthread_mutex_lock(&sim->table_mu);
-    h = free_handle(sim, &slot);
+    h = claim_handle(sim, &slot, drive, pid, image, desired_access, 1);
     if (h == NULL) {
         pthread_mutex_unlock(&sim->table_mu);
         return CDF_STATUS_INSUFFICIENT_RESOURCES;
-    }
-    h->in_use = 1;
-    h->cleaned = 0;
-    h->generation++;
-    h->drive = drive;
-    h->pid = pid;
-    h->access = desired_access;
-    h->fo = sim->next_fo++;
-    h->unseen = 1;
-    memset(h->image, 0, sizeof(h->image));
-    if (image != NULL) {
-        size_t n = strlen(image);
-        memcpy(h->image, image, n > SIM_IMAGE_BYTES ? SIM_IMAGE_BYTES : n);
     }
     *handle = handle_value(slot, h->generation);
     pthread_mutex_unlock(&sim->table_mu);
