@@ -606,9 +606,18 @@ function jsonIn(f: FieldModel, v: string, p: string): string {
   }
 }
 
-function emitToJson(m: MessageModel): string[] {
-  const o = new Out();
-  o.push(1, "const o: pb.JsonObject = {};");
+/**
+ * The statements that write every field of `m`, in field order (the order of toJson's keys): a
+ * oneof by its case, repeated fields always, optional and message fields when set, the rest
+ * always. `put(key, f, v)` writes one value held in the expression `v`; `putList(key, f)` a
+ * repeated field `m.<key>`. toJson and toJsonText differ only in these two.
+ */
+function emitJsonFields(
+  o: Out,
+  m: MessageModel,
+  put: (key: string, f: FieldModel, v: string) => string,
+  putList: (key: string, f: FieldModel) => string,
+): void {
   const done = new Set<string>();
   for (const f of m.fields) {
     const key = camel(f.name);
@@ -621,19 +630,30 @@ function emitToJson(m: MessageModel): string[] {
       o.push(2, `switch (${ov}.case) {`);
       for (const g of m.fields.filter((x) => x.oneof === f.oneof)) {
         o.push(3, `case "${camel(g.name)}":`);
-        o.push(4, `o.${camel(g.name)} = ${jsonOut(g, `${ov}.value`)};`);
+        o.push(4, put(camel(g.name), g, `${ov}.value`));
         o.push(4, "break;");
       }
       o.push(2, "}");
       o.push(1, "}");
     } else if (f.label === "repeated") {
-      o.push(1, `o.${key} = m.${key}.map((x) => ${jsonOut(f, "x")});`);
+      o.push(1, putList(key, f));
     } else if (f.label === "optional" || f.kind === "message") {
-      o.push(1, `if (m.${key} !== undefined) o.${key} = ${jsonOut(f, `m.${key}`)};`);
+      o.push(1, `if (m.${key} !== undefined) ${put(key, f, `m.${key}`)}`);
     } else {
-      o.push(1, `o.${key} = ${jsonOut(f, `m.${key}`)};`);
+      o.push(1, put(key, f, `m.${key}`));
     }
   }
+}
+
+function emitToJson(m: MessageModel): string[] {
+  const o = new Out();
+  o.push(1, "const o: pb.JsonObject = {};");
+  emitJsonFields(
+    o,
+    m,
+    (key, f, v) => `o.${key} = ${jsonOut(f, v)};`,
+    (key, f) => `o.${key} = m.${key}.map((x) => ${jsonOut(f, "x")});`,
+  );
   o.push(1, "return o;");
   return [`function toJson${m.name}(m: ${m.name}): pb.JsonObject {`, ...o.lines, "}"];
 }
@@ -681,31 +701,12 @@ function emitToJsonText(m: MessageModel): string[] {
   }
   const o = new Out();
   o.push(1, "const p: string[] = [];");
-  const done = new Set<string>();
-  for (const f of m.fields) {
-    const key = camel(f.name);
-    if (f.oneof !== undefined) {
-      if (done.has(f.oneof)) continue;
-      done.add(f.oneof);
-      const ov = oneofVar(f.oneof);
-      o.push(1, `const ${ov} = m.${camel(f.oneof)};`);
-      o.push(1, `if (${ov} !== undefined) {`);
-      o.push(2, `switch (${ov}.case) {`);
-      for (const g of m.fields.filter((x) => x.oneof === f.oneof)) {
-        o.push(3, `case "${camel(g.name)}":`);
-        o.push(4, `p.push(\`"${camel(g.name)}":\${${jsonTextOut(g, `${ov}.value`)}}\`);`);
-        o.push(4, "break;");
-      }
-      o.push(2, "}");
-      o.push(1, "}");
-    } else if (f.label === "repeated") {
-      o.push(1, `p.push(\`"${key}":[\${m.${key}.map((x) => ${jsonTextOut(f, "x")}).join(",")}]\`);`);
-    } else if (f.label === "optional" || f.kind === "message") {
-      o.push(1, `if (m.${key} !== undefined) p.push(\`"${key}":\${${jsonTextOut(f, `m.${key}`)}}\`);`);
-    } else {
-      o.push(1, `p.push(\`"${key}":\${${jsonTextOut(f, `m.${key}`)}}\`);`);
-    }
-  }
+  emitJsonFields(
+    o,
+    m,
+    (key, f, v) => `p.push(\`"${key}":\${${jsonTextOut(f, v)}}\`);`,
+    (key, f) => `p.push(\`"${key}":[\${m.${key}.map((x) => ${jsonTextOut(f, "x")}).join(",")}]\`);`,
+  );
   o.push(1, `return \`{\${before}\${p.join(",")}\${after}}\`;`);
   return [`function toJsonText${m.name}(m: ${m.name}, before = "", after = ""): string {`, ...o.lines, "}"];
 }
