@@ -9,7 +9,8 @@
  * monotonic_anchor, both at driver load) turn it into wall-clock time.
  */
 import { createHash } from "node:crypto";
-import { HostKind, type InfoReply, LedgerSnapshot, TraceConfig } from "../client/index.ts";
+import { hostname } from "node:os";
+import { type FilterClient, HostKind, type InfoReply, LedgerSnapshot, TraceConfig } from "../client/index.ts";
 
 export const RECORDING_FORMAT = "cdfilter-recording";
 export const RECORDING_VERSION = 1;
@@ -142,4 +143,30 @@ export class IsoClock {
     }
     return `${this.prefix}.${String(t % 10_000_000n).padStart(7, "0")}Z`;
   }
+}
+
+/**
+ * The header of a recording of `client`'s live trace, as of now: this host, the driver's instance,
+ * anchors and trace configuration, and the ledger snapshot taken on connect. `afterSeq`: the
+ * sequence number the first recorded record follows. The writer numbers the parts.
+ */
+export async function liveHeader(client: FilterClient, afterSeq: bigint): Promise<Omit<RecordingHeader, "part">> {
+  const info = await client.info();
+  const host = hostname();
+  return {
+    format: RECORDING_FORMAT,
+    version: RECORDING_VERSION,
+    host,
+    instance: instanceId(host, info),
+    hostKind: hostKindName(info.host),
+    driverVersion: info.driverVersion,
+    protocolVersion: info.protocolVersion,
+    transport: client.transportKind,
+    wallClockAnchor: info.wallClockAnchor,
+    monotonicAnchor: info.monotonicAnchor,
+    startedAt: new Date().toISOString(),
+    afterSeq,
+    ledger: client.initialLedger,
+    traceConfig: await client.traceConfig(),
+  };
 }

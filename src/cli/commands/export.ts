@@ -6,10 +6,9 @@
  * The filter options (--include/--exclude, docs/filters.md) select the records exported; drop
  * notices are always kept.
  */
-import { hostname } from "node:os";
 import type { Command } from "commander";
 import { LedgerSnapshot, PROTOCOL_VERSION, TraceConfig, type TraceEvent } from "../../client/index.ts";
-import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader, hostKindName, instanceId } from "../../recording/header.ts";
+import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader, liveHeader } from "../../recording/header.ts";
 import { type TraceSource, TraceSourceError, openTraceSource } from "../../recording/reader.ts";
 import { RecordingWriter } from "../../recording/writer.ts";
 import { CliError, ExitCode, inputError, usageError } from "../errors.ts";
@@ -164,25 +163,7 @@ export async function liveSource(g: GlobalOptions, out: Output, activity: Return
         "give a recorded trace file, or add --scenario FILE or --burst N",
       );
     }
-    const info = await client.info();
-    const host = hostname();
-    header = {
-      format: RECORDING_FORMAT,
-      version: RECORDING_VERSION,
-      host,
-      instance: instanceId(host, info),
-      hostKind: hostKindName(info.host),
-      driverVersion: info.driverVersion,
-      protocolVersion: info.protocolVersion,
-      transport: client.transportKind,
-      wallClockAnchor: info.wallClockAnchor,
-      monotonicAnchor: info.monotonicAnchor,
-      startedAt: new Date().toISOString(),
-      part: 0,
-      afterSeq: 0n,
-      ledger: client.initialLedger,
-      traceConfig: await client.traceConfig(),
-    };
+    header = { ...(await liveHeader(client, 0n)), part: 0 };
     const code = await streamTrace(client, out, {
       filter: parseFilter({}),
       completed: false,

@@ -8,11 +8,11 @@
  * With the driver it records until Ctrl-C / SIGTERM, --limit or --duration; with the embedded
  * simulator the activity comes from --scenario/--burst and the recording ends with it.
  */
-import { hostname, type } from "node:os";
+import { type } from "node:os";
 import type { Command } from "commander";
 import { encodedRecord } from "../../client/trace-stream.ts";
 import { RecordingWriter, type WriterStats } from "../../recording/writer.ts";
-import { hostKindName, instanceId, RECORDING_FORMAT, RECORDING_VERSION } from "../../recording/header.ts";
+import { liveHeader } from "../../recording/header.ts";
 import { CliError, ExitCode, usageError } from "../errors.ts";
 import { type GlobalOptions, type ActivityOptions, connect, hasActivity, loadScenario, makeOutput, parseCount } from "../context.ts";
 import { parseFilter } from "../records.ts";
@@ -76,31 +76,10 @@ export function registerRecord(program: Command, globals: () => GlobalOptions): 
           "add --scenario scenarios/demo.yaml or --burst 10000",
         );
       }
-      const info = await client.info();
       const ledger = client.initialLedger;
-      const traceConfig = await client.traceConfig();
-      const host = hostname();
+      const header = await liveHeader(client, ledger.seq);
       try {
-        writer = RecordingWriter.create(
-          o.out,
-          {
-            format: RECORDING_FORMAT,
-            version: RECORDING_VERSION,
-            host,
-            instance: instanceId(host, info),
-            hostKind: hostKindName(info.host),
-            driverVersion: info.driverVersion,
-            protocolVersion: info.protocolVersion,
-            transport: client.transportKind,
-            wallClockAnchor: info.wallClockAnchor,
-            monotonicAnchor: info.monotonicAnchor,
-            startedAt: new Date().toISOString(),
-            afterSeq: ledger.seq,
-            ledger,
-            traceConfig,
-          },
-          { maxSize, maxFiles, os: type() },
-        );
+        writer = RecordingWriter.create(o.out, header, { maxSize, maxFiles, os: type() });
       } catch (e) {
         throw new CliError(
           `cannot write the recording ${o.out}: ${(e as Error).message}`,
